@@ -1,0 +1,164 @@
+"""`decide`: the one function that says what to do after an attempt.
+
+The rules, in the order they are applied:
+
+1. A status below 400 is an answer: stop ("success").
+2. A request is *safe to repeat* if its method is idempotent or it carries an
+   idempotency key.
+3. A safe request is retried on a status in ``retry_statuses`` and on any FailureKind.
+4. An unsafe request (a POST or PATCH with no key) is retried only where the server
+   certainly did not act on it: FailureKind.CONNECT, 429 and 408. Never on
+   UNKNOWN_OUTCOME, 500, 502, 503 or 504 ("unsafe_method").
+5. Any other status is final ("not_retryable_status").
+6. After ``max_attempts`` attempts, stop ("attempts_exhausted").
+7. The wait is the backoff delay, never shorter than a ``Retry-After`` (when
+   ``respect_retry_after``). A ``Retry-After``, or a rate-limit reset on a 429, longer
+   than ``max_retry_after`` stops at once ("retry_after_too_long").
+8. With a deadline, a retry whose wait would end past it stops at once ("deadline").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import attrs
+
+from retrykit._core._headers import get_header, parse_rate_limit, parse_retry_after
+from retrykit._core._policy import FailureKind, RetryPolicy
+
+# Statuses that prove the server did not act on the request (RFC 9110 15.5.9, RFC 6585 4).
+_NOT_PROCESSED_STATUSES = frozenset({408, 429})
+
+
+class Reason:
+    """The machine-readable reasons a `Decision` (or a retry loop) gives."""
+
+    SUCCESS: Final = "success"
+    RETRYABLE_STATUS: Final = "retryable_status"
+    CONNECT_FAILED: Final = "connect_failed"
+    UNKNOWN_OUTCOME: Final = "unknown_outcome"
+    NOT_RETRYABLE_STATUS: Final = "not_retryable_status"
+    UNSAFE_METHOD: Final = "unsafe_method"
+    ATTEMPTS_EXHAUSTED: Final = "attempts_exhausted"
+    DEADLINE: Final = "deadline"
+    RETRY_AFTER_TOO_LONG: Final = "retry_after_too_long"
+    # Given by the retry loops around `decide`, not by `decide` itself.
+    BUDGET_EXHAUSTED: Final = "budget_exhausted"
+    CIRCUIT_OPEN: Final = "circuit_open"
+    BODY_NOT_REPLAYABLE: Final = "body_not_replayable"
+    RETRIES_DISABLED: Final = "retries_disabled"
+
+
+@attrs.frozen
+class Decision:
+    """What to do after an attempt: retry after ``delay`` seconds, or stop.
+
+    ``reason`` is one of the `Reason` strings. ``server_wait`` is the wait the server
+    asked for (``Retry-After``, or a rate-limit reset on a 429), when it asked.
+    """
+
+    retry: bool
+    delay: float
+    reason: str
+    server_wait: float | None = None
+
+
+_SUCCESS = Decision(retry=False, delay=0.0, reason=Reason.SUCCESS)
+
+
+def is_safe_to_repeat(policy: RetryPolicy, method: str, *, has_idempotency_key: bool) -> bool:
+    """Return True if sending the request twice cannot apply it twice.
+
+    That holds for the policy's idempotent methods (RFC 9110, section 9.2.2) and for any
+    request that carries an idempotency key.
+    """
+    return has_idempotency_key or method.upper() in policy.idempotent_methods
+
+
+def counts_as_failure(
+    policy: RetryPolicy, *, status: int | None = None, failure: FailureKind | None = None
+) -> bool:
+    """Return True if an attempt's outcome is a failure of the server, for a circuit breaker.
+
+    A failure is an attempt that produced no response, or a 5xx in the policy's retry
+    statuses. 4xx responses, 429 included, are not: the server is up and answering.
+    """
+    if failure is not None:
+        return True
+    return status is not None and status >= 500 and status in policy.retry_statuses
+
+
+def decide(
+    policy: RetryPolicy,
+    *,
+    attempt: int,
+    method: str,
+    has_idempotency_key: bool = False,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    failure: FailureKind | None = None,
+    elapsed: float = 0.0,
+    now: float = 0.0,
+    rand: float = 0.0,
+    previous_delay: float | None = None,
+) -> Decision:
+    """Return what to do after attempt number ``attempt`` (the first attempt is 1).
+
+    Give either the response's ``status`` (and ``headers``) or the ``failure`` of an
+    attempt that produced no response. ``elapsed`` is the time since the first attempt
+    started, ``now`` the current Unix time (for ``Retry-After`` dates), ``rand`` a float
+    in [0, 1) for jitter and ``previous_delay`` the wait before this attempt. The rules
+    are listed in this module's docstring; the result never waits past the deadline and
+    never retries an unsafe request whose outcome is unknown.
+    """
+    if failure is None:
+        if status is None:
+            raise ValueError("decide() needs a status or a failure")
+        if status < 400:
+            return _SUCCESS
+
+    safe = has_idempotency_key or method.upper() in policy.idempotent_methods
+    if failure is FailureKind.CONNECT:
+        reason = Reason.CONNECT_FAILED
+    elif failure is not None:
+        if not safe:
+            return Decision(retry=False, delay=0.0, reason=Reason.UNSAFE_METHOD)
+        reason = Reason.UNKNOWN_OUTCOME
+    elif status not in policy.retry_statuses:
+        return Decision(retry=False, delay=0.0, reason=Reason.NOT_RETRYABLE_STATUS)
+    elif not safe and status not in _NOT_PROCESSED_STATUSES:
+        return Decision(retry=False, delay=0.0, reason=Reason.UNSAFE_METHOD)
+    else:
+        reason = Reason.RETRYABLE_STATUS
+
+    if attempt >= policy.max_attempts:
+        return Decision(retry=False, delay=0.0, reason=Reason.ATTEMPTS_EXHAUSTED)
+
+    delay = policy.backoff.delay(attempt, rand=rand, previous=previous_delay)
+    server_wait = None
+    if failure is None and headers is not None and policy.respect_retry_after:
+        server_wait = _server_wait(status, headers, now=now)
+        if server_wait is not None:
+            if server_wait > policy.max_retry_after:
+                return Decision(
+                    retry=False,
+                    delay=0.0,
+                    reason=Reason.RETRY_AFTER_TOO_LONG,
+                    server_wait=server_wait,
+                )
+            delay = max(delay, server_wait)
+
+    if policy.deadline is not None and elapsed + delay > policy.deadline:
+        return Decision(retry=False, delay=0.0, reason=Reason.DEADLINE, server_wait=server_wait)
+    return Decision(retry=True, delay=delay, reason=reason, server_wait=server_wait)
+
+
+def _server_wait(status: int | None, headers: Mapping[str, str], *, now: float) -> float | None:
+    """Return the wait the server asked for, from Retry-After or a 429's rate-limit reset."""
+    wait = parse_retry_after(get_header(headers, "retry-after"), now=now)
+    if wait is None and status == 429:
+        rate_limit = parse_rate_limit(headers, now=now)
+        if rate_limit is not None:
+            wait = rate_limit.reset_after
+    return wait

@@ -1,0 +1,109 @@
+"""The retry policy: what a caller configures, validated once, immutable afterwards."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Iterable
+
+import attrs
+
+from retrykit._core._backoff import Backoff
+
+DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+DEFAULT_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+class FailureKind(enum.Enum):
+    """Why an attempt produced no response.
+
+    ``CONNECT``: the request certainly never reached the server (connection refused, DNS
+    failure, connect timeout, no free connection in the pool), so repeating it is safe for
+    any method.
+
+    ``UNKNOWN_OUTCOME``: the request was sent, then a read timeout, a reset or a broken
+    response cut the exchange; the server may have acted on it.
+    """
+
+    CONNECT = "connect"
+    UNKNOWN_OUTCOME = "unknown_outcome"
+
+
+def _statuses(values: Iterable[int]) -> frozenset[int]:
+    statuses = frozenset(values)
+    for status in statuses:
+        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
+            raise ValueError(f"retry_statuses must hold 4xx or 5xx codes, got {status!r}")
+    return statuses
+
+
+def _methods(values: Iterable[str]) -> frozenset[str]:
+    if isinstance(values, str):
+        raise TypeError("idempotent_methods must be a collection of method names, not a str")
+    return frozenset(method.upper() for method in values)
+
+
+def _positive_int(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{attribute.name} must be an int >= 1, got {value!r}")
+
+
+def _non_negative_finite(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{attribute.name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{attribute.name} must be finite and >= 0, got {value!r}")
+
+
+def _optional_positive(
+    _instance: object, attribute: attrs.Attribute[float | None], value: float | None
+) -> None:
+    if value is None:
+        return
+    _non_negative_finite(_instance, attribute, value)  # type: ignore[arg-type]
+    if value == 0:
+        raise ValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
+
+
+def _header_name(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value or not value.isascii() or ":" in value:
+        raise ValueError(f"{attribute.name} must be a non-empty ASCII header name, got {value!r}")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """What to retry, how often, and how long to wait: validated on construction.
+
+    - ``max_attempts``: attempts in total, the first included (1 turns retries off).
+    - ``backoff``: the wait before each retry, see `Backoff`.
+    - ``retry_statuses``: statuses worth another attempt.
+    - ``idempotent_methods``: methods that are safe to repeat (RFC 9110, section 9.2.2).
+    - ``respect_retry_after``: never wait less than a ``Retry-After`` asks.
+    - ``max_retry_after``: a server that asks for a longer wait is not retried at all.
+    - ``deadline``: seconds for all attempts and waits together, or None.
+    - ``idempotency_header``: a request carrying it is safe to repeat whatever its method.
+    - ``auto_idempotency_key``: give a POST or PATCH without one a fresh key, the same on
+      every attempt of one call.
+
+    Use ``attrs.evolve(policy, max_attempts=2)`` for a variant.
+    """
+
+    max_attempts: int = attrs.field(default=4, validator=_positive_int)
+    backoff: Backoff = attrs.field(
+        factory=Backoff, validator=attrs.validators.instance_of(Backoff)
+    )
+    retry_statuses: frozenset[int] = attrs.field(
+        default=DEFAULT_RETRY_STATUSES, converter=_statuses
+    )
+    idempotent_methods: frozenset[str] = attrs.field(
+        default=DEFAULT_IDEMPOTENT_METHODS, converter=_methods
+    )
+    respect_retry_after: bool = attrs.field(
+        default=True, validator=attrs.validators.instance_of(bool)
+    )
+    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative_finite)
+    deadline: float | None = attrs.field(default=None, validator=_optional_positive)
+    idempotency_header: str = attrs.field(default="Idempotency-Key", validator=_header_name)
+    auto_idempotency_key: bool = attrs.field(
+        default=False, validator=attrs.validators.instance_of(bool)
+    )

@@ -1,0 +1,108 @@
+"""The events a retry loop emits, for hooks, logs, metrics and alerts.
+
+Every event is a small frozen attrs object holding only safe data: the endpoint template
+(never the full URL with its query), and a key fingerprint (never a credential).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeAlias
+
+import attrs
+
+from retrykit._core._breaker import BreakerState
+from retrykit._core._policy import FailureKind
+
+
+@attrs.frozen
+class AttemptFinished:
+    """One attempt ended with a response (``status``) or without one (``failure``)."""
+
+    method: str
+    endpoint: str
+    attempt: int
+    status: int | None
+    failure: FailureKind | None
+    duration: float
+    request_id: str | None = None
+    key_fingerprint: str | None = None
+    error_code: str | None = None
+
+
+@attrs.frozen
+class RetryScheduled:
+    """Attempt ``attempt`` will be followed by another, after ``delay`` seconds."""
+
+    method: str
+    endpoint: str
+    attempt: int
+    max_attempts: int
+    delay: float
+    reason: str
+    status: int | None = None
+    failure: FailureKind | None = None
+    request_id: str | None = None
+    key_fingerprint: str | None = None
+
+
+@attrs.frozen
+class CallFinished:
+    """The retry loop is over: ``succeeded`` says whether the caller got a non-error answer.
+
+    ``reason`` is the last `Decision`'s reason (``"success"``, ``"attempts_exhausted"``,
+    ``"budget_exhausted"``...), ``total_time`` includes every attempt and wait.
+    """
+
+    method: str
+    endpoint: str
+    succeeded: bool
+    reason: str
+    attempts: int
+    total_time: float
+    status: int | None = None
+    failure: FailureKind | None = None
+    request_id: str | None = None
+    key_fingerprint: str | None = None
+    error_code: str | None = None
+
+
+@attrs.frozen
+class CircuitStateChanged:
+    """The circuit ``key`` went from ``old`` to ``new``."""
+
+    key: str
+    old: BreakerState
+    new: BreakerState
+
+
+@attrs.frozen
+class CallRejected:
+    """A call was refused by an open circuit, without any network I/O."""
+
+    method: str
+    endpoint: str
+    key: str
+    retry_after: float
+    key_fingerprint: str | None = None
+
+
+@attrs.frozen
+class BudgetExhausted:
+    """The retry budget stopped a retry that the policy would have made."""
+
+    method: str
+    endpoint: str
+    attempt: int
+    key_fingerprint: str | None = None
+
+
+Event: TypeAlias = (
+    AttemptFinished
+    | RetryScheduled
+    | CallFinished
+    | CircuitStateChanged
+    | CallRejected
+    | BudgetExhausted
+)
+Hook: TypeAlias = Callable[[Event], None]
