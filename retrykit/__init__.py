@@ -8,6 +8,26 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from retrykit._alerts import Alert, AlertRules
+from retrykit._api_errors import (
+    ApiError,
+    AuthenticationError,
+    BadGatewayError,
+    ConflictError,
+    GatewayTimeoutError,
+    LockedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    ServiceUnavailableError,
+    ValidationError,
+    error_for,
+    raise_for_error,
+)
+from retrykit._breaker import CircuitBreaker
+from retrykit._budget import RetryBudget
 from retrykit._core import (
     Backoff,
     Decision,
@@ -25,6 +45,7 @@ from retrykit._core import (
 )
 from retrykit._core._breaker import BreakerState
 from retrykit._core._endpoint import endpoint_template, key_fingerprint
+from retrykit._core._envelope import ErrorInfo, FieldError, parse_error
 from retrykit._events import (
     AttemptFinished,
     BudgetExhausted,
@@ -36,38 +57,68 @@ from retrykit._events import (
     RetryScheduled,
 )
 from retrykit._exceptions import CircuitOpenError, RetrykitError
+from retrykit._metrics import Metrics
+from retrykit._retrying import AttemptRecord, RetryHistory, get_history
 
 try:
     __version__ = version("retrykit")
 except PackageNotFoundError:  # pragma: no cover - running from a checkout that is not installed
     __version__ = "0.0.0"
+# Only the names in __all__ are public (tests/test_package.py checks it).
+del PackageNotFoundError, version
 
 __all__ = [
+    "Alert",
+    "AlertRules",
+    "ApiError",
     "AttemptFinished",
+    "AttemptRecord",
+    "AuthenticationError",
     "Backoff",
+    "BadGatewayError",
     "BreakerState",
     "BudgetExhausted",
     "CallFinished",
     "CallRejected",
+    "CircuitBreaker",
     "CircuitOpenError",
     "CircuitStateChanged",
+    "ConflictError",
     "Decision",
+    "ErrorInfo",
     "Event",
     "FailureKind",
+    "FieldError",
+    "GatewayTimeoutError",
     "Hook",
+    "LockedError",
+    "Metrics",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
     "RateLimitInfo",
     "Reason",
+    "RetryBudget",
+    "RetryHistory",
     "RetryPolicy",
     "RetryScheduled",
     "RetrykitError",
+    "ServerError",
+    "ServiceUnavailableError",
     "StatusFamily",
+    "ValidationError",
     "__version__",
     "classify_status",
     "counts_as_failure",
     "decide",
     "endpoint_template",
+    "error_for",
+    "get_history",
     "is_safe_to_repeat",
     "key_fingerprint",
+    "parse_error",
     "parse_rate_limit",
     "parse_retry_after",
+    "raise_for_error",
 ]

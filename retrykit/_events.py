@@ -32,7 +32,11 @@ class AttemptFinished:
 
 @attrs.frozen
 class RetryScheduled:
-    """Attempt ``attempt`` will be followed by another, after ``delay`` seconds."""
+    """Attempt ``attempt`` will be followed by another, after ``delay`` seconds.
+
+    ``server_wait`` is the wait the server asked for (``Retry-After`` or a rate-limit
+    reset), when it asked; ``delay`` is never shorter than it.
+    """
 
     method: str
     endpoint: str
@@ -44,6 +48,7 @@ class RetryScheduled:
     failure: FailureKind | None = None
     request_id: str | None = None
     key_fingerprint: str | None = None
+    server_wait: float | None = None
 
 
 @attrs.frozen

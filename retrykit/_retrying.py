@@ -369,10 +369,15 @@ class RetryCall:
             )
         return self._conclude(decision, status=None, failure=failure, request_id=None)
 
-    def abandon(self) -> None:
-        """Give back a breaker permit when an attempt ends in an exception we do not map."""
+    def abandon(self) -> RetryHistory:
+        """End the call after an exception the adapter does not map; return its history.
+
+        The breaker permit of the attempt is given back without counting an outcome, and
+        the history's reason is ``"unexpected_error"``.
+        """
         if self.runner.breaker is not None and self.attempt:
             self.runner.breaker.release(self.key)
+        return self.finish(Reason.UNEXPECTED_ERROR)
 
     def finish(self, reason: str | None = None) -> RetryHistory:
         """End the call, emit its `CallFinished` event and return its history."""
@@ -454,6 +459,7 @@ class RetryCall:
                         failure=failure,
                         request_id=request_id,
                         key_fingerprint=self.fingerprint,
+                        server_wait=decision.server_wait,
                     )
                 )
         return decision

@@ -12,7 +12,9 @@ JitterKind = Literal["none", "full", "equal", "proportional", "decorrelated"]
 _JITTER_KINDS = ("none", "full", "equal", "proportional", "decorrelated")
 
 
-def _non_negative_finite(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _non_negative_finite(
+    _instance: object, attribute: attrs.Attribute[float], value: float
+) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise TypeError(f"{attribute.name} must be a number, got {value!r}")
     if not math.isfinite(value) or value < 0:
@@ -21,7 +23,9 @@ def _non_negative_finite(_instance: object, attribute: attrs.Attribute[float], v
 
 def _known_jitter(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if value not in _JITTER_KINDS:
-        raise ValueError(f"{attribute.name} must be one of {', '.join(_JITTER_KINDS)}; got {value!r}")
+        raise ValueError(
+            f"{attribute.name} must be one of {', '.join(_JITTER_KINDS)}; got {value!r}"
+        )
 
 
 @attrs.frozen
@@ -99,5 +103,8 @@ class Backoff:
         return raw, raw * (1.0 + self.jitter_ratio)
 
     def _decorrelated_previous(self, previous: float | None) -> float:
-        # Below base, 3 * p - base could go negative and so could the wait.
-        return self.base if previous is None or not previous > self.base else previous
+        # Below base, 3 * p - base could go negative and so could the wait; NaN and inf
+        # would make it NaN.
+        if previous is None or not self.base < previous < math.inf:
+            return self.base
+        return previous

@@ -19,13 +19,15 @@ The rules, in the order they are applied:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from retrykit._core._headers import get_header, parse_rate_limit, parse_retry_after
 from retrykit._core._policy import FailureKind, RetryPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 # Statuses that prove the server did not act on the request (RFC 9110 15.5.9, RFC 6585 4).
 _NOT_PROCESSED_STATUSES = frozenset({408, 429})
@@ -48,6 +50,7 @@ class Reason:
     CIRCUIT_OPEN: Final = "circuit_open"
     BODY_NOT_REPLAYABLE: Final = "body_not_replayable"
     RETRIES_DISABLED: Final = "retries_disabled"
+    UNEXPECTED_ERROR: Final = "unexpected_error"
 
 
 @attrs.frozen
@@ -64,7 +67,11 @@ class Decision:
     server_wait: float | None = None
 
 
+# Stops that carry no wait are shared: building a frozen instance per call costs more than deciding.
 _SUCCESS = Decision(retry=False, delay=0.0, reason=Reason.SUCCESS)
+_UNSAFE = Decision(retry=False, delay=0.0, reason=Reason.UNSAFE_METHOD)
+_NOT_RETRYABLE = Decision(retry=False, delay=0.0, reason=Reason.NOT_RETRYABLE_STATUS)
+_EXHAUSTED = Decision(retry=False, delay=0.0, reason=Reason.ATTEMPTS_EXHAUSTED)
 
 
 def is_safe_to_repeat(policy: RetryPolicy, method: str, *, has_idempotency_key: bool) -> bool:
@@ -123,17 +130,17 @@ def decide(
         reason = Reason.CONNECT_FAILED
     elif failure is not None:
         if not safe:
-            return Decision(retry=False, delay=0.0, reason=Reason.UNSAFE_METHOD)
+            return _UNSAFE
         reason = Reason.UNKNOWN_OUTCOME
     elif status not in policy.retry_statuses:
-        return Decision(retry=False, delay=0.0, reason=Reason.NOT_RETRYABLE_STATUS)
+        return _NOT_RETRYABLE
     elif not safe and status not in _NOT_PROCESSED_STATUSES:
-        return Decision(retry=False, delay=0.0, reason=Reason.UNSAFE_METHOD)
+        return _UNSAFE
     else:
         reason = Reason.RETRYABLE_STATUS
 
     if attempt >= policy.max_attempts:
-        return Decision(retry=False, delay=0.0, reason=Reason.ATTEMPTS_EXHAUSTED)
+        return _EXHAUSTED
 
     delay = policy.backoff.delay(attempt, rand=rand, previous=previous_delay)
     server_wait = None

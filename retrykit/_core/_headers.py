@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime
 import math
 import re
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _MONTHS = {
@@ -73,6 +76,10 @@ def parse_http_date(value: str, *, now: float) -> float | None:
     if month is None:
         return None
     year = int(match["year"])
+    second = int(match["second"])
+    if second == 60:
+        # A leap second is read as the last second of its minute.
+        second = 59
     if two_digit_year:
         current_year = 1970 + int(now // _SECONDS_PER_YEAR) if math.isfinite(now) else 2000
         year += current_year - current_year % 100
@@ -85,8 +92,7 @@ def parse_http_date(value: str, *, now: float) -> float | None:
             int(match["day"]),
             int(match["hour"]),
             int(match["minute"]),
-            # A leap second is read as the last second of its minute.
-            min(int(match["second"]), 59),
+            second,
             tzinfo=datetime.timezone.utc,
         )
     except (ValueError, OverflowError):
@@ -138,15 +144,20 @@ def _int_field(value: str | None) -> int | None:
     text = text.split(",", 1)[0].split(";", 1)[0].strip()
     if not text.isascii() or not text.isdigit():
         return None
-    return int(text)
+    try:
+        return int(text)
+    except ValueError:  # more digits than int() will convert (sys.get_int_max_str_digits)
+        return None
 
 
 def _reset_field(value: str | None, *, now: float) -> float | None:
     if value is None:
         return None
-    text = value.strip().split(",", 1)[0].strip()
+    whole = value.strip()
+    text = whole.split(",", 1)[0].strip()
     if not _DELAY_SECONDS.fullmatch(text):
-        return parse_retry_after(text, now=now) if text else None
+        # Not a number: perhaps an HTTP-date, whose own comma must not be split at.
+        return parse_retry_after(whole, now=now) if whole else None
     number = float(text)
     if number >= _MILLISECOND_TIMESTAMP_THRESHOLD:
         return max(0.0, number / 1000.0 - now)

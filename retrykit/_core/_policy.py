@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import attrs
 
 from retrykit._core._backoff import Backoff
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 DEFAULT_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -48,7 +51,9 @@ def _positive_int(_instance: object, attribute: attrs.Attribute[int], value: int
         raise ValueError(f"{attribute.name} must be an int >= 1, got {value!r}")
 
 
-def _non_negative_finite(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _non_negative_finite(
+    _instance: object, attribute: attrs.Attribute[float], value: float
+) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{attribute.name} must be a number, got {value!r}")
     if not math.isfinite(value) or value < 0:
@@ -89,9 +94,7 @@ class RetryPolicy:
     """
 
     max_attempts: int = attrs.field(default=4, validator=_positive_int)
-    backoff: Backoff = attrs.field(
-        factory=Backoff, validator=attrs.validators.instance_of(Backoff)
-    )
+    backoff: Backoff = attrs.field(factory=Backoff, validator=attrs.validators.instance_of(Backoff))
     retry_statuses: frozenset[int] = attrs.field(
         default=DEFAULT_RETRY_STATUSES, converter=_statuses
     )

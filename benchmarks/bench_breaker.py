@@ -1,0 +1,273 @@
+"""What the circuit breaker and the retry budget save in an outage, and what they cost.
+
+Run ``python benchmarks/bench_breaker.py [calls]``. Three parts:
+
+1. A simulated outage: ``calls`` GET calls to a server that answers 503 to everything,
+   driven through the sans-IO core (`decide` with ``RetryPolicy(max_attempts=4)``) the way
+   the retry driver drives it: ``deposit()`` once per call, ``allow()`` before each
+   attempt, ``record_failure()`` after it, ``try_withdraw()`` before each retry. Calls
+   arrive ``ARRIVAL_RATE`` a second; a discrete-event loop moves a fake clock to each
+   attempt, and each retry is scheduled ``delay`` seconds after the attempt before it.
+   Nothing sleeps and nothing touches the network.
+2. The cost of a call the breaker rejects (``allow()`` raising `CircuitOpenError`),
+   next to one it lets through on a healthy circuit (``allow()`` + ``record_success()``),
+   both timed in-process.
+3. The same bookkeeping next to a real keep-alive request to a server on 127.0.0.1, alone
+   and with 16 threads sharing one breaker and one budget.
+"""
+
+from __future__ import annotations
+
+import heapq
+import http.client
+import http.server
+import random
+import statistics
+import sys
+import threading
+import time
+import timeit
+from typing import Any, Final
+
+from retrykit import (
+    BreakerState,
+    CircuitBreaker,
+    CircuitOpenError,
+    RetryBudget,
+    RetryPolicy,
+    counts_as_failure,
+    decide,
+)
+
+DEFAULT_CALLS: Final = 1000
+ARRIVAL_RATE: Final = 100.0  # calls a second during the outage
+KEY: Final = "https://api.example:443"
+POLICY: Final = RetryPolicy(max_attempts=4)
+THREADS: Final = 16
+
+
+def simulate_outage(
+    calls: int,
+    *,
+    budget: bool,
+    breaker: bool,
+    arrival_rate: float = ARRIVAL_RATE,
+    seed: int = 0,
+) -> int:
+    """Return the requests that reach a server answering 503 to all of ``calls`` calls."""
+    now = 0.0
+
+    def clock() -> float:
+        return now
+
+    retry_budget = RetryBudget(clock=clock) if budget else None
+    circuit_breaker = CircuitBreaker(clock=clock) if breaker else None
+    rng = random.Random(seed)
+    # (time, call, attempt, delay before this attempt): one entry per attempt to make.
+    agenda: list[tuple[float, int, int, float | None]] = [
+        (index / arrival_rate, index, 1, None) for index in range(calls)
+    ]
+    heapq.heapify(agenda)
+    starts = [index / arrival_rate for index in range(calls)]
+    sent = 0
+    while agenda:
+        now, call, attempt, previous_delay = heapq.heappop(agenda)
+        if attempt == 1 and retry_budget is not None:
+            retry_budget.deposit()
+        if circuit_breaker is not None:
+            try:
+                circuit_breaker.allow(KEY)
+            except CircuitOpenError:
+                continue
+        sent += 1
+        if circuit_breaker is not None and counts_as_failure(POLICY, status=503):
+            circuit_breaker.record_failure(KEY)
+        decision = decide(
+            POLICY,
+            attempt=attempt,
+            method="GET",
+            status=503,
+            headers={},
+            elapsed=now - starts[call],
+            rand=rng.random(),
+            previous_delay=previous_delay,
+        )
+        if not decision.retry:
+            continue
+        if circuit_breaker is not None and circuit_breaker.state(KEY) is BreakerState.OPEN:
+            continue
+        if retry_budget is not None and not retry_budget.try_withdraw():
+            continue
+        heapq.heappush(agenda, (now + decision.delay, call, attempt + 1, decision.delay))
+    return sent
+
+
+def outage_table(calls: int) -> str:
+    """Return the Markdown table of requests per call in the simulated outage."""
+    rows = [
+        ("no protection", False, False, None),
+        ("retry budget alone", True, False, 1.3),
+        ("circuit breaker + retry budget", True, True, 0.05),
+    ]
+    lines = [
+        f"Outage: {calls} calls, every attempt answered 503, {ARRIVAL_RATE:.0f} calls/s, "
+        f"RetryPolicy(max_attempts=4), default CircuitBreaker() and RetryBudget().",
+        "",
+        "| protection | requests sent | requests per call | target | met |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, budget, breaker, target in rows:
+        sent = simulate_outage(calls, budget=budget, breaker=breaker)
+        per_call = sent / calls
+        if target is None:
+            target_cell, met = "-", "-"
+        else:
+            target_cell, met = f"<= {target}", "yes" if per_call <= target else "NOT MET"
+        lines.append(f"| {name} | {sent} | {per_call:.3f} | {target_cell} | {met} |")
+    return "\n".join(lines)
+
+
+def _best_ns(statement: str, setup_globals: dict[str, Any], rounds: int) -> float:
+    """Return the fastest of 5 timeit runs of ``statement``, in ns per run."""
+    timer = timeit.Timer(statement, globals=setup_globals)
+    return min(timer.timeit(rounds) for _ in range(5)) / rounds * 1e9
+
+
+def bookkeeping_costs(rounds: int) -> dict[str, float]:
+    """Return ns per call of the breaker's and budget's work on allowed and rejected calls."""
+    healthy = CircuitBreaker()
+    broken = CircuitBreaker(failure_threshold=1, recovery_timeout=3600.0)
+    broken.record_failure(KEY)
+    budget = RetryBudget()
+    names: dict[str, Any] = {
+        "healthy": healthy,
+        "broken": broken,
+        "budget": budget,
+        "KEY": KEY,
+        "CircuitOpenError": CircuitOpenError,
+    }
+    healthy.allow(KEY)
+    rejected = (
+        "try:\n    broken.allow(KEY)\nexcept CircuitOpenError:\n    pass"  # the whole rejection
+    )
+    return {
+        "allowed": _best_ns("healthy.allow(KEY); healthy.record_success(KEY)", names, rounds),
+        "allowed + budget": _best_ns(
+            "budget.deposit(); healthy.allow(KEY); healthy.record_success(KEY)", names, rounds
+        ),
+        "rejected": _best_ns(rejected, names, rounds),
+    }
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+        """Stay quiet."""
+
+
+def _requests(
+    port: int, count: int, breaker: CircuitBreaker | None, budget: RetryBudget | None
+) -> None:
+    """Send ``count`` keep-alive GETs, with the breaker and budget bookkeeping if given."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        for _ in range(count):
+            if budget is not None:
+                budget.deposit()
+            if breaker is not None:
+                breaker.allow(KEY)
+            connection.request("GET", "/")
+            response = connection.getresponse()
+            response.read()
+            if breaker is not None:
+                breaker.record_success(KEY)
+    finally:
+        connection.close()
+
+
+def _throughput(port: int, threads: int, per_thread: int, *, protected: bool) -> float:
+    """Return requests per second with ``threads`` clients sharing one breaker and budget."""
+    breaker = CircuitBreaker() if protected else None
+    budget = RetryBudget() if protected else None
+    workers = [
+        threading.Thread(target=_requests, args=(port, per_thread, breaker, budget))
+        for _ in range(threads)
+    ]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return threads * per_thread / (time.perf_counter() - started)
+
+
+def loopback_figures(calls: int) -> dict[str, float]:
+    """Return a loopback request's cost, and 16-thread throughput bare and protected."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    port = server.server_address[1]
+    try:
+        count = max(20, calls // 2)
+        single = []
+        for _ in range(3):
+            started = time.perf_counter()
+            _requests(port, count, None, None)
+            single.append((time.perf_counter() - started) / count * 1e9)
+        per_thread = max(5, calls // (4 * THREADS) * 4)
+        bare, protected = [], []
+        for _ in range(3):  # interleaved, so a slow moment of the machine hits both
+            bare.append(_throughput(port, THREADS, per_thread, protected=False))
+            protected.append(_throughput(port, THREADS, per_thread, protected=True))
+    finally:
+        server.shutdown()
+        server.server_close()
+    return {
+        "request_ns": min(single),
+        "bare_rps": statistics.median(bare),
+        "protected_rps": statistics.median(protected),
+    }
+
+
+def cost_table(calls: int) -> str:
+    """Return the Markdown table of bookkeeping costs, next to a loopback request."""
+    costs = bookkeeping_costs(max(1000, calls * 20))
+    loopback = loopback_figures(calls)
+    allowed, rejected = costs["allowed"], costs["rejected"]
+    request = loopback["request_ns"]
+    overhead = costs["allowed + budget"] / request
+    kept = loopback["protected_rps"] / loopback["bare_rps"]
+    return "\n".join(
+        [
+            "| figure | value | target | met |",
+            "|---|---:|---:|---|",
+            f"| allowed call: allow() + record_success() | {allowed:.0f} ns | - | - |",
+            f"| rejected call: allow() raising CircuitOpenError | {rejected:.0f} ns | - | - |",
+            f"| rejected / allowed | {rejected / allowed:.1f} x | - | - |",
+            f"| loopback keep-alive GET (127.0.0.1) | {request / 1000:.1f} us | - | - |",
+            f"| rejected call / loopback GET | {rejected / request:.4f} x | - | - |",
+            f"| happy-path bookkeeping (deposit + allow + record_success) / loopback GET "
+            f"| {overhead:.2%} | <= 5 % | {'yes' if overhead <= 0.05 else 'NOT MET'} |",
+            f"| {THREADS} threads, one breaker and budget: throughput kept "
+            f"| {kept:.1%} | >= 95 % | {'yes' if kept >= 0.95 else 'NOT MET'} |",
+        ]
+    )
+
+
+def main(calls: int = DEFAULT_CALLS) -> str:
+    """Run the outage simulation and the cost measurements; print and return the Markdown."""
+    result = f"{outage_table(calls)}\n\n{cost_table(calls)}"
+    print(result)
+    return result
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CALLS)

@@ -1,0 +1,326 @@
+"""`AlertRules`: a hook that calls back once per episode of trouble on an endpoint.
+
+The rules look only at `AttemptFinished` events (every response the server gave) and read
+time from the injected clock, never from the system, so tests drive them with a fake one.
+An episode starts when a rule's condition becomes true for an endpoint and ends when the
+condition is seen false again; the callback runs once, at the start.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from retrykit._events import AttemptFinished
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from retrykit._events import Event
+
+AUTH_SPIKE: Final = "auth_spike"
+RATE_LIMIT_TREND: Final = "rate_limit_trend"
+UNAVAILABLE_SPIKE: Final = "unavailable_spike"
+SERVER_ERROR_RATIO: Final = "server_error_ratio"
+
+# Sliding windows are kept as this many slots, so "the last 60 s" means the last 54 to
+# 60 s: a fixed amount of memory whatever the traffic.
+_SLOTS = 10
+
+
+@attrs.frozen
+class Alert:
+    """A rule fired for ``endpoint``: ``observed`` passed ``threshold`` over ``window`` seconds.
+
+    ``rule`` is ``"auth_spike"`` (401 and 403 responses), ``"rate_limit_trend"`` (429s
+    rising window after window; ``threshold`` is the previous window's count),
+    ``"unavailable_spike"`` (503 responses) or ``"server_error_ratio"`` (5xx responses
+    as a fraction of all responses).
+    """
+
+    rule: str
+    endpoint: str
+    observed: float
+    threshold: float
+    window: float
+
+
+class _SlidingCount:
+    """Events in about the last ``window`` seconds, in ``_SLOTS`` slots."""
+
+    __slots__ = ("_counts", "_slot", "_width")
+
+    def __init__(self, window: float, now: float) -> None:
+        self._width = window / _SLOTS
+        self._counts = [0] * _SLOTS
+        self._slot = math.floor(now / self._width)
+
+    def _advance(self, now: float) -> None:
+        slot = math.floor(now / self._width)
+        gap = slot - self._slot
+        if gap <= 0:  # same slot, or a clock that went back: count it in the current slot
+            return
+        if gap >= _SLOTS:
+            self._counts = [0] * _SLOTS
+        else:
+            for step in range(1, gap + 1):
+                self._counts[(self._slot + step) % _SLOTS] = 0
+        self._slot = slot
+
+    def add(self, now: float, count: int = 1) -> int:
+        """Add ``count`` at ``now`` and return the total in the window."""
+        self._advance(now)
+        self._counts[self._slot % _SLOTS] += count
+        return sum(self._counts)
+
+    def total(self, now: float) -> int:
+        self._advance(now)
+        return sum(self._counts)
+
+
+class _WindowSeries:
+    """Counts per consecutive fixed window: the current one and the last ``keep`` ones."""
+
+    __slots__ = ("_index", "_window", "current", "done")
+
+    def __init__(self, window: float, keep: int, now: float) -> None:
+        self._window = window
+        self._index = math.floor(now / window)
+        self.current = 0
+        self.done: deque[int] = deque(maxlen=keep)
+
+    def advance(self, now: float) -> bool:
+        """Move to the window holding ``now``; return True if a window was completed."""
+        index = math.floor(now / self._window)
+        gap = index - self._index
+        if gap <= 0:
+            return False
+        self.done.append(self.current)
+        self.done.extend([0] * min(gap - 1, self.done.maxlen or 0))
+        self.current = 0
+        self._index = index
+        return True
+
+
+class _EndpointState:
+    __slots__ = (
+        "active",
+        "auth",
+        "auth_baseline",
+        "rate_limits",
+        "responses",
+        "server",
+        "unavailable",
+    )
+
+    def __init__(self, rules: AlertRules, now: float) -> None:
+        self.active: set[str] = set()
+        self.auth = _SlidingCount(rules.auth_window, now)
+        # Past auth windows, for the endpoint's usual rate of 401 and 403.
+        self.auth_baseline = _WindowSeries(rules.auth_window, rules.auth_baseline_windows, now)
+        self.rate_limits = _WindowSeries(
+            rules.rate_limit_window, rules.rate_limit_windows or 2, now
+        )
+        self.unavailable = _SlidingCount(rules.unavailable_window, now)
+        self.responses = _SlidingCount(rules.server_error_window, now)
+        self.server = _SlidingCount(rules.server_error_window, now)
+
+
+class AlertRules:
+    """A hook that calls ``on_alert(Alert)`` when an endpoint shows a known kind of trouble.
+
+    Rules, per endpoint template, each over its own window (seconds), each disabled by
+    passing None for its threshold:
+
+    - ``auth_spike``: 401 and 403 responses in the last ``auth_window`` reach
+      ``auth_threshold``, and ``auth_rise_factor`` times the endpoint's average per
+      window over the ``auth_baseline_windows`` windows before (credential drift: a key
+      revoked or expired, rather than the usual trickle of bad tokens).
+    - ``rate_limit_trend``: the 429 count rose in each of ``rate_limit_windows``
+      consecutive windows of ``rate_limit_window`` (the current one included, which must
+      hold at least ``rate_limit_min_count``): demand is outgrowing the quota.
+    - ``unavailable_spike``: 503 responses in the last ``unavailable_window`` reach
+      ``unavailable_threshold`` (an outage).
+    - ``server_error_ratio``: over the last ``server_error_window``, at least
+      ``server_error_min_requests`` responses were seen and more than
+      ``server_error_ratio`` of them were 5xx.
+
+    Each rule fires once per episode: again only after its condition was seen false.
+    State is kept for at most ``max_endpoints`` endpoints (least recently used dropped).
+    ``on_alert`` runs on the thread that delivered the event, outside any lock; an
+    exception from it propagates to the caller of the hook.
+    """
+
+    def __init__(
+        self,
+        on_alert: Callable[[Alert], None],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        auth_threshold: int | None = 5,
+        auth_window: float = 60.0,
+        auth_rise_factor: float = 3.0,
+        auth_baseline_windows: int = 10,
+        rate_limit_windows: int | None = 3,
+        rate_limit_window: float = 60.0,
+        rate_limit_min_count: int = 10,
+        unavailable_threshold: int | None = 10,
+        unavailable_window: float = 60.0,
+        server_error_ratio: float | None = 0.10,
+        server_error_min_requests: int = 100,
+        server_error_window: float = 300.0,
+        max_endpoints: int = 1000,
+    ) -> None:
+        for name, window in (
+            ("auth_window", auth_window),
+            ("rate_limit_window", rate_limit_window),
+            ("unavailable_window", unavailable_window),
+            ("server_error_window", server_error_window),
+        ):
+            if not (math.isfinite(window) and window > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {window!r}")
+        if rate_limit_windows is not None and rate_limit_windows < 2:
+            raise ValueError(f"rate_limit_windows must be >= 2 or None, got {rate_limit_windows}")
+        if auth_baseline_windows < 1:
+            raise ValueError(f"auth_baseline_windows must be >= 1, got {auth_baseline_windows}")
+        if max_endpoints < 1:
+            raise ValueError(f"max_endpoints must be >= 1, got {max_endpoints}")
+        self.on_alert = on_alert
+        self.clock = clock
+        self.auth_threshold = auth_threshold
+        self.auth_window = float(auth_window)
+        self.auth_rise_factor = auth_rise_factor
+        self.auth_baseline_windows = auth_baseline_windows
+        self.rate_limit_windows = rate_limit_windows
+        self.rate_limit_window = float(rate_limit_window)
+        self.rate_limit_min_count = rate_limit_min_count
+        self.unavailable_threshold = unavailable_threshold
+        self.unavailable_window = float(unavailable_window)
+        self.server_error_ratio = server_error_ratio
+        self.server_error_min_requests = server_error_min_requests
+        self.server_error_window = float(server_error_window)
+        self.max_endpoints = max_endpoints
+        self._lock = threading.Lock()
+        self._endpoints: OrderedDict[str, _EndpointState] = OrderedDict()
+
+    def __call__(self, event: Event) -> None:
+        """Update the rules with ``event`` and call ``on_alert`` for any that fired."""
+        if type(event) is not AttemptFinished or event.status is None:
+            return
+        endpoint, status = event.endpoint, event.status
+        now = self.clock()
+        with self._lock:
+            state = self._endpoints.get(endpoint)
+            if state is None:
+                state = self._endpoints[endpoint] = _EndpointState(self, now)
+                if len(self._endpoints) > self.max_endpoints:
+                    self._endpoints.popitem(last=False)
+            else:
+                self._endpoints.move_to_end(endpoint)
+            alerts = [
+                alert
+                for alert in (
+                    self._auth_spike(state, endpoint, status, now),
+                    self._rate_limit_trend(state, endpoint, status, now),
+                    self._unavailable_spike(state, endpoint, status, now),
+                    self._server_error_ratio(state, endpoint, status, now),
+                )
+                if alert is not None
+            ]
+        for alert in alerts:
+            self.on_alert(alert)
+
+    @staticmethod
+    def _episode(state: _EndpointState, rule: str, condition: bool) -> bool:
+        """Return True when ``condition`` starts an episode of ``rule``."""
+        if not condition:
+            state.active.discard(rule)
+            return False
+        if rule in state.active:
+            return False
+        state.active.add(rule)
+        return True
+
+    def _auth_spike(
+        self, state: _EndpointState, endpoint: str, status: int, now: float
+    ) -> Alert | None:
+        if self.auth_threshold is None:
+            return None
+        is_auth = status in (401, 403)
+        baseline = state.auth_baseline
+        baseline.advance(now)
+        baseline.current += is_auth
+        count = state.auth.add(now, is_auth)
+        usual = sum(baseline.done) / len(baseline.done) if baseline.done else 0.0
+        threshold = max(float(self.auth_threshold), self.auth_rise_factor * usual)
+        if self._episode(state, AUTH_SPIKE, count >= threshold):
+            return Alert(AUTH_SPIKE, endpoint, float(count), threshold, self.auth_window)
+        return None
+
+    def _rate_limit_trend(
+        self, state: _EndpointState, endpoint: str, status: int, now: float
+    ) -> Alert | None:
+        if self.rate_limit_windows is None:
+            return None
+        series = state.rate_limits
+        if series.advance(now) and len(series.done) >= 2 and series.done[-1] <= series.done[-2]:
+            # A completed window that did not rise ends the episode.
+            state.active.discard(RATE_LIMIT_TREND)
+        series.current += status == 429
+        chain = [*list(series.done)[-(self.rate_limit_windows - 1) :], series.current]
+        rising = (
+            len(chain) == self.rate_limit_windows
+            and series.current >= self.rate_limit_min_count
+            and all(before < after for before, after in itertools.pairwise(chain))
+        )
+        # Only a completed window may end the episode (see above), not a fresh one at 0.
+        if rising and RATE_LIMIT_TREND not in state.active:
+            state.active.add(RATE_LIMIT_TREND)
+            return Alert(
+                RATE_LIMIT_TREND,
+                endpoint,
+                float(series.current),
+                float(chain[-2]),
+                self.rate_limit_window,
+            )
+        return None
+
+    def _unavailable_spike(
+        self, state: _EndpointState, endpoint: str, status: int, now: float
+    ) -> Alert | None:
+        if self.unavailable_threshold is None:
+            return None
+        count = state.unavailable.add(now, status == 503)
+        if self._episode(state, UNAVAILABLE_SPIKE, count >= self.unavailable_threshold):
+            return Alert(
+                UNAVAILABLE_SPIKE,
+                endpoint,
+                float(count),
+                float(self.unavailable_threshold),
+                self.unavailable_window,
+            )
+        return None
+
+    def _server_error_ratio(
+        self, state: _EndpointState, endpoint: str, status: int, now: float
+    ) -> Alert | None:
+        if self.server_error_ratio is None:
+            return None
+        responses = state.responses.add(now)
+        errors = state.server.add(now, 500 <= status <= 599)
+        ratio = errors / responses
+        condition = responses >= self.server_error_min_requests and ratio > self.server_error_ratio
+        if self._episode(state, SERVER_ERROR_RATIO, condition):
+            return Alert(
+                SERVER_ERROR_RATIO,
+                endpoint,
+                ratio,
+                self.server_error_ratio,
+                self.server_error_window,
+            )
+        return None

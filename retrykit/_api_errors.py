@@ -1,0 +1,229 @@
+"""Typed exceptions for API errors, and `raise_for_error` for httpx and requests responses.
+
+The tree (``except ServerError`` catches every 5xx; other 4xx raise a plain `ApiError`)::
+
+    RetrykitError
+    └── ApiError                    any 4xx or 5xx
+        ├── ValidationError         400, 422
+        ├── AuthenticationError     401
+        ├── PermissionDeniedError   403
+        ├── NotFoundError           404, 410
+        ├── ConflictError           409
+        ├── PayloadTooLargeError    413
+        ├── LockedError             423
+        ├── RateLimitError          429
+        └── ServerError             other 5xx, and statuses outside 100-599
+            ├── BadGatewayError         502
+            ├── ServiceUnavailableError 503
+            └── GatewayTimeoutError     504, and 408
+
+408 Request Timeout is a 4xx but reads as a timeout, as 504 does: both mean "the
+request did not finish in time, send it again", so they share GatewayTimeoutError.
+
+This module is outside the sans-IO core: `raise_for_error` reads the clock.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from retrykit._core._envelope import MAX_BODY_BYTES, ErrorInfo, FieldError, parse_error
+from retrykit._core._status import StatusFamily
+from retrykit._exceptions import RetrykitError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+
+class ApiError(RetrykitError):
+    """An API answered with an error status; ``info`` holds everything it said.
+
+    ``str(exc)`` is one line: status, code, message and request id, for example
+    ``422 VALIDATION_ERROR: phone_number must be a valid E.164 number. (request_id=req_123)``.
+    Show ``exc.info.user_message`` to end users, never ``str(exc)``. Instances pickle.
+    """
+
+    def __init__(self, info: ErrorInfo) -> None:
+        self.info = info
+        super().__init__(_one_line(info))
+
+    @property
+    def status(self) -> int:
+        """The HTTP status code."""
+        return self.info.status
+
+    @property
+    def code(self) -> str | None:
+        """The API's error code, or None."""
+        return self.info.code
+
+    @property
+    def request_id(self) -> str | None:
+        """The request id to quote to the API's support, or None."""
+        return self.info.request_id
+
+    @property
+    def field_errors(self) -> tuple[FieldError, ...]:
+        """One `FieldError` per invalid input the server named."""
+        return self.info.field_errors
+
+    def __reduce__(self) -> tuple[type[ApiError], tuple[ErrorInfo]]:
+        return (type(self), (self.info,))
+
+
+class ValidationError(ApiError):
+    """400 or 422: the request was malformed or its content invalid; see ``field_errors``."""
+
+
+class AuthenticationError(ApiError):
+    """401: the credentials are missing, wrong or expired."""
+
+
+class PermissionDeniedError(ApiError):
+    """403: the credentials are valid but may not do this."""
+
+
+class NotFoundError(ApiError):
+    """404 or 410: the resource does not exist (or no longer does)."""
+
+
+class ConflictError(ApiError):
+    """409: the request conflicts with the resource's current state."""
+
+
+class PayloadTooLargeError(ApiError):
+    """413: the request body is larger than the server accepts."""
+
+
+class LockedError(ApiError):
+    """423: the resource is locked or closed to changes."""
+
+
+class RateLimitError(ApiError):
+    """429: too many requests; ``retry_after`` says how long the server asked to wait."""
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the server asked the client to wait, or None if it did not say."""
+        return self.info.retry_after
+
+
+class ServerError(ApiError):
+    """A 5xx: the server failed; a base class for every 5xx error."""
+
+
+class BadGatewayError(ServerError):
+    """502: a gateway or proxy got a bad answer from the server behind it."""
+
+
+class ServiceUnavailableError(ServerError):
+    """503: the service is overloaded or down for maintenance."""
+
+
+class GatewayTimeoutError(ServerError):
+    """504 (a gateway timed out) or 408 (the server timed out waiting for the request)."""
+
+
+_CLASS_BY_STATUS: dict[int, type[ApiError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: GatewayTimeoutError,
+    409: ConflictError,
+    410: NotFoundError,
+    413: PayloadTooLargeError,
+    422: ValidationError,
+    423: LockedError,
+    429: RateLimitError,
+    502: BadGatewayError,
+    503: ServiceUnavailableError,
+    504: GatewayTimeoutError,
+}
+
+
+def error_for(info: ErrorInfo) -> ApiError:
+    """Return (not raise) the `ApiError` subclass for ``info.status``, holding ``info``.
+
+    Use it with `parse_error` for a client retrykit has no adapter for:
+    ``raise error_for(parse_error(status, headers, body, now=time.time()))``.
+    """
+    cls = _CLASS_BY_STATUS.get(info.status)
+    if cls is None:
+        cls = ServerError if info.family is StatusFamily.SERVER else ApiError
+    return cls(info)
+
+
+def _one_line(info: ErrorInfo) -> str:
+    head = f"{info.status} {info.code}" if info.code else str(info.status)
+    line = f"{head}: {' '.join(info.message.split())}"
+    if info.request_id:
+        line += f" (request_id={info.request_id})"
+    return line
+
+
+class _Response(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+ResponseT = TypeVar("ResponseT", bound=_Response)
+
+
+def raise_for_error(response: ResponseT) -> ResponseT:
+    """Raise the `ApiError` subclass for a 4xx or 5xx response; return it otherwise.
+
+    Accepts an ``httpx.Response`` or a ``requests.Response`` (duck-typed: neither is
+    imported). At most 64 KiB of the body are read:
+
+    - a body already in memory is used as it is;
+    - an unread httpx streaming response is read through ``iter_bytes`` until 64 KiB;
+      an unread *async* stream cannot be read from sync code, so its error is built
+      from the status and headers alone (``await response.aread()`` first to keep it);
+    - a requests response made with ``stream=True`` and not read yet is read through
+      ``iter_content`` until 64 KiB, never whole.
+
+    A body that cannot be read (a broken connection, a consumed stream) leaves the
+    error without its details, but the right class is still raised.
+    """
+    status = response.status_code
+    if not isinstance(status, int):
+        raise TypeError(f"response has no status code: {status!r}")
+    if status < 400:
+        return response
+    body = _read_body(response)
+    raise error_for(parse_error(status, response.headers, body, now=time.time()))
+
+
+def _read_body(response: Any) -> bytes | None:
+    try:
+        # requests marks a body not yet read with _content = False; `.content` would
+        # then read all of it, however large.
+        if getattr(response, "_content", None) is False:
+            return _head(response.iter_content(chunk_size=MAX_BODY_BYTES))
+        try:
+            content = response.content
+        except RuntimeError:  # httpx.ResponseNotRead: a stream nobody has read yet
+            return _head(response.iter_bytes(chunk_size=MAX_BODY_BYTES))
+    except Exception:  # noqa: BLE001 - an unreadable body costs the details, never the error
+        return None
+    return bytes(content) if isinstance(content, (bytes, bytearray)) else None
+
+
+def _head(chunks: Iterable[bytes]) -> bytes:
+    buffer = bytearray()
+    iterator = iter(chunks)
+    try:
+        for chunk in iterator:
+            buffer += chunk
+            if len(buffer) >= MAX_BODY_BYTES:
+                break
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+    return bytes(buffer[:MAX_BODY_BYTES])

@@ -1,0 +1,605 @@
+"""``python -m retrykit``: watch retrykit work, ask about one decision, or print a schedule.
+
+- ``demo`` runs a scripted story against a local FlakyServer with both clients.
+- ``explain`` asks the core what it would do with one outcome and says why in plain words.
+- ``schedule`` prints a policy's backoff: per retry the shortest, median and longest wait.
+
+Only ``demo`` needs httpx and requests; the other two use the sans-IO core alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, get_args
+
+import attrs
+
+from retrykit._core._backoff import Backoff, JitterKind
+from retrykit._core._decide import Decision, Reason, decide
+from retrykit._core._policy import FailureKind, RetryPolicy
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+_DEFAULT_BACKOFF = Backoff()
+_DEFAULT_POLICY = RetryPolicy()
+_CHART_WIDTH = 40
+# The largest float below 1: ``rand`` is drawn from [0, 1), so this gives the longest wait.
+_RAND_MAX = math.nextafter(1.0, 0.0)
+_RAND_SHOWN = 0.5
+
+# One sentence per Reason. Placeholders: method, status, attempt, max_attempts, elapsed,
+# deadline, server_wait, max_retry_after, safe_because.
+REASON_SENTENCES: Mapping[str, str] = {
+    Reason.SUCCESS: (
+        "Status {status} is an answer, not a failure: the call is over and the caller "
+        "gets this response."
+    ),
+    Reason.RETRYABLE_STATUS: (
+        "Status {status} is one the policy retries, and {safe_because}, so another "
+        "attempt follows after the wait."
+    ),
+    Reason.CONNECT_FAILED: (
+        "The connection failed before the request was sent, so the server never saw it; "
+        "sending it again is safe for any method, {method} included."
+    ),
+    Reason.UNKNOWN_OUTCOME: (
+        "The exchange broke after the request was sent, so the server may have acted on "
+        "it; {safe_because}, so it is sent again."
+    ),
+    Reason.NOT_RETRYABLE_STATUS: (
+        "Status {status} is not in the policy's retry statuses: the answer is final "
+        "(asking again would get the same answer), so it goes back to the caller."
+    ),
+    Reason.UNSAFE_METHOD: (
+        "{method} is not idempotent and carries no idempotency key; the server may have "
+        "acted on it, so it is not sent again."
+    ),
+    Reason.ATTEMPTS_EXHAUSTED: (
+        "This was attempt {attempt} of {max_attempts}: the policy allows no more, so the "
+        "last outcome goes back to the caller."
+    ),
+    Reason.DEADLINE: (
+        "The wait before another attempt would end past the policy's deadline of "
+        "{deadline} s ({elapsed} s already spent), so the call stops now instead of "
+        "failing later."
+    ),
+    Reason.RETRY_AFTER_TOO_LONG: (
+        "The server asked to wait {server_wait} s, longer than max_retry_after "
+        "({max_retry_after} s); rather than block that long, the response goes back to "
+        "the caller at once."
+    ),
+    Reason.BUDGET_EXHAUSTED: (
+        "The retry budget is spent: too many recent calls needed retries, so this one is "
+        "not retried, to keep from piling load on a struggling server."
+    ),
+    Reason.CIRCUIT_OPEN: (
+        "The circuit for this origin is open after repeated failures: nothing is sent "
+        "until its recovery timeout has passed and a probe succeeds."
+    ),
+    Reason.BODY_NOT_REPLAYABLE: (
+        "The request body was a stream that has been consumed and cannot be sent again, "
+        "so the request is not retried."
+    ),
+    Reason.RETRIES_DISABLED: "Retries are turned off for this request.",
+}
+
+
+class _CliError(Exception):
+    """A problem with the arguments that argparse itself cannot see."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``python -m retrykit`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    Argument errors print a message to stderr and exit with status 2, as argparse does.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command_parser: argparse.ArgumentParser = args.command_parser
+    try:
+        if args.command == "demo":
+            from retrykit._demo import run_demo  # noqa: PLC0415 - imports httpx and requests
+
+            return run_demo(color=args.color)
+        if args.command == "explain":
+            return _explain(args)
+        return _schedule(args)
+    except _CliError as exc:
+        _fail(command_parser, str(exc))
+
+
+def _fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    parser.error(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m retrykit`` and its three subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="python -m retrykit",
+        description="See retrykit work, ask what it would do with an outcome, "
+        "or print a policy's backoff schedule.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="run a scripted story against a local flaky server with requests and httpx",
+        description="Start a FlakyServer on 127.0.0.1 and drive a requests Session and an "
+        "httpx client through bursts of 503, a 429 with Retry-After, connection resets, a "
+        "validation error, an outage that opens the circuit, and the recovery. Prints one "
+        "line per attempt, then the metrics per endpoint. Takes about five seconds.",
+    )
+    demo.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the timeline: auto (the default) colours only when stdout is a terminal",
+    )
+    demo.set_defaults(command_parser=demo)
+
+    backoff_options = _backoff_options()
+
+    explain = commands.add_parser(
+        "explain",
+        parents=[backoff_options],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="say what retrykit would do after one attempt's outcome, and why",
+        description=(
+            "Ask the retry core what it would do after one attempt: retry or stop, how long\n"
+            "it would wait, and why in plain words. Give the outcome with --status (and\n"
+            "headers) or --failure. With --body or --body-file, also print the error\n"
+            "envelope parsed from the response body."
+        ),
+        epilog=(
+            "examples:\n"
+            "  python -m retrykit explain --method POST --status 503 -H 'Retry-After: 30'\n"
+            "  python -m retrykit explain --method PUT --failure unknown_outcome --attempt 2\n"
+            "  python -m retrykit explain --status 422 --body-file error.json"
+        ),
+    )
+    request = explain.add_argument_group("the request and its outcome")
+    request.add_argument(
+        "--method", default="GET", help="the request's HTTP method (default: %(default)s)"
+    )
+    outcome = request.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--status", type=_status_code, help="the response's status code, e.g. 503")
+    outcome.add_argument(
+        "--failure",
+        choices=[kind.value for kind in FailureKind],
+        help="the attempt got no response: connect (it never reached the server) or "
+        "unknown_outcome (sent, then a timeout or reset cut the exchange)",
+    )
+    request.add_argument(
+        "-H",
+        "--header",
+        dest="headers",
+        action="append",
+        type=_header,
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a response header, e.g. -H 'Retry-After: 30'; repeat for more",
+    )
+    request.add_argument(
+        "--attempt",
+        type=_positive_int,
+        default=1,
+        help="which attempt this outcome ended, counting from 1 (default: %(default)s)",
+    )
+    request.add_argument(
+        "--elapsed",
+        type=_non_negative_float,
+        default=0.0,
+        help="seconds since the first attempt started, for --deadline (default: %(default)s)",
+    )
+    request.add_argument(
+        "--previous-delay",
+        type=_non_negative_float,
+        default=None,
+        help="the wait before this attempt, used by --jitter decorrelated",
+    )
+    request.add_argument(
+        "--idempotency-key",
+        action="store_true",
+        help="the request carried the policy's idempotency header (Idempotency-Key), which "
+        "makes any method safe to repeat",
+    )
+    body = request.add_mutually_exclusive_group()
+    body.add_argument("--body", help="the response body, to parse its error envelope")
+    body.add_argument(
+        "--body-file", type=Path, help="a file holding the response body, to parse its envelope"
+    )
+    policy = explain.add_argument_group("policy: Retry-After and deadline")
+    policy.add_argument(
+        "--max-retry-after",
+        type=float,
+        default=_DEFAULT_POLICY.max_retry_after,
+        help="the longest Retry-After worth waiting for; longer stops at once "
+        "(default: %(default)s)",
+    )
+    policy.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        help="seconds for all attempts and waits together (default: no deadline)",
+    )
+    policy.add_argument(
+        "--ignore-retry-after",
+        action="store_true",
+        help="turn off respect_retry_after: wait only the backoff, whatever the server asks",
+    )
+    explain.set_defaults(command_parser=explain)
+
+    schedule = commands.add_parser(
+        "schedule",
+        parents=[backoff_options],
+        help="print a policy's backoff: per retry the shortest, median and longest wait",
+        description="Print the wait before each retry of a policy: the shortest, the median "
+        "(the draw rand=0.5) and the longest wait the jitter allows, the worst case of all "
+        "waits so far, and a chart of each retry's range.",
+    )
+    schedule.set_defaults(command_parser=schedule)
+    return parser
+
+
+def _backoff_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group("policy: attempts and backoff")
+    group.add_argument(
+        "--max-attempts",
+        type=int,
+        default=_DEFAULT_POLICY.max_attempts,
+        help="attempts in total, the first included (default: %(default)s)",
+    )
+    group.add_argument(
+        "--base",
+        type=float,
+        default=_DEFAULT_BACKOFF.base,
+        help="the wait before the first retry, before jitter, in seconds (default: %(default)s)",
+    )
+    group.add_argument(
+        "--multiplier",
+        type=float,
+        default=_DEFAULT_BACKOFF.multiplier,
+        help="each retry waits this many times longer than the last (default: %(default)s)",
+    )
+    group.add_argument(
+        "--cap",
+        type=float,
+        default=_DEFAULT_BACKOFF.cap,
+        help="the longest wait before jitter, in seconds (default: %(default)s)",
+    )
+    group.add_argument(
+        "--jitter",
+        choices=get_args(JitterKind),
+        default=_DEFAULT_BACKOFF.jitter,
+        help="how the wait is randomised (default: %(default)s): none; full, anywhere in "
+        "[0, w]; equal, in [w/2, w]; proportional, in [w, w * (1 + ratio)]; decorrelated, "
+        "from the previous wait",
+    )
+    group.add_argument(
+        "--jitter-ratio",
+        type=float,
+        default=_DEFAULT_BACKOFF.jitter_ratio,
+        help="the extra fraction added by --jitter proportional (default: %(default)s)",
+    )
+    return options
+
+
+def _status_code(text: str) -> int:
+    try:
+        status = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a status code: {text!r}") from None
+    if not 100 <= status <= 599:
+        raise argparse.ArgumentTypeError(f"a status code is between 100 and 599, got {status}")
+    return status
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, colon, value = text.partition(":")
+    name = name.strip()
+    if not colon or not name or " " in name:
+        raise argparse.ArgumentTypeError(f"a header is 'Name: value', got {text!r}")
+    return name, value.strip()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _policy(args: argparse.Namespace) -> RetryPolicy:
+    """Build the policy from the options; its own validation errors become argument errors."""
+    try:
+        backoff = Backoff(
+            base=args.base,
+            multiplier=args.multiplier,
+            cap=args.cap,
+            jitter=args.jitter,
+            jitter_ratio=args.jitter_ratio,
+        )
+        policy = RetryPolicy(max_attempts=args.max_attempts, backoff=backoff)
+        if args.command == "explain":
+            policy = attrs.evolve(
+                policy,
+                max_retry_after=args.max_retry_after,
+                deadline=args.deadline,
+                respect_retry_after=not args.ignore_retry_after,
+            )
+    except (ValueError, TypeError) as exc:
+        raise _CliError(f"invalid policy: {exc}") from None
+    return policy
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _number(value: float | None) -> str:
+    return "none" if value is None else f"{value:g}"
+
+
+# -- schedule ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ScheduleRow:
+    """One retry of a schedule: its shortest, median and longest wait, and the worst total."""
+
+    retry: int
+    low: float
+    median: float
+    high: float
+    worst_total: float
+
+
+def schedule_rows(backoff: Backoff, retries: int) -> list[ScheduleRow]:
+    """Return the waits before retries 1..``retries`` as `Backoff.delay` gives them.
+
+    ``low`` is ``delay(rand=0)``, ``median`` is ``delay(rand=0.5)`` and ``high`` the upper
+    end of `Backoff.bounds`. With decorrelated jitter each column follows its own chain:
+    the low wait is computed from the previous low wait, and so on.
+    """
+    rows: list[ScheduleRow] = []
+    previous_low: float | None = None
+    previous_median: float | None = None
+    previous_high: float | None = None
+    worst_total = 0.0
+    for retry in range(1, retries + 1):
+        low = backoff.delay(retry, rand=0.0, previous=previous_low)
+        median = backoff.delay(retry, rand=_RAND_SHOWN, previous=previous_median)
+        high = backoff.bounds(retry, previous=previous_high)[1]
+        worst_total += high
+        rows.append(ScheduleRow(retry, low, median, high, worst_total))
+        previous_low, previous_median, previous_high = low, median, high
+    return rows
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    backoff = policy.backoff
+    retries = policy.max_attempts - 1
+    print(
+        f"Backoff(base={backoff.base:g}, multiplier={backoff.multiplier:g}, "
+        f"cap={backoff.cap:g}, jitter={backoff.jitter!r}, "
+        f"jitter_ratio={backoff.jitter_ratio:g}), max_attempts={policy.max_attempts}: "
+        f"{retries} {'retry' if retries == 1 else 'retries'}"
+    )
+    if retries == 0:
+        print("No retries: with max_attempts=1 the first outcome is final.")
+        return 0
+    rows = schedule_rows(backoff, retries)
+    print()
+    header = ("retry", "min s", "median s", "max s", "worst total s")
+    table = [header] + [
+        (
+            str(row.retry),
+            _seconds(row.low),
+            _seconds(row.median),
+            _seconds(row.high),
+            _seconds(row.worst_total),
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[column]) for line in table) for column in range(len(header))]
+    for line in table:
+        print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
+    print()
+    print("median = the wait drawn with rand=0.5; worst total = every wait so far at its max.")
+    if backoff.jitter == "decorrelated":
+        print("decorrelated: each column follows from the previous wait in the same column.")
+
+    longest = max(row.high for row in rows)
+    scale = _CHART_WIDTH / longest if longest > 0 else 0.0
+    print()
+    print(
+        f"chart: '=' is always waited, '#' spans the jitter's range, '|' marks the median; "
+        f"full width = {_seconds(longest)} s"
+    )
+    label_width = len(f"retry {rows[-1].retry}")
+    for row in rows:
+        print(f"{f'retry {row.retry}'.ljust(label_width)} {_bar(row, scale)}")
+    return 0
+
+
+def _bar(row: ScheduleRow, scale: float) -> str:
+    end = max(round(row.high * scale), 1)
+    start = min(round(row.low * scale), end - 1)
+    cells = ["="] * start + ["#"] * (end - start)
+    cells[min(round(row.median * scale), end - 1)] = "|"
+    return "".join(cells)
+
+
+# -- explain ----------------------------------------------------------------------------
+
+
+def _explain(args: argparse.Namespace) -> int:
+    policy = _policy(args)
+    method: str = args.method.upper()
+    status: int | None = args.status
+    failure = FailureKind(args.failure) if args.failure else None
+    headers = _merge_headers(args.headers)
+    body = _read_body(args)
+    if body is not None and status is None:
+        raise _CliError("--body and --body-file need --status: a failure has no response body")
+    if failure is not None and headers:
+        raise _CliError("-H describes a response; --failure means there was none")
+    now = time.time()
+
+    def decision_at(rand: float) -> Decision:
+        return decide(
+            policy,
+            attempt=args.attempt,
+            method=method,
+            has_idempotency_key=args.idempotency_key,
+            status=status,
+            headers=headers,
+            failure=failure,
+            elapsed=args.elapsed,
+            now=now,
+            rand=rand,
+            previous_delay=args.previous_delay,
+        )
+
+    shown = decision_at(_RAND_SHOWN)
+    shortest, longest = decision_at(0.0), decision_at(_RAND_MAX)
+
+    key = "with an idempotency key" if args.idempotency_key else "no idempotency key"
+    print(
+        f"request:   {method}, attempt {args.attempt} of {policy.max_attempts}, "
+        f"{_number(args.elapsed)} s elapsed, {key}"
+    )
+    outcome = f"status {status}" if status is not None else f"failure {args.failure}"
+    if headers:
+        outcome += "; " + "; ".join(f"{name}: {value}" for name, value in headers.items())
+    print(f"outcome:   {outcome}")
+    if shown.retry:
+        print(
+            f"decision:  retry ({shown.reason}): attempt {args.attempt + 1} of "
+            f"{policy.max_attempts} follows"
+        )
+        print(f"wait:      {_seconds(shown.delay)} s (shown for the draw rand=0.5, the median)")
+        if longest.retry and shortest.delay != longest.delay:
+            print(
+                f"range:     {_seconds(shortest.delay)} .. {_seconds(longest.delay)} s "
+                f"with {policy.backoff.jitter} jitter"
+            )
+        elif not longest.retry or not shortest.retry:
+            print(
+                "range:     with another draw the wait would pass the deadline and "
+                "retrykit would stop instead"
+            )
+    else:
+        print(f"decision:  stop ({shown.reason})")
+        print("wait:      none")
+        if shortest.retry:
+            print(
+                f"note:      decided for the draw rand=0.5; a luckier draw (a wait as short as "
+                f"{_seconds(shortest.delay)} s) would fit before the deadline and retry"
+            )
+    if shown.server_wait is not None:
+        never_less = "; retrykit never waits less" if shown.retry else ""
+        print(f"server:    asked to wait {_number(shown.server_wait)} s{never_less}")
+    sentence = _reason_sentence(
+        shown, policy=policy, args=args, method=method, status=status, failure=failure
+    )
+    print(f"reason:    {sentence}")
+    if body is not None and status is not None:
+        print()
+        _print_envelope(status, headers, body, now)
+    return 0
+
+
+def _merge_headers(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    # Repeated fields combine into one comma-separated value (RFC 9110, section 5.3).
+    merged: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for name, value in pairs:
+        lower = name.lower()
+        if lower in names:
+            merged[names[lower]] += ", " + value
+        else:
+            names[lower] = name
+            merged[name] = value
+    return merged
+
+
+def _read_body(args: argparse.Namespace) -> bytes | None:
+    if args.body is not None:
+        return str(args.body).encode()
+    if args.body_file is not None:
+        try:
+            return Path(args.body_file).read_bytes()
+        except OSError as exc:
+            raise _CliError(f"cannot read --body-file: {exc.strerror}: {exc.filename}") from None
+    return None
+
+
+def _reason_sentence(
+    decision: Decision,
+    *,
+    policy: RetryPolicy,
+    args: argparse.Namespace,
+    method: str,
+    status: int | None,
+    failure: FailureKind | None,
+) -> str:
+    if args.idempotency_key:
+        safe_because = "the request carries an idempotency key, so the server can deduplicate it"
+    elif method in policy.idempotent_methods:
+        safe_because = f"{method} is idempotent (sending it twice does what sending it once does)"
+    elif failure is FailureKind.CONNECT:
+        safe_because = "the server never received it"
+    else:
+        safe_because = f"a {status} means the server did not act on the request"
+    template = REASON_SENTENCES.get(decision.reason, "{reason}")
+    return template.format(
+        reason=decision.reason,
+        method=method,
+        status=status,
+        attempt=args.attempt,
+        max_attempts=policy.max_attempts,
+        elapsed=_number(args.elapsed),
+        deadline=_number(policy.deadline),
+        server_wait=_number(decision.server_wait),
+        max_retry_after=_number(policy.max_retry_after),
+        safe_because=safe_because,
+    )
+
+
+def _print_envelope(status: int, headers: Mapping[str, str], body: bytes, now: float) -> None:
+    from retrykit._core._envelope import parse_error  # noqa: PLC0415 - only when asked
+
+    info = parse_error(status, headers, body, now=now)
+    print("envelope:")
+    print(f"  code:         {info.code or 'none'}")
+    print(f"  message:      {info.message}")
+    print(f"  request id:   {info.request_id or 'none'}")
+    if info.field_errors:
+        print("  field errors:")
+        for field_error in info.field_errors:
+            print(f"    {field_error.field}: {field_error.message}")
+    else:
+        print("  field errors: none")
+    if info.retry_after is not None:
+        print(f"  retry after:  {_number(info.retry_after)} s")
+    print(f"  user message: {info.user_message}")

@@ -1,0 +1,81 @@
+"""Test helpers for code that uses retrykit: no sleeps, no internet, real sockets when needed.
+
+- `FlakyServer`: a real HTTP/1.1 server on 127.0.0.1 (a context manager, a free port,
+  a thread per connection) that answers each path from a script of steps: `Reply`,
+  `SlowBody`, `Reset`, `Truncated`, `Garbage` and `Hang`. It records every request it
+  receives (`ReceivedRequest`) and counts TCP connections. Use it to test retries
+  against the failures real networks produce.
+- `FakeClock`: a monotonic and a wall clock plus sync and async sleep functions that
+  advance them instantly and record each wait. Pass it wherever retrykit takes a
+  ``clock`` or a ``sleep``, so backoff schedules run in no time and are exact.
+- `ScriptedTransport` and `AsyncScriptedTransport` (httpx) and `ScriptedAdapter`
+  (requests): in-process fakes answering from a list of responses and exceptions, for
+  fast unit tests of your own code. They raise `ScriptExhaustedError` when the list
+  runs out. Importing them needs httpx and requests; the rest of this module needs
+  neither.
+- A pytest plugin, registered through the ``pytest11`` entry point, with the fixtures
+  ``fake_clock`` (a fresh `FakeClock`) and ``flaky_server`` (a started `FlakyServer`,
+  closed after the test).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from retrykit.testing._clock import FakeClock
+from retrykit.testing._server import (
+    FlakyServer,
+    Garbage,
+    Hang,
+    ReceivedRequest,
+    Reply,
+    Reset,
+    SlowBody,
+    Step,
+    Truncated,
+)
+
+if TYPE_CHECKING:
+    from retrykit.testing._fakes import (
+        AsyncScriptedTransport,
+        ScriptedAdapter,
+        ScriptedTransport,
+        ScriptExhaustedError,
+    )
+
+# The scripted fakes import httpx and requests; the pytest plugin imports this package in
+# every test run, so they load only when first asked for.
+_LAZY = frozenset(
+    {"AsyncScriptedTransport", "ScriptExhaustedError", "ScriptedAdapter", "ScriptedTransport"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        try:
+            from retrykit.testing import _fakes  # noqa: PLC0415 - loaded on first use
+        except ImportError as exc:
+            raise ImportError(
+                f"retrykit.testing.{name} needs httpx and requests: "
+                "pip install 'retrykit[httpx,requests]'"
+            ) from exc
+        return getattr(_fakes, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "AsyncScriptedTransport",
+    "FakeClock",
+    "FlakyServer",
+    "Garbage",
+    "Hang",
+    "ReceivedRequest",
+    "Reply",
+    "Reset",
+    "ScriptExhaustedError",
+    "ScriptedAdapter",
+    "ScriptedTransport",
+    "SlowBody",
+    "Step",
+    "Truncated",
+]

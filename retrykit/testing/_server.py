@@ -1,0 +1,562 @@
+"""FlakyServer: a real HTTP/1.1 server on 127.0.0.1 that misbehaves on cue.
+
+Each path has a script, a list of steps played one per request on that path. A step
+either answers (`Reply`, `SlowBody`) or fails in one of the ways networks fail
+(`Reset`, `Truncated`, `Garbage`, `Hang`). The server speaks just enough HTTP/1.1 to
+serve the clients under test: keep-alive, Content-Length and chunked request bodies,
+``Expect: 100-continue``. Everything it receives is recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http
+import json as _json
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+HeaderPairs = tuple[tuple[str, str], ...]
+
+_MAX_HEAD_BYTES = 64 * 1024
+_JOIN_TIMEOUT = 2.0
+
+
+def _header_pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> HeaderPairs:
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple((str(name), str(val)) for name, val in items)
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _non_negative(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+@attrs.frozen
+class Reply:
+    """Answer with a complete response.
+
+    ``headers`` is a mapping or a sequence of (name, value) pairs, sent in order;
+    ``body`` is bytes or text (encoded as UTF-8). The server waits ``delay`` seconds
+    before sending anything (a slow server, for read timeouts). It adds
+    ``Content-Length`` unless ``headers`` has one or ``chunked`` is true (then the body
+    goes as one chunk). With ``close`` it sends ``Connection: close`` and closes the
+    connection after the response. Responses to HEAD, and 1xx, 204 and 304 responses,
+    carry no body.
+    """
+
+    status: int = 200
+    headers: HeaderPairs = attrs.field(default=(), converter=_header_pairs)
+    body: bytes = attrs.field(default=b"", converter=_as_bytes)
+    delay: float = attrs.field(default=0.0, validator=_non_negative)
+    close: bool = False
+    chunked: bool = False
+
+    @classmethod
+    def json(
+        cls,
+        data: object,
+        status: int = 200,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        *,
+        delay: float = 0.0,
+        close: bool = False,
+    ) -> Reply:
+        """Return a `Reply` with ``data`` as a JSON body and ``Content-Type: application/json``."""
+        pairs = (("Content-Type", "application/json"), *_header_pairs(headers))
+        body = _json.dumps(data).encode("utf-8")
+        return cls(status, pairs, body, delay=delay, close=close)
+
+
+@attrs.frozen
+class Reset:
+    """Abort the connection with a TCP RST (``SO_LINGER`` 0), sending no response.
+
+    With ``after_read`` (the default) the whole request, body included, is read first:
+    the server may have acted on it, so the outcome is unknown to the client. With
+    ``after_read=False`` the reset comes right after the request line and headers (the
+    server needs the path to choose the script), before any of the body is read.
+    """
+
+    after_read: bool = True
+
+
+@attrs.frozen
+class Truncated:
+    """Send headers declaring ``declared_length`` body bytes, then only ``body``, then close.
+
+    The client sees the connection end mid-body (an incomplete read).
+    """
+
+    status: int = 200
+    declared_length: int = 100
+    body: bytes = attrs.field(default=b"partial", converter=_as_bytes)
+    headers: HeaderPairs = attrs.field(default=(), converter=_header_pairs)
+
+
+@attrs.frozen
+class Garbage:
+    """Read the request, answer with ``data`` (by default not HTTP at all), then close."""
+
+    data: bytes = attrs.field(default=b"NOT HTTP\r\n\r\n", converter=_as_bytes)
+
+
+@attrs.frozen
+class Hang:
+    """Read the request, send nothing for ``seconds``, then close the connection.
+
+    Closing the server ends the wait early.
+    """
+
+    seconds: float = attrs.field(default=5.0, validator=_non_negative)
+
+
+@attrs.frozen
+class SlowBody:
+    """Send the head at once and the body late (a read timeout in the middle of the body).
+
+    The status line, headers and the first ``immediate_bytes`` of ``body`` go at once;
+    the rest follows after ``delay`` seconds. ``Content-Length`` announces the whole body.
+    """
+
+    status: int = 200
+    headers: HeaderPairs = attrs.field(default=(), converter=_header_pairs)
+    body: bytes = attrs.field(default=b"slow body", converter=_as_bytes)
+    delay: float = attrs.field(default=1.0, validator=_non_negative)
+    immediate_bytes: int = 0
+
+
+Step = Reply | Reset | Truncated | Garbage | Hang | SlowBody
+"""Any of the step kinds a script may hold."""
+
+_STEP_TYPES = (Reply, Reset, Truncated, Garbage, Hang, SlowBody)
+
+_DEFAULT_STEP = Reply(200, body=b"ok")
+
+
+@attrs.frozen
+class ReceivedRequest:
+    """One request as the server read it.
+
+    ``target`` is the request target as sent (path and query); ``path`` is the same
+    without the query, the key scripts are chosen by. ``headers`` are the (name, value)
+    pairs in the order received; use `header` for a case-insensitive lookup. ``body`` is
+    the decoded body (chunked framing removed; empty when a `Reset` with
+    ``after_read=False`` cut it off). ``received_at`` is ``time.monotonic()`` when the
+    request head was read; ``connection`` is the index of the TCP connection it came on
+    (0 for the first connection accepted).
+    """
+
+    method: str
+    target: str
+    headers: HeaderPairs
+    body: bytes
+    received_at: float
+    connection: int
+    chunked: bool = False
+
+    @property
+    def path(self) -> str:
+        """The request target without its query string."""
+        return self.target.split("?", 1)[0]
+
+    @property
+    def query(self) -> str:
+        """The query string, without the ``?`` (empty when there is none)."""
+        return self.target.partition("?")[2]
+
+    def header(self, name: str) -> str | None:
+        """Return the first value of header ``name`` (any case), or None when absent."""
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+class _ConnectionClosedError(Exception):
+    """The peer closed the connection, or sent something we cannot parse."""
+
+
+class _Reader:
+    """Buffered reads over a socket, just enough to parse HTTP/1.1 requests."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buffer = bytearray()
+
+    def _fill(self) -> None:
+        try:
+            data = self._sock.recv(65536)
+        except (OSError, ValueError) as exc:
+            raise _ConnectionClosedError from exc
+        if not data:
+            raise _ConnectionClosedError
+        self._buffer += data
+
+    def read_until(self, marker: bytes, limit: int = _MAX_HEAD_BYTES) -> bytes:
+        while (index := self._buffer.find(marker)) < 0:
+            if len(self._buffer) > limit:
+                raise _ConnectionClosedError
+            self._fill()
+        end = index + len(marker)
+        data = bytes(self._buffer[:end])
+        del self._buffer[:end]
+        return data
+
+    def read_exact(self, count: int) -> bytes:
+        while len(self._buffer) < count:
+            self._fill()
+        data = bytes(self._buffer[:count])
+        del self._buffer[:count]
+        return data
+
+
+@attrs.frozen
+class _Head:
+    method: str
+    target: str
+    version: str
+    headers: HeaderPairs
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+
+def _read_head(reader: _Reader) -> _Head:
+    raw = reader.read_until(b"\r\n\r\n")
+    lines = raw.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        raise _ConnectionClosedError
+    headers = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise _ConnectionClosedError
+        headers.append((name.strip(), value.strip()))
+    return _Head(parts[0], parts[1], parts[2], tuple(headers))
+
+
+def _read_body(reader: _Reader, head: _Head) -> tuple[bytes, bool]:
+    encoding = head.header("transfer-encoding")
+    if encoding is not None and "chunked" in encoding.lower():
+        body = bytearray()
+        while True:
+            size_line = reader.read_until(b"\r\n").split(b";", 1)[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError as exc:
+                raise _ConnectionClosedError from exc
+            if size == 0:
+                # Trailers, if any, end with an empty line.
+                while reader.read_until(b"\r\n") != b"\r\n":
+                    pass
+                return bytes(body), True
+            body += reader.read_exact(size)
+            reader.read_exact(2)
+    length = head.header("content-length")
+    if length is None:
+        return b"", False
+    try:
+        count = int(length)
+    except ValueError as exc:
+        raise _ConnectionClosedError from exc
+    if count < 0:
+        raise _ConnectionClosedError
+    return reader.read_exact(count), False
+
+
+def _status_line(status: int) -> bytes:
+    try:
+        reason = http.HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Unknown"
+    return f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
+
+
+def _head_bytes(status: int, headers: Iterable[tuple[str, str]]) -> bytes:
+    lines = b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in headers)
+    return _status_line(status) + lines + b"\r\n"
+
+
+def _has_header(headers: HeaderPairs, name: str) -> bool:
+    return any(key.lower() == name for key, _ in headers)
+
+
+class FlakyServer:
+    """A real HTTP/1.1 server on 127.0.0.1 that answers each path from a script.
+
+    Use it as a context manager (``with FlakyServer() as server:``), or call `start`
+    and `close`. It binds a free port, accepts on a daemon thread and serves each TCP
+    connection on its own daemon thread, keeping connections alive between requests.
+    Unscripted paths answer ``200`` with body ``b"ok"``.
+
+    ``read_timeout`` bounds how long a connection thread waits for a client that sends
+    nothing. `close` shuts every open connection and joins the threads with a timeout,
+    so a hanging client or a `Hang` step never hangs a test.
+    """
+
+    def __init__(self, *, read_timeout: float = 5.0) -> None:
+        self._read_timeout = read_timeout
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._scripts: dict[str, tuple[Step, ...]] = {}
+        self._positions: dict[str, int] = {}
+        self._received: list[ReceivedRequest] = []
+        self._connections_opened = 0
+        self._open: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
+        self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._port = 0
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def start(self) -> FlakyServer:
+        """Bind a free port on 127.0.0.1 and start serving; return the server."""
+        if self._listener is not None:
+            raise RuntimeError("FlakyServer is already started")
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        # Accept polls so that close() can stop it on every platform.
+        listener.settimeout(0.05)
+        self._listener = listener
+        self._port = listener.getsockname()[1]
+        self._accept_thread = threading.Thread(
+            target=self._accept_loop, name=f"FlakyServer:{self._port}", daemon=True
+        )
+        self._accept_thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop accepting, abort every open connection and join the threads (bounded wait).
+
+        Calling it again does nothing.
+        """
+        if self._listener is None or self._closing.is_set():
+            return
+        self._closing.set()
+        if self._accept_thread is not None:
+            self._accept_thread.join(_JOIN_TIMEOUT)
+        self._listener.close()
+        with self._lock:
+            open_sockets = list(self._open)
+            threads = list(self._threads)
+        for sock in open_sockets:
+            # Shutting down wakes a thread blocked in recv(); the thread then closes it.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + _JOIN_TIMEOUT
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def __enter__(self) -> FlakyServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- addresses ----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        if self._listener is None:
+            raise RuntimeError("FlakyServer is not started; use it as a context manager")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``, without a trailing slash."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str = "/") -> str:
+        """Return the absolute URL of ``path`` (a leading ``/`` is added when missing)."""
+        if not path.startswith("/"):
+            path = "/" + path
+        return self.base_url + path
+
+    # -- scripts and records ------------------------------------------------------------
+
+    def script(self, path: str, steps: Step | Sequence[Step]) -> None:
+        """Play ``steps`` on ``path``, one per request, then repeat the last step forever.
+
+        ``path`` is matched against the request path without its query string. A new
+        script replaces the old one for that path and starts from its first step.
+        """
+        played = (steps,) if isinstance(steps, _STEP_TYPES) else tuple(steps)
+        if not played:
+            raise ValueError("a script needs at least one step")
+        with self._lock:
+            self._scripts[path] = played
+            self._positions[path] = 0
+
+    def received(self, path: str | None = None) -> list[ReceivedRequest]:
+        """Return the requests received so far, in order; only those on ``path`` if given."""
+        with self._lock:
+            records = list(self._received)
+        if path is None:
+            return records
+        return [record for record in records if record.path == path]
+
+    def hits(self, path: str) -> int:
+        """Return how many requests arrived on ``path`` (query string ignored)."""
+        return len(self.received(path))
+
+    @property
+    def connections_opened(self) -> int:
+        """How many TCP connections the server has accepted since it started."""
+        with self._lock:
+            return self._connections_opened
+
+    def reset(self) -> None:
+        """Forget every script and every record (the connection count is kept)."""
+        with self._lock:
+            self._scripts.clear()
+            self._positions.clear()
+            self._received.clear()
+
+    # -- serving -----------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        if self._listener is None:
+            return
+        while not self._closing.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            sock.settimeout(self._read_timeout)
+            with self._lock:
+                if self._closing.is_set():
+                    sock.close()
+                    return
+                index = self._connections_opened
+                self._connections_opened += 1
+                self._open.add(sock)
+                thread = threading.Thread(
+                    target=self._serve_connection,
+                    args=(sock, index),
+                    name=f"FlakyServer:{self._port}:conn{index}",
+                    daemon=True,
+                )
+                self._threads = [t for t in self._threads if t.is_alive()]
+                self._threads.append(thread)
+            thread.start()
+
+    def _next_step(self, path: str) -> Step:
+        with self._lock:
+            steps = self._scripts.get(path)
+            if steps is None:
+                return _DEFAULT_STEP
+            position = self._positions[path]
+            self._positions[path] = position + 1
+            return steps[min(position, len(steps) - 1)]
+
+    def _serve_connection(self, sock: socket.socket, index: int) -> None:
+        reader = _Reader(sock)
+        try:
+            keep_open = True
+            while keep_open and not self._closing.is_set():
+                keep_open = self._serve_request(sock, reader, index)
+        except (_ConnectionClosedError, OSError):
+            pass
+        finally:
+            with self._lock:
+                self._open.discard(sock)
+            sock.close()
+
+    def _serve_request(self, sock: socket.socket, reader: _Reader, index: int) -> bool:
+        """Serve one request; return whether the connection stays open."""
+        head = _read_head(reader)
+        received_at = time.monotonic()
+        step = self._next_step(head.target.split("?", 1)[0])
+        body, chunked = b"", False
+        if not (isinstance(step, Reset) and not step.after_read):
+            if (head.header("expect") or "").lower() == "100-continue":
+                sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body, chunked = _read_body(reader, head)
+        record = ReceivedRequest(
+            head.method, head.target, head.headers, body, received_at, index, chunked
+        )
+        with self._lock:
+            self._received.append(record)
+
+        if isinstance(step, Reset):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return False
+        if isinstance(step, Garbage):
+            sock.sendall(step.data)
+            return False
+        if isinstance(step, Hang):
+            self._closing.wait(step.seconds)
+            return False
+        if isinstance(step, Truncated):
+            headers = (*step.headers, ("Content-Length", str(step.declared_length)))
+            sock.sendall(_head_bytes(step.status, headers) + step.body)
+            return False
+        if isinstance(step, SlowBody):
+            headers = (*step.headers, ("Content-Length", str(len(step.body))))
+            sock.sendall(_head_bytes(step.status, headers) + step.body[: step.immediate_bytes])
+            if self._closing.wait(step.delay):
+                return False
+            sock.sendall(step.body[step.immediate_bytes :])
+            return self._client_keeps_alive(head)
+        return self._send_reply(sock, head, step)
+
+    def _send_reply(self, sock: socket.socket, head: _Head, step: Reply) -> bool:
+        if step.delay and self._closing.wait(step.delay):
+            return False
+        no_body = head.method == "HEAD" or step.status in (204, 304) or step.status < 200
+        headers = list(step.headers)
+        if step.close and not _has_header(step.headers, "connection"):
+            headers.append(("Connection", "close"))
+        if step.chunked and not no_body:
+            headers.append(("Transfer-Encoding", "chunked"))
+            payload = b""
+            if step.body:
+                payload += f"{len(step.body):x}\r\n".encode("ascii") + step.body + b"\r\n"
+            payload += b"0\r\n\r\n"
+        else:
+            if not _has_header(step.headers, "content-length") and not (
+                step.status in (204, 304) or step.status < 200
+            ):
+                headers.append(("Content-Length", str(len(step.body))))
+            payload = b"" if no_body else step.body
+        sock.sendall(_head_bytes(step.status, headers) + payload)
+        if step.close:
+            return False
+        return self._client_keeps_alive(head)
+
+    @staticmethod
+    def _client_keeps_alive(head: _Head) -> bool:
+        connection = (head.header("connection") or "").lower()
+        if head.version == "HTTP/1.0":
+            return "keep-alive" in connection
+        return "close" not in connection

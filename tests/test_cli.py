@@ -1,0 +1,333 @@
+"""``python -m retrykit``: demo, explain and schedule, end to end in a subprocess."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+from retrykit import Backoff, Reason
+from retrykit._cli import REASON_SENTENCES, build_parser, main
+from retrykit._demo import Timeline
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from retrykit._core._backoff import JitterKind
+
+_DEMO_LIMIT = 30.0
+_STORY_HEADINGS = (
+    "== 1. burst of 503, recovered by retries",
+    "== 2. 429 with Retry-After: 1, honoured",
+    "== 3. connection reset: the GET is retried, the POST is not",
+    "== 4. validation error (422), parsed from its envelope, not retried",
+    "== 5. outage: every call gets 503, the circuit opens, then calls fail fast",
+    "== 6. recovery through half-open: a probe succeeds, the circuit closes",
+    "== metrics per endpoint",
+)
+_ROW = re.compile(r"^\s*(\d+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)$")
+
+
+def _run(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter running our own module
+        [sys.executable, "-m", "retrykit", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _explain(*args: str) -> str:
+    result = _run("explain", *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+# -- demo: run once (about five seconds), shared by the tests below ---------------------
+
+
+@pytest.fixture(scope="module")
+def demo() -> subprocess.CompletedProcess[str]:
+    """The demo's output; a TimeoutExpired here means it broke its 30 s promise."""
+    return _run("demo", timeout=_DEMO_LIMIT)
+
+
+# The demo runs a real story with real waits: the longest test of this file by far.
+@pytest.mark.timeout(_DEMO_LIMIT + 10)
+def test_demo_exits_zero_within_30_seconds(demo: subprocess.CompletedProcess[str]) -> None:
+    """`python -m retrykit demo` finishes within 30 s and exits 0, quietly on stderr."""
+    assert demo.returncode == 0, demo.stderr
+    assert demo.stderr == ""
+
+
+@pytest.mark.timeout(_DEMO_LIMIT + 10)
+@pytest.mark.parametrize("heading", _STORY_HEADINGS)
+def test_demo_prints_each_story_step(demo: subprocess.CompletedProcess[str], heading: str) -> None:
+    """Each step of the story has its heading in the output."""
+    assert heading in demo.stdout
+
+
+@pytest.mark.timeout(_DEMO_LIMIT + 10)
+@pytest.mark.parametrize(
+    "fact",
+    [
+        "requests: caller got 200 after 3 attempts",
+        "httpx: caller got 200 after 3 attempts",
+        "429",
+        "Retry-After: 1 and retrykit waited 1.0",
+        "(server hits: 1)",
+        "envelope code: validation_failed",
+        "field errors: email: must contain @, age: must be 18 or more",
+        "user message:",
+        "circuit closed -> open",
+        "rejected",
+        "(unchanged)",
+        "circuit open -> half_open",
+        "circuit half_open -> closed",
+        "the probe succeeded; circuit closed",
+        "success %",
+    ],
+)
+def test_demo_shows_key_facts(demo: subprocess.CompletedProcess[str], fact: str) -> None:
+    """The timeline and notes show what each step proves."""
+    assert fact in demo.stdout
+
+
+@pytest.mark.timeout(_DEMO_LIMIT + 10)
+def test_demo_prints_both_clients_on_every_attempt_line(
+    demo: subprocess.CompletedProcess[str],
+) -> None:
+    """Attempt lines come from both clients, each with its circuit state."""
+    lines = [line for line in demo.stdout.splitlines() if "circuit closed" in line]
+    assert any(" requests " in line for line in lines)
+    assert any(" httpx " in line for line in lines)
+
+
+@pytest.mark.timeout(_DEMO_LIMIT + 10)
+def test_demo_sends_a_reset_post_once(demo: subprocess.CompletedProcess[str]) -> None:
+    """Each client's POST cut off by a reset gets one attempt line, a stop for unsafe_method."""
+    lines = [line for line in demo.stdout.splitlines() if "POST /payments" in line]
+    assert len(lines) == 2
+    assert all("unknown_outcome" in line and "stop  unsafe_method" in line for line in lines)
+
+
+@pytest.mark.timeout(_DEMO_LIMIT + 10)
+def test_demo_has_no_colour_when_piped(demo: subprocess.CompletedProcess[str]) -> None:
+    """Colour codes are written only to a terminal."""
+    assert "\033[" not in demo.stdout
+
+
+@pytest.mark.timeout(_DEMO_LIMIT + 10)
+def test_demo_talks_only_to_localhost(demo: subprocess.CompletedProcess[str]) -> None:
+    """Every endpoint in the metrics table is on 127.0.0.1."""
+    table = demo.stdout.split("== metrics per endpoint", 1)[1]
+    endpoints = re.findall(r"^\s+(?:GET|POST) (\S+)", table, flags=re.MULTILINE)
+    assert endpoints
+    assert all(endpoint.startswith("127.0.0.1:") for endpoint in endpoints)
+
+
+# -- explain ----------------------------------------------------------------------------
+
+
+def test_explain_retries_get_on_503() -> None:
+    """A GET answered 503 is retried, with the median wait shown and the jitter's range."""
+    output = _explain("--method", "GET", "--status", "503")
+    assert "decision:  retry (retryable_status)" in output
+    assert f"wait:      {Backoff().delay(1, rand=0.5):.3f} s" in output
+    assert "rand=0.5" in output
+    assert "range:     0.000 .. 1.000 s" in output
+
+
+def test_explain_stops_post_on_503() -> None:
+    """A POST answered 503 is not sent again, and the reason says why in plain words."""
+    output = _explain("--method", "POST", "--status", "503", "-H", "Retry-After: 30")
+    assert "decision:  stop (unsafe_method)" in output
+    assert "POST is not idempotent and carries no idempotency key" in output
+
+
+def test_explain_retries_post_with_idempotency_key() -> None:
+    """An idempotency key makes a POST safe to repeat."""
+    output = _explain("--method", "POST", "--status", "503", "--idempotency-key")
+    assert "decision:  retry (retryable_status)" in output
+    assert "idempotency key" in output
+
+
+def test_explain_stops_post_with_unknown_outcome() -> None:
+    """A POST cut off after it was sent is not sent again."""
+    output = _explain("--method", "POST", "--failure", "unknown_outcome")
+    assert "decision:  stop (unsafe_method)" in output
+
+
+def test_explain_stops_on_a_retry_after_too_long() -> None:
+    """A 429 asking for 120 s, past max_retry_after (60 s), stops at once."""
+    output = _explain("--status", "429", "-H", "Retry-After: 120")
+    assert "decision:  stop (retry_after_too_long)" in output
+    assert "asked to wait 120 s" in output
+
+
+def test_explain_waits_at_least_retry_after() -> None:
+    """The shown wait is never shorter than the server's Retry-After."""
+    output = _explain("--status", "503", "-H", "retry-after: 30")
+    assert "wait:      30.000 s" in output
+
+
+def test_explain_stops_when_attempts_are_used_up() -> None:
+    """The last allowed attempt is final."""
+    output = _explain("--status", "503", "--attempt", "2", "--max-attempts", "2")
+    assert "decision:  stop (attempts_exhausted)" in output
+    assert "attempt 2 of 2" in output
+
+
+def test_explain_parses_the_envelope_of_a_body() -> None:
+    """With --body, the error envelope's code, field errors and user message are shown."""
+    body = json.dumps(
+        {
+            "error": {
+                "code": "validation_failed",
+                "message": "The request has invalid fields.",
+                "request_id": "req_42",
+                "details": {"errors": [{"field": "email", "message": "must contain @"}]},
+            }
+        }
+    )
+    output = _explain("--method", "POST", "--status", "422", "--body", body)
+    assert "decision:  stop (not_retryable_status)" in output
+    assert "code:         validation_failed" in output
+    assert "request id:   req_42" in output
+    assert "email: must contain @" in output
+    assert "user message:" in output
+
+
+def test_explain_reads_a_body_file(tmp_path: Path) -> None:
+    """--body-file reads the body from a file."""
+    path = tmp_path / "error.json"
+    path.write_text(json.dumps({"code": "quota_exceeded", "message": "Too many."}))
+    output = _explain("--status", "429", "--body-file", str(path))
+    assert "code:         quota_exceeded" in output
+
+
+def test_every_reason_has_a_sentence() -> None:
+    """Every Reason, including those the retry loops give, is explained in plain words."""
+    reasons = {value for name, value in vars(Reason).items() if name.isupper()}
+    assert reasons == set(REASON_SENTENCES)
+
+
+# -- schedule ---------------------------------------------------------------------------
+
+
+def _expected_rows(backoff: Backoff, retries: int) -> list[tuple[float, float, float, float]]:
+    rows = []
+    low_prev = median_prev = high_prev = None
+    total = 0.0
+    for retry in range(1, retries + 1):
+        low = backoff.delay(retry, rand=0.0, previous=low_prev)
+        median = backoff.delay(retry, rand=0.5, previous=median_prev)
+        high = backoff.bounds(retry, previous=high_prev)[1]
+        total += high
+        rows.append((low, median, high, total))
+        low_prev, median_prev, high_prev = low, median, high
+    return rows
+
+
+@pytest.mark.parametrize("jitter", ["full", "none", "equal", "proportional", "decorrelated"])
+def test_schedule_matches_backoff_delay(jitter: JitterKind) -> None:
+    """The table's min, median, max and worst total are Backoff.delay's and bounds' numbers."""
+    backoff = Backoff(base=0.5, multiplier=3, cap=10, jitter=jitter, jitter_ratio=0.25)
+    result = _run(
+        "schedule",
+        *("--base", "0.5", "--multiplier", "3", "--cap", "10", "--jitter", jitter),
+        *("--jitter-ratio", "0.25", "--max-attempts", "6"),
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [match.groups() for line in result.stdout.splitlines() if (match := _ROW.match(line))]
+    assert [int(row[0]) for row in rows] == [1, 2, 3, 4, 5]
+    for row, expected in zip(rows, _expected_rows(backoff, 5), strict=True):
+        assert [float(cell) for cell in row[1:]] == pytest.approx(expected, abs=5e-4)
+
+
+def test_schedule_draws_a_chart() -> None:
+    """Each retry has a bar of '#' in the chart, the longest one spanning the full width."""
+    output = _run("schedule").stdout
+    bars = re.findall(r"^retry \d+ ([=#|]+)$", output, flags=re.MULTILINE)
+    assert len(bars) == 3
+    assert all("#" in bar for bar in bars)
+    assert len(bars[-1]) == 40
+
+
+def test_schedule_without_retries() -> None:
+    """With max_attempts=1 the schedule says there is no retry."""
+    result = _run("schedule", "--max-attempts", "1")
+    assert result.returncode == 0
+    assert "No retries" in result.stdout
+
+
+# -- arguments --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["explain", "--status", "503", "-H", "Retry-After 30"], "a header is 'Name: value'"),
+        (["explain", "--method", "GET"], "one of the arguments --status --failure is required"),
+        (["explain", "--status", "700"], "between 100 and 599"),
+        (["explain", "--failure", "connect", "--body", "{}"], "need --status"),
+        (["explain", "--status", "503", "--deadline", "0"], "invalid policy: deadline"),
+        (["explain", "--status", "422", "--body-file", "/nonexistent/x"], "cannot read"),
+        (["schedule", "--cap", "-1"], "invalid policy: cap must be finite and >= 0"),
+        (["schedule", "--max-attempts", "0"], "invalid policy: max_attempts"),
+        (["schedule", "--jitter", "wobbly"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Argument errors, the policy's own validation included, exit 2 with a clear message."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_arguments_exit_2_from_the_command_line() -> None:
+    """A policy the core rejects exits 2 with a usage message, not a traceback."""
+    result = _run("schedule", "--cap", "-1")
+    assert result.returncode == 2
+    assert "usage: python -m retrykit schedule" in result.stderr
+    assert "cap must be finite and >= 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_describes_every_option() -> None:
+    """--help of each subcommand gives a help text for every option."""
+    parser = build_parser()
+    subcommands = next(
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    )
+    assert set(subcommands.choices) == {"demo", "explain", "schedule"}
+    for name, subparser in subcommands.choices.items():
+        for action in subparser._actions:
+            assert action.help, f"{name} {action.option_strings} has no help"
+
+
+def test_help_exits_0() -> None:
+    """`python -m retrykit explain --help` prints the options and exits 0."""
+    result = _run("explain", "--help")
+    assert result.returncode == 0
+    assert "--max-retry-after" in result.stdout
+
+
+def test_timeline_colours_only_when_asked() -> None:
+    """The demo's timeline adds ANSI colours only when told to (a terminal)."""
+    plain, coloured = io.StringIO(), io.StringIO()
+    Timeline(plain, color=False).heading("1. step")
+    Timeline(coloured, color=True).heading("1. step")
+    assert plain.getvalue() == "\n== 1. step\n"
+    assert "\033[" in coloured.getvalue()

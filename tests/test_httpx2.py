@@ -1,0 +1,119 @@
+"""retrykit.httpx2: the same transports, built on pydantic's httpx fork ``httpx2``."""
+
+# ruff: noqa: E402 - the imports after importorskip need httpx2
+
+from __future__ import annotations
+
+import importlib
+import pickle
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+httpx2 = pytest.importorskip("httpx2")
+
+import httpx
+
+import retrykit
+import retrykit.httpx2 as rk2
+from retrykit import Backoff, CircuitBreaker, Reason, RetryPolicy
+from retrykit._retrying import get_history
+from retrykit.testing import FakeClock, FlakyServer, Reply, Truncated
+from tests.scenarios import SCENARIO_NOW, SCENARIOS, Scenario
+from tests.test_httpx_transport import FAST, check_history, scenario_transport_args
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+# The second load of retrykit/_httpx_transport.py, bound to httpx2.
+_impl: Any = importlib.import_module("retrykit._httpx2_transport")
+
+
+@pytest.fixture
+def server() -> Iterator[FlakyServer]:
+    with FlakyServer() as flaky:
+        yield flaky
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    backend: str = request.param
+    return backend
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+def test_scenario(server: FlakyServer, scenario: Scenario) -> None:
+    """Each shared scenario behaves through httpx2.Client as it does through httpx."""
+    server.script(scenario.path, scenario.steps)
+    clock = FakeClock(wall_start=SCENARIO_NOW)
+    transport = rk2.RetryTransport(sleep=clock.sleep, **scenario_transport_args(scenario, clock))
+    with httpx2.Client(transport=transport, timeout=scenario.timeout) as client:
+        request = client.build_request(
+            scenario.method,
+            server.url(scenario.path),
+            content=scenario.body,
+            headers=dict(scenario.headers),
+        )
+        if scenario.failure is None:
+            response = client.send(request)
+            assert response.status_code == scenario.status
+            history = get_history(response)
+        else:
+            with pytest.raises(httpx2.TransportError) as info:
+                client.send(request)
+            assert _impl.failure_kind(info.value) is scenario.failure
+            history = get_history(info.value)
+    check_history(scenario, server, history, clock)
+
+
+@pytest.mark.anyio
+async def test_async_retries_and_reads_body(server: FlakyServer) -> None:
+    """AsyncRetryTransport works with httpx2.AsyncClient, under asyncio and trio."""
+    server.script("/a", [Reply(503), Truncated(), Reply(200, body=b"whole")])
+    transport = rk2.AsyncRetryTransport(policy=FAST, breaker=None, budget=None, read_body=True)
+    async with httpx2.AsyncClient(transport=transport) as client:
+        response = await client.get(server.url("/a"))
+    assert response.content == b"whole"
+    assert response.extensions[rk2.HISTORY_EXTENSION].retries == 2
+
+
+def test_transports_are_httpx2_transports() -> None:
+    """The classes subclass httpx2's base transports, not httpx's."""
+    assert issubclass(rk2.RetryTransport, httpx2.BaseTransport)
+    assert issubclass(rk2.AsyncRetryTransport, httpx2.AsyncBaseTransport)
+    assert not issubclass(rk2.RetryTransport, httpx.BaseTransport)
+    assert isinstance(rk2.RetryTransport()._transport, httpx2.HTTPTransport)
+
+
+def test_open_circuit_raises_httpx2_transport_error(server: FlakyServer) -> None:
+    """An open circuit raises retrykit.httpx2.CircuitOpenError, an httpx2.TransportError."""
+    server.script("/down", Reply(503))
+    breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=60)
+    transport = rk2.RetryTransport(policy=FAST, breaker=breaker, budget=None)
+    with httpx2.Client(transport=transport) as client:
+        client.get(server.url("/down"))
+        with pytest.raises(httpx2.TransportError) as info:
+            client.get(server.url("/down"))
+    assert isinstance(info.value, rk2.CircuitOpenError)
+    assert isinstance(info.value, retrykit.CircuitOpenError)
+    assert server.hits("/down") == 1
+
+
+def test_circuit_open_error_pickles() -> None:
+    """retrykit.httpx2.CircuitOpenError survives pickling with its type, key and wait."""
+    data = pickle.dumps(rk2.CircuitOpenError("http://a:80", 2.5))
+    error = pickle.loads(data)  # noqa: S301 - our own bytes
+    assert type(error) is rk2.CircuitOpenError
+    assert (error.key, error.retry_after) == ("http://a:80", 2.5)
+
+
+def test_policy_extension(server: FlakyServer) -> None:
+    """The same extension keys work with httpx2 requests."""
+    server.script("/p", Reply(503))
+    transport = rk2.RetryTransport(policy=FAST, breaker=None, budget=None)
+    with httpx2.Client(transport=transport) as client:
+        client.get(server.url("/p"), extensions={rk2.POLICY_EXTENSION: None})
+        policy = RetryPolicy(max_attempts=2, backoff=Backoff(base=0.001))
+        response = client.get(server.url("/p"), extensions={rk2.POLICY_EXTENSION: policy})
+    assert server.hits("/p") == 3
+    assert response.extensions[rk2.HISTORY_EXTENSION].reason == Reason.ATTEMPTS_EXHAUSTED
