@@ -54,34 +54,33 @@ class Alert:
 class _SlidingCount:
     """Events in about the last ``window`` seconds, in ``_SLOTS`` slots."""
 
-    __slots__ = ("_counts", "_slot", "_width")
+    __slots__ = ("_counts", "_slot", "_total", "_width")
 
     def __init__(self, window: float, now: float) -> None:
         self._width = window / _SLOTS
         self._counts = [0] * _SLOTS
         self._slot = math.floor(now / self._width)
-
-    def _advance(self, now: float) -> None:
-        slot = math.floor(now / self._width)
-        gap = slot - self._slot
-        if gap <= 0:  # same slot, or a clock that went back: count it in the current slot
-            return
-        if gap >= _SLOTS:
-            self._counts = [0] * _SLOTS
-        else:
-            for step in range(1, gap + 1):
-                self._counts[(self._slot + step) % _SLOTS] = 0
-        self._slot = slot
+        self._total = 0
 
     def add(self, now: float, count: int = 1) -> int:
         """Add ``count`` at ``now`` and return the total in the window."""
-        self._advance(now)
+        slot = math.floor(now / self._width)
+        gap = slot - self._slot
+        # A gap <= 0 is the same slot, or a clock that went back: count it in the current one.
+        if gap >= _SLOTS:
+            self._counts = [0] * _SLOTS
+            self._total = 0
+        elif gap > 0:
+            counts = self._counts
+            for step in range(1, gap + 1):
+                index = (self._slot + step) % _SLOTS
+                self._total -= counts[index]
+                counts[index] = 0
+        if gap > 0:
+            self._slot = slot
         self._counts[self._slot % _SLOTS] += count
-        return sum(self._counts)
-
-    def total(self, now: float) -> int:
-        self._advance(now)
-        return sum(self._counts)
+        self._total += count
+        return self._total
 
 
 class _WindowSeries:
@@ -222,18 +221,19 @@ class AlertRules:
                     self._endpoints.popitem(last=False)
             else:
                 self._endpoints.move_to_end(endpoint)
-            alerts = [
-                alert
-                for alert in (
-                    self._auth_spike(state, endpoint, status, now),
-                    self._rate_limit_trend(state, endpoint, status, now),
-                    self._unavailable_spike(state, endpoint, status, now),
-                    self._server_error_ratio(state, endpoint, status, now),
-                )
-                if alert is not None
-            ]
+            active = state.active
+            alerts = [self._server_error_ratio(state, endpoint, status, now)]
+            # The other rules need an event only if its status matters to them, or to let
+            # an episode clear; their windows catch up lazily on the next one.
+            if status in (401, 403) or AUTH_SPIKE in active:
+                alerts.append(self._auth_spike(state, endpoint, status, now))
+            if status == 429 or RATE_LIMIT_TREND in active:
+                alerts.append(self._rate_limit_trend(state, endpoint, status, now))
+            if status == 503 or UNAVAILABLE_SPIKE in active:
+                alerts.append(self._unavailable_spike(state, endpoint, status, now))
         for alert in alerts:
-            self.on_alert(alert)
+            if alert is not None:
+                self.on_alert(alert)
 
     @staticmethod
     def _episode(state: _EndpointState, rule: str, condition: bool) -> bool:

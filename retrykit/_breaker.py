@@ -5,7 +5,7 @@ table of circuits and the state-change listeners.
 
 Locking. One lock guards every state update, for a few attribute and dict operations;
 it is never held around the caller's own call, nor while listeners run. The two calls
-every request makes are lock-free on a healthy circuit:
+every request makes are lock-free on a healthy circuit, and so is a rejection:
 
 - ``allow`` on a CLOSED circuit reads ``circuit.state`` once and returns. If another
   thread opens the circuit right after that read, this call simply went out just before
@@ -15,6 +15,12 @@ every request makes are lock-free on a healthy circuit:
   concurrently is ordered after this success, a valid order. If the circuit changed
   state between the two reads, the success was not one that counts (see the core's
   rules on late outcomes).
+- ``allow`` on an OPEN circuit whose recovery_timeout has not passed rejects without the
+  lock too (``state`` answers OPEN the same way). The core writes ``opened_at`` before
+  ``state``, so having read OPEN we read that opening's time (or a later opening's), and
+  the clock, read last, shows the timeout had not passed: the circuit was OPEN at that
+  moment. When the timeout has passed, the locked path makes the move to HALF_OPEN.
+  (These arguments assume attribute stores are seen in program order, as under the GIL.)
 
 A circuit is only ever absent from the table while its key is being evicted, under the
 lock; a lock-free lookup that misses therefore falls back to the locked path, which
@@ -39,6 +45,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeAlias, TypeVar, cast
+
+import attrs
 
 from retrykit._core._breaker import BreakerConfig, BreakerState, Circuit
 from retrykit._exceptions import CircuitOpenError
@@ -105,6 +113,7 @@ class CircuitBreaker:
             max_keys=max_keys,
         )
         self._clock = clock
+        self._on_state_change = on_state_change
         self._rate_mode = failure_rate is not None
         self._lock = threading.Lock()
         self._circuits: dict[str, Circuit] = {}
@@ -119,6 +128,22 @@ class CircuitBreaker:
             collections.deque()
         )
         self._delivering = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickling keeps the settings only: circuits, locks and the listeners that
+        # adapters registered start afresh in the copy (adapters register theirs again).
+        return {
+            "config": self.config,
+            "clock": self._clock,
+            "on_state_change": self._on_state_change,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc] # rebuilding from settings is what __init__ does
+            **attrs.asdict(state["config"], recurse=False),
+            clock=state["clock"],
+            on_state_change=state["on_state_change"],
+        )
 
     def __repr__(self) -> str:
         config = self.config
@@ -141,9 +166,16 @@ class CircuitBreaker:
         at most 1 s while the probes' outcome is pending (HALF_OPEN).
         """
         circuit = self._circuits.get(key)
-        if circuit is not None and circuit.state is _CLOSED:
-            circuit.last_used = next(self._uses)
-            return
+        if circuit is not None:
+            state = circuit.state
+            if state is _CLOSED:
+                circuit.last_used = next(self._uses)
+                return
+            if state is _OPEN:
+                left = circuit.opened_at + self.config.recovery_timeout - self._clock()
+                if left > 0:
+                    circuit.last_used = next(self._uses)
+                    raise CircuitOpenError(key, left)
         wait = self._update(key, _allow, create=True)
         if wait is not None:
             raise CircuitOpenError(key, wait)
@@ -180,6 +212,8 @@ class CircuitBreaker:
             return _CLOSED
         state = circuit.state
         if state is not _OPEN:
+            return state
+        if circuit.opened_at + self.config.recovery_timeout > self._clock():
             return state
         current = self._update(key, _current_state, create=False)
         return _CLOSED if current is None else current

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from retrykit._core._budget import BudgetConfig, BudgetLedger
 
@@ -45,6 +47,15 @@ class RetryBudget:
         self._clock = clock
         self._ledger = BudgetLedger(self.config)
         self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickling keeps the settings only; the copy starts with an empty window.
+        return {"config": self.config, "clock": self._clock}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc] # rebuilding from settings is what __init__ does
+            **attrs.asdict(state["config"], recurse=False), clock=state["clock"]
+        )
 
     def __repr__(self) -> str:
         config = self.config

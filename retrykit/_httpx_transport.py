@@ -274,14 +274,14 @@ class RetryTransport(httpx.BaseTransport):
             except httpx.TransportError as exc:
                 failure = failure_kind(exc)
                 if failure is None:
-                    call.abandon()
+                    attach_history(exc, call.abandon())
                     raise
                 decision = call.after_failure(failure)
                 if not decision.retry:
                     attach_history(exc, call.finish())
                     raise
-            except BaseException:
-                call.abandon()
+            except BaseException as exc:
+                attach_history(exc, call.abandon())
                 raise
             else:
                 decision = call.after_response(response.status_code, response.headers, body)
@@ -370,14 +370,14 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             except httpx.TransportError as exc:
                 failure = failure_kind(exc)
                 if failure is None:
-                    call.abandon()
+                    attach_history(exc, call.abandon())
                     raise
                 decision = call.after_failure(failure)
                 if not decision.retry:
                     attach_history(exc, call.finish())
                     raise
-            except BaseException:
-                call.abandon()
+            except BaseException as exc:
+                attach_history(exc, call.abandon())
                 raise
             else:
                 decision = call.after_response(response.status_code, response.headers, body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import pickle
 import random
@@ -107,7 +108,7 @@ def test_circuit_open_error_is_a_picklable_retrykit_error() -> None:
     """CircuitOpenError can be caught as RetrykitError and survives pickling."""
     error = CircuitOpenError("https://api.example:443", 2.5)
     assert isinstance(error, RetrykitError)
-    copy = pickle.loads(pickle.dumps(error))
+    copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
     assert (copy.key, copy.retry_after) == ("https://api.example:443", 2.5)
 
 
@@ -409,9 +410,7 @@ def test_add_listener_receives_later_changes() -> None:
     """A listener added with add_listener is called alongside on_state_change."""
     first: list[Change] = []
     second: list[Change] = []
-    breaker = make(
-        FakeClock(), failure_threshold=1, on_state_change=lambda *c: first.append(c)
-    )
+    breaker = make(FakeClock(), failure_threshold=1, on_state_change=lambda *c: first.append(c))
     breaker.add_listener(lambda *change: second.append(change))
     fail(breaker, "k", 1)
     assert first == second == [("k", CLOSED, OPEN)]
@@ -626,7 +625,7 @@ def test_32_threads_hammering_one_breaker() -> None:
                     breaker.record_failure("k")
                 else:
                     breaker.release("k")
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
         with counts_lock:
             counts["allowed"] += allowed
@@ -643,7 +642,7 @@ def test_32_threads_hammering_one_breaker() -> None:
     assert counts["rejected"] > 0
     assert changes, "the circuit should have opened at least once"
     assert changes[0][1] is CLOSED
-    for previous, following in zip(changes, changes[1:], strict=False):
+    for previous, following in itertools.pairwise(changes):
         assert previous[2] is following[1]
     circuit = breaker._circuits["k"]
     assert circuit.state is changes[-1][2]
@@ -676,3 +675,12 @@ def test_rate_mode_counts_every_outcome_under_threads() -> None:
     assert failures == sum(
         1 for seed in range(32) for index in range(per_thread) if not (index + seed) % 3
     )
+
+
+def test_breaker_pickles_its_settings_not_its_state() -> None:
+    """A pickled breaker (inside a pickled Session) keeps its settings and starts closed."""
+    breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=7.0)
+    breaker.record_failure("k")
+    copy = pickle.loads(pickle.dumps(breaker))  # noqa: S301 - our own data
+    assert copy.config == breaker.config
+    assert copy.state("k") is BreakerState.CLOSED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import threading
 from typing import Any
 
@@ -220,3 +221,12 @@ def test_concurrent_withdrawals_never_overdraw() -> None:
     for thread in threads:
         thread.join()
     assert sum(granted) == 100
+
+
+def test_budget_pickles_its_settings() -> None:
+    """A pickled budget keeps its settings and starts with a fresh window."""
+
+    budget = RetryBudget(ratio=0.5, min_per_second=1.0, ttl=3.0)
+    copy = pickle.loads(pickle.dumps(budget))  # noqa: S301 - our own data
+    assert copy.config == budget.config
+    assert copy.try_withdraw()

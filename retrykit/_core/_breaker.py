@@ -102,10 +102,10 @@ class Circuit:
     __slots__ = (
         "config",
         "failures",
+        "last_used",
         "opened_at",
         "outcomes",
         "probe_successes",
-        "last_used",
         "probes",
         "state",
     )
@@ -184,9 +184,10 @@ class Circuit:
         return calls >= config.minimum_calls and failures / calls >= config.failure_rate
 
     def _open(self, now: float) -> None:
-        self.state = _OPEN
+        # opened_at before state: a lock-free reader that sees OPEN sees its opened_at.
         self.opened_at = now
         self._forget()
+        self.state = _OPEN
 
     def _close(self) -> None:
         self.state = _CLOSED

@@ -1,0 +1,781 @@
+"""The eight scenarios of issue 9; each returns a `Section` of the report.
+
+Timed scenarios (1, 5, 6) run against a `ServerProcess` (a FlakyServer in a child
+process, answering 200) or an in-process transport; counting scenarios (2, 3, 4) use an
+in-process `FlakyServer` whose scripts and request records they read. Nothing leaves
+127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import re
+import threading
+import tracemalloc
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+import httpx
+import pybreaker
+import requests
+
+import _peers
+import bench_breaker
+import bench_core
+from _measure import (
+    ServerProcess,
+    Timings,
+    in_threads,
+    interleave,
+    interleave_async,
+    repeat,
+    repeat_async,
+    run_async,
+)
+from _peers import Contender
+from retrykit import CircuitBreaker, CircuitOpenError, Metrics, RetryBudget
+from retrykit.httpx import RetryTransport
+from retrykit.requests import RetryAdapter
+from retrykit.testing import FlakyServer, Reply
+
+YES, NO, NONE = "yes", "**no**", "-"
+
+
+@attrs.frozen
+class Sizes:
+    """How much work each scenario does; `FULL` and `QUICK` are the presets."""
+
+    rounds: int  # timed rounds of the interleaved scenarios (1, 5, 6)
+    happy_socket: int  # requests per contender per round, over the socket
+    happy_local: int  # the same, in-process
+    flaky_calls: int
+    outage_calls: int  # retrykit's calls in the outage
+    outage_peer_calls: int  # each peer's (always 4 requests each: fewer are enough)
+    retry_after_calls: int
+    fail_fast: int  # calls per contender per round
+    thread_requests: int  # requests per thread per round
+    memory_hosts: int
+    core_rounds: int  # bench_core's timeit rounds
+    breaker_calls: int  # bench_breaker's calls
+
+
+FULL = Sizes(
+    rounds=15,
+    happy_socket=100,
+    happy_local=300,
+    flaky_calls=1000,
+    outage_calls=1000,
+    outage_peer_calls=25,
+    retry_after_calls=3,
+    fail_fast=200,
+    thread_requests=25,
+    memory_hosts=100_000,
+    core_rounds=30_000,
+    breaker_calls=1000,
+)
+QUICK = Sizes(
+    rounds=3,
+    happy_socket=20,
+    happy_local=50,
+    flaky_calls=100,
+    outage_calls=100,
+    outage_peer_calls=3,
+    retry_after_calls=1,
+    fail_fast=50,
+    thread_requests=5,
+    memory_hosts=4000,
+    core_rounds=2000,
+    breaker_calls=100,
+)
+
+
+@attrs.frozen
+class Verdict:
+    """One row of the summary: a figure, its target and whether it was met."""
+
+    scenario: str
+    figure: str
+    value: str
+    target: str
+    met: str
+
+
+@attrs.frozen
+class Section:
+    """One scenario's part of the report."""
+
+    title: str
+    table: str
+    verdicts: tuple[Verdict, ...]
+    limits: str
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric: int = 1) -> str:
+    """Return a Markdown table; columns from ``numeric`` on are right-aligned."""
+    align = ["---" if i < numeric else "---:" for i in range(len(header))]
+    lines = [header, align, *rows]
+    return "\n".join("| " + " | ".join(row) + " |" for row in lines)
+
+
+def _met(ok: bool) -> str:
+    return YES if ok else NO
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def _close_all(contenders: Sequence[Contender]) -> None:
+    for contender in contenders:
+        contender.close()
+
+
+# --- 1. Happy path ----------------------------------------------------------------------
+
+_RETRYKIT = ("retrykit RetryAdapter", "retrykit RetryTransport", "retrykit AsyncRetryTransport")
+_BARE = ("requests", "httpx", "httpx async")
+
+
+def _time_sync(contenders: list[Contender], url: str, *, rounds: int, per_block: int) -> Timings:
+    try:
+        return interleave(
+            [c.name for c in contenders],
+            [repeat(c.call, url, per_block) for c in contenders],
+            rounds=rounds,
+            per_block=per_block,
+        )
+    finally:
+        _close_all(contenders)
+
+
+def _time_async(*, in_process: bool, url: str, rounds: int, per_block: int) -> Timings:
+    async def main() -> Timings:
+        contenders = _peers.async_httpx_contenders(in_process=in_process)
+        try:
+            return await interleave_async(
+                [c.name for c in contenders],
+                [repeat_async(c.call, url, per_block) for c in contenders],
+                rounds=rounds,
+                per_block=per_block,
+            )
+        finally:
+            for contender in contenders:
+                await contender.close()
+
+    return run_async(main)
+
+
+def happy_path(sizes: Sizes, server: ServerProcess) -> Section:
+    """Scenario 1: all 200s; each contender's time per request next to its bare client."""
+    url = server.url("/happy")
+    rows: list[list[str]] = []
+    verdicts: list[Verdict] = []
+    added_by_family: dict[str, dict[str, float]] = {}
+    for in_process in (False, True):
+        medium = "in-process" if in_process else "socket"
+        per_block = sizes.happy_local if in_process else sizes.happy_socket
+        results = [
+            _time_sync(
+                _peers.requests_contenders(in_process=in_process),
+                url,
+                rounds=sizes.rounds,
+                per_block=per_block,
+            ),
+            _time_sync(
+                _peers.httpx_contenders(in_process=in_process),
+                url,
+                rounds=sizes.rounds,
+                per_block=per_block,
+            ),
+            _time_async(in_process=in_process, url=url, rounds=sizes.rounds, per_block=per_block),
+        ]
+        for timings, bare, ours in zip(results, _BARE, _RETRYKIT, strict=True):
+            for name in timings.names:
+                is_bare = name == bare
+                rows.append(
+                    [
+                        bare,
+                        medium,
+                        f"**{name}**" if name == ours else name,
+                        f"{timings.median(name):.1f}",
+                        "1.000" if is_bare else f"{timings.ratio(name, bare):.3f}",
+                        "-" if is_bare else f"{timings.added(name, bare):+.1f}",
+                    ]
+                )
+            if not in_process:
+                ratio = timings.ratio(ours, bare)
+                verdicts.append(
+                    Verdict(
+                        "1 happy path",
+                        f"{ours} / bare {bare}, loopback socket",
+                        f"{ratio:.3f}x",
+                        "<= 1.05x",
+                        _met(ratio <= 1.05),
+                    )
+                )
+            else:
+                added_by_family[bare] = {
+                    name: timings.added(name, bare) for name in timings.names if name != bare
+                }
+    for bare, ours in zip(_BARE, _RETRYKIT, strict=True):
+        added = added_by_family[bare]
+        peers = {name: value for name, value in added.items() if name != ours}
+        cheapest = min(peers, key=peers.__getitem__)
+        verdicts.append(
+            Verdict(
+                "1 happy path",
+                f"{ours}: added us per request vs bare {bare}, in-process",
+                f"{added[ours]:+.1f} us (cheapest peer: {cheapest} {peers[cheapest]:+.1f} us)",
+                "<= every peer",
+                _met(added[ours] <= peers[cheapest]),
+            )
+        )
+    table = markdown_table(
+        ["client", "transport", "contender", "us / request", "x bare", "added us"], rows, 3
+    )
+    limits = (
+        "**Happy path.** Over the socket a request costs mostly client and server work "
+        "(the server is a FlakyServer in a child process on the same 2 cores), so the "
+        "ratio dilutes any retry layer's cost, and a difference of a few microseconds is "
+        "within the round-to-round spread; the in-process rows remove the server and the "
+        "socket, so their added microseconds are the client-side cost itself and are the "
+        "figure the peers are compared on. retrykit runs with its defaults (breaker and "
+        "budget on); the peers have neither. tenacity and stamina wrap `client.get` and "
+        "raise on a retried status; urllib3's Retry runs inside urllib3's pool, so in "
+        "process it runs against a canned urllib3 pool rather than MockTransport."
+    )
+    return Section(
+        f"1. Happy path: all 200s ({sizes.rounds} interleaved rounds, medians)",
+        table,
+        tuple(verdicts),
+        limits,
+    )
+
+
+# --- 2. Flaky ---------------------------------------------------------------------------
+
+FLAKY_PATTERN = tuple(503 if index % 10 in (0, 3, 6) else 200 for index in range(10))
+_REPLIES = {200: Reply(200, body=b"ok"), 503: Reply(503, body=b"busy")}
+
+
+def _counting_contenders() -> list[tuple[str, Contender, bool]]:
+    """Return (display name, contender, is retrykit) for the counting scenarios 2 and 3."""
+    requests_side = _peers.requests_contenders(in_process=False)
+    httpx_side = _peers.httpx_contenders(in_process=False)
+    alone = _peers.httpx_contenders(in_process=False, peers=False, breaker=None, budget=None)
+    alone[0].close()
+    return [
+        ("retrykit RetryTransport (defaults: breaker + budget)", httpx_side[1], True),
+        ("retrykit RetryTransport (breaker=None, budget=None)", alone[1], True),
+        ("retrykit RetryAdapter (defaults: breaker + budget)", requests_side[1], True),
+        ("requests + urllib3 Retry", requests_side[2], False),
+        ("httpx + httpx-retries", httpx_side[2], False),
+        ("httpx + tenacity", httpx_side[3], False),
+        ("httpx + stamina", httpx_side[4], False),
+        ("httpx, no retries (reference)", httpx_side[0], False),
+        *(("", c, False) for c in (requests_side[0], requests_side[3], requests_side[4])),
+    ]
+
+
+def _call_counting(call: Callable[[str], int], url: str, count: int) -> tuple[int, int]:
+    """Call ``count`` times; return (responses with status 200, calls rejected by a circuit)."""
+    successes = rejected = 0
+    for _ in range(count):
+        try:
+            status = call(url)
+        except CircuitOpenError:
+            rejected += 1
+        else:
+            successes += status == 200
+    return successes, rejected
+
+
+def flaky(sizes: Sizes) -> Section:
+    """Scenario 2: 30 % of responses are 503 in a fixed pattern; successes and hits per call."""
+    calls = sizes.flaky_calls
+    script = [_REPLIES[FLAKY_PATTERN[i % len(FLAKY_PATTERN)]] for i in range(4 * calls + 1)]
+    results: dict[str, tuple[int, float, bool]] = {}
+    contenders = _counting_contenders()
+    try:
+        with FlakyServer() as server:
+            for name, contender, ours in contenders:
+                if not name:
+                    continue
+                path = f"/flaky/{_slug(name)}"
+                server.script(path, script)
+                successes, _ = _call_counting(contender.call, server.url(path), calls)
+                results[name] = (successes, server.hits(path) / calls, ours)
+    finally:
+        _close_all([c for _, c, _ in contenders])
+    peers = {n: r for n, r in results.items() if not r[2] and "reference" not in n}
+    best = max(s for s, _, _ in peers.values())
+    fewest_hits = min(h for s, h, _ in peers.values() if s == best)
+    rows = [
+        [name, f"{successes}/{calls}", f"{successes / calls:.1%}", f"{hits:.3f}"]
+        for name, (successes, hits, _) in results.items()
+    ]
+    verdicts = tuple(
+        Verdict(
+            "2 flaky",
+            f"{name}: successes, hits per call",
+            f"{successes}/{calls}, {hits:.3f} (best peer {best}/{calls}, {fewest_hits:.3f})",
+            ">= best peer, hits <= its hits",
+            _met(successes >= best and hits <= fewest_hits + 1e-9),
+        )
+        for name, (successes, hits, ours) in results.items()
+        if ours
+    )
+    needed = FLAKY_PATTERN.count(503) / FLAKY_PATTERN.count(200)
+    limits = (
+        f"**Flaky.** The server answers 503 on hits 1, 4 and 7 of every 10 on each "
+        f"contender's own path, so each sees the same sequence and needs "
+        f"{needed:.2f} retries per call; no call meets four 503s in a row, so every "
+        f"peer gets every call through in {1 + needed:.2f} hits. Budget arithmetic: "
+        f"the default RetryBudget allows 100 retries (10/s over 10 s) plus 20 % of the "
+        f"calls in any 10 s window; {calls} calls run in well under 10 s, so at most "
+        f"{100 + 0.2 * calls:.0f} retries against the {needed * calls:.0f} needed: when "
+        f"failures run above the budget's ratio the default budget gives some calls up "
+        f"(with a 503) on purpose, which the row with breaker=None, budget=None isolates. "
+        f"An evenly spread pattern never gives 5 failures in a row, so the default breaker "
+        f"(5 consecutive failures) never opens here; bursty failures were not measured."
+    )
+    return Section(
+        f"2. Flaky: 503 on 30 % of hits, fixed pattern ({calls} calls each)",
+        markdown_table(["contender", "successes", "success rate", "hits per call"], rows),
+        verdicts,
+        limits,
+    )
+
+
+# --- 3. Outage --------------------------------------------------------------------------
+
+
+def outage(sizes: Sizes) -> Section:
+    """Scenario 3: every response 503; server hits per call."""
+    httpx_both = _peers.httpx_contenders(in_process=False, peers=False)
+    httpx_budget = _peers.httpx_contenders(in_process=False, peers=False, breaker=None)
+    requests_both = _peers.requests_contenders(in_process=False, peers=False)
+    requests_budget = _peers.requests_contenders(in_process=False, peers=False, breaker=None)
+    httpx_peers = _peers.httpx_contenders(in_process=False, breaker=None, budget=None)
+    requests_peers = _peers.requests_contenders(in_process=False, breaker=None, budget=None)
+    ours = sizes.outage_calls
+    theirs = sizes.outage_peer_calls
+    plan: list[tuple[str, Contender, int, float | None]] = [
+        ("retrykit RetryTransport, breaker + budget", httpx_both[1], ours, 0.05),
+        ("retrykit RetryTransport, budget alone", httpx_budget[1], ours, 1.3),
+        ("retrykit RetryAdapter, breaker + budget", requests_both[1], ours, 0.05),
+        ("retrykit RetryAdapter, budget alone", requests_budget[1], ours, 1.3),
+        ("retrykit RetryTransport, breaker=None, budget=None", httpx_peers[1], theirs, None),
+        ("requests + urllib3 Retry", requests_peers[2], theirs, None),
+        ("httpx + httpx-retries", httpx_peers[2], theirs, None),
+        ("httpx + tenacity", httpx_peers[3], theirs, None),
+        ("httpx + stamina", httpx_peers[4], theirs, None),
+    ]
+    everything = [*httpx_both, *httpx_budget, *requests_both, *requests_budget]
+    everything += [*httpx_peers, *requests_peers]
+    rows: list[list[str]] = []
+    verdicts: list[Verdict] = []
+    try:
+        with FlakyServer() as server:
+            for name, contender, calls, target in plan:
+                path = f"/outage/{_slug(name)}"
+                server.script(path, _REPLIES[503])
+                _, rejected = _call_counting(contender.call, server.url(path), calls)
+                per_call = server.hits(path) / calls
+                rows.append([name, str(calls), str(server.hits(path)), str(rejected), f"{per_call:.3f}"])
+                if target is not None:
+                    verdicts.append(
+                        Verdict(
+                            "3 outage",
+                            f"{name}: hits per call over {calls} calls",
+                            f"{per_call:.3f}",
+                            f"<= {target}",
+                            _met(per_call <= target),
+                        )
+                    )
+    finally:
+        _close_all(everything)
+    bound = 1 + 0.2 + 100 / ours
+    limits = (
+        f"**Outage.** Peers always make 4 attempts, so they run only {theirs} calls each. "
+        f"The breaker (5 consecutive failures) opens during the second call, after 5 "
+        f"hits; every later call is rejected without I/O, so breaker + budget costs "
+        f"5 / N hits per call: {5 / ours:.3f} over N = {ours} calls (0.05 needs N >= 100). "
+        f"The budget alone allows, in any 10 s window, 100 retries (10/s x 10 s) plus 20 % "
+        f"of the calls, so over N calls that fit in one window the hits per call are at most "
+        f"1 + 0.2 + 100 / N = {bound:.2f} here (1.30 needs N >= 1,000, and all 4 attempts "
+        f"go out for the first ~35 calls); in a long outage at r calls a second it tends "
+        f"to 1.2 + 10 / r, so 1.3 holds from 100 calls/s. The budget runs on the real "
+        f"clock; the run stays inside one window. bench_breaker's simulation below "
+        f"covers other arrival rates."
+    )
+    return Section(
+        f"3. Outage: every response 503 (retrykit {ours} calls, peers {theirs})",
+        markdown_table(
+            ["contender", "calls", "server hits", "rejected by circuit", "hits per call"], rows
+        ),
+        tuple(verdicts),
+        limits,
+    )
+
+
+# --- 4. Retry-After ---------------------------------------------------------------------
+
+
+def retry_after(sizes: Sizes) -> Section:
+    """Scenario 4: 429 with Retry-After: 1; count retries that came before the server allowed."""
+    calls = sizes.retry_after_calls
+    httpx_side = _peers.httpx_contenders(in_process=False, stamina_retry_after=True)
+    requests_side = _peers.requests_contenders(in_process=False)
+    plan = [
+        ("retrykit RetryTransport", httpx_side[1], True),
+        ("retrykit RetryAdapter", requests_side[1], True),
+        ("requests + urllib3 Retry", requests_side[2], False),
+        ("httpx + httpx-retries", httpx_side[2], False),
+        ("httpx + tenacity", httpx_side[3], False),
+        ("httpx + stamina", httpx_side[4], False),
+        ("httpx + stamina + Retry-After hook", httpx_side[5], False),
+    ]
+    script = [Reply(429, headers={"Retry-After": "1"}, body=b"slow down"), _REPLIES[200]]
+    rows: list[list[str]] = []
+    verdicts: list[Verdict] = []
+    try:
+        with FlakyServer() as server:
+            threads = []
+            for name, contender, _ in plan:
+                for index in range(calls):
+                    path = f"/retry-after/{_slug(name)}/{index}"
+                    server.script(path, script)
+                    url = server.url(path)
+                    threads.append(threading.Thread(target=contender.call, args=(url,)))
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            for name, _, ours in plan:
+                retries = early = 0
+                waits: list[float] = []
+                for index in range(calls):
+                    received = server.received(f"/retry-after/{_slug(name)}/{index}")
+                    for before, after in zip(received, received[1:], strict=False):
+                        retries += 1
+                        wait = after.received_at - before.received_at
+                        waits.append(wait)
+                        early += wait < 1.0
+                shortest = f"{min(waits):.3f}" if waits else "-"
+                rows.append([name, str(calls), str(retries), str(early), shortest])
+                if ours:
+                    verdicts.append(
+                        Verdict(
+                            "4 Retry-After",
+                            f"{name}: retries before the server allowed",
+                            f"{early} of {retries}",
+                            "0",
+                            _met(early == 0 and retries > 0),
+                        )
+                    )
+    finally:
+        _close_all([*httpx_side, *requests_side])
+    limits = (
+        "**Retry-After.** A retry counts as early when it reached the server less than "
+        "1 s after the 429's request did; the client can only have seen the 429 after "
+        "that, so an honoured wait never counts as early. Calls run concurrently, one "
+        "thread each, to keep the scenario near 1 s. tenacity and stamina do not read "
+        "Retry-After by themselves; the stamina + hook row uses a backoff hook returning "
+        "the header's seconds, as stamina's documentation shows."
+    )
+    return Section(
+        f"4. Retry-After honoured: 429 with Retry-After: 1 ({calls} calls each)",
+        markdown_table(
+            ["contender", "calls", "retries", "early retries", "shortest wait (s)"], rows
+        ),
+        tuple(verdicts),
+        limits,
+    )
+
+
+# --- 5. Fail fast -----------------------------------------------------------------------
+
+
+def _rejecting(call: Callable[[str], object], errors: tuple[type[BaseException], ...]) -> Any:
+    def rejected(url: str) -> None:
+        try:
+            call(url)
+        except errors:
+            return
+        raise AssertionError("the circuit let a call through")
+
+    return rejected
+
+
+def fail_fast(sizes: Sizes, server: ServerProcess) -> Section:
+    """Scenario 5: a call rejected by an open circuit, next to a successful loopback call."""
+    url = server.url("/fail-fast")
+    key = server.base_url  # the origin: retrykit's default circuit key
+    pybreaker_open = _peers.open_pybreaker()
+    pyerr = (pybreaker.CircuitBreakerError,)
+    ours_err = (CircuitOpenError,)
+
+    def open_breaker() -> CircuitBreaker:
+        breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=3600.0)
+        breaker.record_failure(key)
+        return breaker
+
+    bare_httpx = httpx.Client()
+    ours_httpx = httpx.Client(transport=RetryTransport(policy=_peers.POLICY, breaker=open_breaker()))
+    py_httpx = httpx.Client()
+    bare_requests = requests.Session()
+    ours_requests = requests.Session()
+    ours_requests.mount("http://", RetryAdapter(policy=_peers.POLICY, breaker=open_breaker()))
+    py_requests = requests.Session()
+    transport = RetryTransport(policy=_peers.POLICY, breaker=open_breaker())
+
+    def transport_only(url: str) -> None:
+        transport.handle_request(httpx.Request("GET", url))
+
+    def guarded(call: Callable[[str], object]) -> Callable[[str], object]:
+        return lambda u: pybreaker_open.call(call, u)
+
+    plan: list[tuple[str, Callable[[str], object]]] = [
+        ("httpx: successful GET over the socket (baseline)", bare_httpx.get),
+        ("httpx + retrykit RetryTransport: rejected", _rejecting(ours_httpx.get, ours_err)),
+        ("RetryTransport.handle_request alone: rejected", _rejecting(transport_only, ours_err)),
+        ("httpx + pybreaker: rejected", _rejecting(guarded(py_httpx.get), pyerr)),
+        ("requests: successful GET over the socket (baseline)", bare_requests.get),
+        ("requests + retrykit RetryAdapter: rejected", _rejecting(ours_requests.get, ours_err)),
+        ("requests + pybreaker: rejected", _rejecting(guarded(py_requests.get), pyerr)),
+    ]
+    names = [name for name, _ in plan]
+    try:
+        timings = interleave(
+            names,
+            [repeat(call, url, sizes.fail_fast) for _, call in plan],
+            rounds=sizes.rounds,
+            per_block=sizes.fail_fast,
+        )
+    finally:
+        for closable in (bare_httpx, ours_httpx, py_httpx, transport):
+            closable.close()
+        for session in (bare_requests, ours_requests, py_requests):
+            session.close()
+    rows: list[list[str]] = []
+    verdicts: list[Verdict] = []
+    for name in names:
+        baseline = names[0] if name.startswith(("httpx", "RetryTransport")) else names[4]
+        ratio = timings.ratio(name, baseline)
+        rows.append([name, f"{timings.median(name):.1f}", f"{ratio:.4f}"])
+        if "retrykit" in name:
+            verdicts.append(
+                Verdict(
+                    "5 fail fast",
+                    f"{name.removesuffix(': rejected')}: rejected / successful loopback call",
+                    f"{ratio:.4f}",
+                    "<= 0.05",
+                    _met(ratio <= 0.05),
+                )
+            )
+    limits = (
+        "**Fail fast.** Each rejected call goes through the whole client (building the "
+        "request, cookies, redirects machinery) before the breaker refuses it, and the "
+        "exception unwinds back through it; the transport-alone row shows what is "
+        "retrykit's. The baseline is a keep-alive GET to a server in a child process on "
+        "the same machine, which is about as cheap as a real request gets, so the ratio "
+        "is a worst case. retrykit's logger is silenced during the run (as every "
+        "contender's): with a handler attached, each rejection also formats and writes "
+        "one WARNING record."
+    )
+    return Section(
+        f"5. Fail fast: open circuit ({sizes.rounds} interleaved rounds)",
+        markdown_table(["call", "us / call", "x successful loopback call"], rows),
+        tuple(verdicts),
+        limits,
+    )
+
+
+# --- 6. Threads -------------------------------------------------------------------------
+
+THREADS = 16
+
+
+def threads(sizes: Sizes, server: ServerProcess) -> Section:
+    """Scenario 6: 16 threads sharing one client; throughput with breaker and metrics on."""
+    url = server.url("/threads")
+    per_thread = sizes.thread_requests
+    total = THREADS * per_thread
+    httpx_side = _peers.httpx_contenders(in_process=False, peers=False, hooks=(Metrics(),))
+    requests_side = _peers.requests_contenders(
+        in_process=False, peers=False, hooks=(Metrics(),), pool_maxsize=THREADS
+    )
+    contenders = [*httpx_side, *requests_side]
+
+    def block(call: Callable[[str], int]) -> Callable[[], None]:
+        work = repeat(call, url, per_thread)
+
+        def run() -> None:
+            in_threads(THREADS, work)
+
+        return run
+
+    try:
+        timings = interleave(
+            [c.name for c in contenders],
+            [block(c.call) for c in contenders],
+            rounds=sizes.rounds,
+            per_block=total,
+        )
+    finally:
+        _close_all(contenders)
+    rows: list[list[str]] = []
+    verdicts: list[Verdict] = []
+    for bare, ours in (("httpx", "retrykit RetryTransport"), ("requests", "retrykit RetryAdapter")):
+        kept = 1 / timings.ratio(ours, bare)
+        for name in (bare, ours):
+            rows.append([name, f"{1e6 / timings.median(name):.0f}", f"{timings.median(name):.1f}"])
+        verdicts.append(
+            Verdict(
+                "6 threads",
+                f"{ours}, breaker + budget + Metrics: throughput / bare {bare}, {THREADS} threads",
+                f"{kept:.3f}",
+                ">= 0.95",
+                _met(kept >= 0.95),
+            )
+        )
+    limits = (
+        f"**Threads.** {THREADS} threads share one client and send {per_thread} requests "
+        f"each per round; the server runs in a child process, but client, server and GIL "
+        f"contention all share the machine's cores, so throughput is CPU-bound and the "
+        f"ratio shows retrykit's CPU cost and any lock contention (breaker, budget and "
+        f"Metrics each take a short lock per call)."
+    )
+    return Section(
+        f"6. Threads: {THREADS} threads, one shared client ({sizes.rounds} interleaved rounds)",
+        markdown_table(["client", "requests / s (median)", "us / request"], rows),
+        tuple(verdicts),
+        limits,
+    )
+
+
+# --- 7. Bounded memory ------------------------------------------------------------------
+
+_MiB = 1024 * 1024
+_BREAKER_KEYS = 10_000  # CircuitBreaker's default max_keys
+_METRICS_KEYS = 1000  # Metrics' default max_endpoints
+
+
+def memory(sizes: Sizes) -> Section:
+    """Scenario 7: distinct hosts and paths through one transport; traced memory growth."""
+    hosts = sizes.memory_hosts
+    metrics = Metrics()
+    breaker = CircuitBreaker()
+    transport = _peers.retrykit_transport(in_process=True, breaker=breaker, hooks=(metrics,))
+
+    def send(host: str, index: int) -> None:
+        request = httpx.Request("GET", f"http://{host}.example/items/{index}/detail")
+        transport.handle_request(request).close()
+
+    for index in range(200):  # first-use allocations: caches, interned strings
+        send(f"warm{index}", index)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        checkpoints = {hosts * quarter // 4 for quarter in (1, 2, 3, 4)}
+        readings: list[tuple[int, float]] = []
+        for index in range(hosts):
+            send(f"host{index}", index)
+            if index + 1 in checkpoints:
+                gc.collect()
+                readings.append((index + 1, (tracemalloc.get_traced_memory()[0] - base) / _MiB))
+        peak = (tracemalloc.get_traced_memory()[1] - base) / _MiB
+    finally:
+        tracemalloc.stop()
+        transport.close()
+    circuits = len(getattr(breaker, "_circuits", ()))
+    endpoints = len(metrics.snapshot()["endpoints"])
+    rows = [[f"{count:,}", f"{mib:.2f}"] for count, mib in readings]
+    growth = readings[-1][1]
+    middle = readings[1][1]
+    verdicts = [
+        Verdict(
+            "7 memory",
+            f"traced growth after {hosts:,} distinct hosts (peak)",
+            f"{growth:.2f} MiB ({peak:.2f})",
+            "< 50 MB",
+            _met(growth * _MiB < 50e6),
+        )
+    ]
+    if readings[1][0] >= 2 * _BREAKER_KEYS:
+        drift = growth - middle
+        verdicts.append(
+            Verdict(
+                "7 memory",
+                f"growth from {readings[1][0]:,} to {hosts:,} hosts (limits reached at "
+                f"{_BREAKER_KEYS:,})",
+                f"{drift:+.2f} MiB",
+                "flat (< 5 % of the total)",
+                _met(abs(drift) <= 0.05 * max(growth, middle)),
+            )
+        )
+    limits = (
+        f"**Memory.** RetryTransport over httpx.MockTransport (no sockets, no DNS) with the "
+        f"default CircuitBreaker (at most {_BREAKER_KEYS:,} circuits, evicting the least "
+        f"recently used sixteenth at a time, so its size saws between 9,375 and 10,000) "
+        f"and Metrics (at most {_METRICS_KEYS:,} endpoints); at the end it held {circuits:,} "
+        f"circuits and {endpoints:,} endpoints. tracemalloc counts Python allocations only, "
+        f"measured after a gc.collect() and net of a warm-up; it slows the loop several "
+        f"times, which does not change what is allocated."
+    )
+    return Section(
+        f"7. Bounded memory: {hosts:,} distinct hosts through one transport",
+        markdown_table(["hosts sent", "traced growth (MiB)"], rows),
+        tuple(verdicts),
+        limits,
+    )
+
+
+# --- 8. Core micro, and bench_breaker's figures -----------------------------------------
+
+
+def core_micro(sizes: Sizes) -> Section:
+    """Scenario 8: bench_core's table of the sans-IO core next to an empty function call."""
+    runs = bench_core.measure(sizes.core_rounds)
+    baseline = min(runs[bench_core.BASELINE])
+    verdicts = tuple(
+        Verdict(
+            "8 core micro",
+            f"{name} per call",
+            f"{min(values):.0f} ns = {min(values) / baseline:.1f}x empty call",
+            "- (reported)",
+            NONE,
+        )
+        for name, values in runs.items()
+        if name.startswith(("decide", "Backoff.delay"))
+    )
+    limits = (
+        "**Core micro.** timeit in one process, fastest of 7 interleaved runs (the median is "
+        "shown too); an empty Python function call is the unit, so the multiple carries "
+        "across machines better than nanoseconds do. These are upper bounds on the core's "
+        "share of a request, before any adapter work."
+    )
+    return Section(
+        f"8. Core micro (bench_core, {sizes.core_rounds:,} calls per run)",
+        bench_core.table(runs),
+        verdicts,
+        limits,
+    )
+
+
+def breaker_figures(sizes: Sizes) -> Section:
+    """bench_breaker's outage simulation and bookkeeping costs, as it prints them."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        text = bench_breaker.main(sizes.breaker_calls)
+    limits = (
+        "**Breaker and budget (bench_breaker).** A simulation on a fake clock through the "
+        "sans-IO core, plus in-process timings of the bookkeeping; no adapter and no client "
+        "are involved, so these are the floor under scenarios 3, 5 and 6."
+    )
+    return Section(f"Breaker and budget alone (bench_breaker, {sizes.breaker_calls} calls)",
+                   text, (), limits)
