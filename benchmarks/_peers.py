@@ -154,8 +154,8 @@ def requests_contenders(
     *,
     in_process: bool,
     peers: bool = True,
-    breaker: CircuitBreaker | None | str = "default",
-    budget: RetryBudget | None | str = "default",
+    breaker: CircuitBreaker | str | None = "default",
+    budget: RetryBudget | str | None = "default",
     hooks: tuple[Metrics, ...] = (),
     pool_maxsize: int = 10,
 ) -> list[Contender]:
@@ -332,8 +332,8 @@ def _client_raising(client: httpx.Client) -> Callable[[str], int]:
 def retrykit_transport(
     *,
     in_process: bool,
-    breaker: CircuitBreaker | None | str = "default",
-    budget: RetryBudget | None | str = "default",
+    breaker: CircuitBreaker | str | None = "default",
+    budget: RetryBudget | str | None = "default",
     hooks: tuple[Metrics, ...] = (),
 ) -> RetryTransport:
     """Return retrykit's `RetryTransport` with the shared policy (default breaker/budget)."""
@@ -351,8 +351,8 @@ def httpx_contenders(
     *,
     in_process: bool,
     peers: bool = True,
-    breaker: CircuitBreaker | None | str = "default",
-    budget: RetryBudget | None | str = "default",
+    breaker: CircuitBreaker | str | None = "default",
+    budget: RetryBudget | str | None = "default",
     hooks: tuple[Metrics, ...] = (),
     stamina_retry_after: bool = False,
 ) -> list[Contender]:

@@ -11,20 +11,21 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import itertools
+import logging
 import re
 import threading
 import tracemalloc
-from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import _peers
 import attrs
+import bench_breaker
+import bench_core
 import httpx
 import pybreaker
 import requests
-
-import _peers
-import bench_breaker
-import bench_core
+import requests.adapters
 from _measure import (
     ServerProcess,
     Timings,
@@ -36,10 +37,14 @@ from _measure import (
     run_async,
 )
 from _peers import Contender
-from retrykit import CircuitBreaker, CircuitOpenError, Metrics, RetryBudget
+
+from retrykit import CircuitBreaker, CircuitOpenError, Metrics
 from retrykit.httpx import RetryTransport
 from retrykit.requests import RetryAdapter
 from retrykit.testing import FlakyServer, Reply
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
 
 YES, NO, NONE = "yes", "**no**", "-"
 
@@ -282,15 +287,16 @@ def _counting_contenders() -> list[tuple[str, Contender, bool]]:
 
 def _call_counting(call: Callable[[str], int], url: str, count: int) -> tuple[int, int]:
     """Call ``count`` times; return (responses with status 200, calls rejected by a circuit)."""
-    successes = rejected = 0
-    for _ in range(count):
-        try:
-            status = call(url)
-        except CircuitOpenError:
-            rejected += 1
-        else:
-            successes += status == 200
-    return successes, rejected
+    statuses = [_status_or_rejected(call, url) for _ in range(count)]
+    return statuses.count(200), statuses.count(None)
+
+
+def _status_or_rejected(call: Callable[[str], int], url: str) -> int | None:
+    """Return the final status of a call, or None when an open circuit rejected it."""
+    try:
+        return call(url)
+    except CircuitOpenError:
+        return None
 
 
 def flaky(sizes: Sizes) -> Section:
@@ -385,7 +391,9 @@ def outage(sizes: Sizes) -> Section:
                 server.script(path, _REPLIES[503])
                 _, rejected = _call_counting(contender.call, server.url(path), calls)
                 per_call = server.hits(path) / calls
-                rows.append([name, str(calls), str(server.hits(path)), str(rejected), f"{per_call:.3f}"])
+                rows.append(
+                    [name, str(calls), str(server.hits(path)), str(rejected), f"{per_call:.3f}"]
+                )
                 if target is not None:
                     verdicts.append(
                         Verdict(
@@ -460,7 +468,7 @@ def retry_after(sizes: Sizes) -> Section:
                 waits: list[float] = []
                 for index in range(calls):
                     received = server.received(f"/retry-after/{_slug(name)}/{index}")
-                    for before, after in zip(received, received[1:], strict=False):
+                    for before, after in itertools.pairwise(received):
                         retries += 1
                         wait = after.received_at - before.received_at
                         waits.append(wait)
@@ -511,6 +519,40 @@ def _rejecting(call: Callable[[str], object], errors: tuple[type[BaseException],
     return rejected
 
 
+class _RefusingTransport(httpx.BaseTransport):
+    """Raises at once: the floor under any transport that refuses a request."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+
+class _RefusingAdapter(requests.adapters.BaseAdapter):
+    """Raises at once: the floor under any requests adapter that refuses a request."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        raise requests.ConnectionError("refused", request=request)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+@contextlib.contextmanager
+def _retrykit_logging_on() -> Iterator[None]:
+    """Let retrykit log at its default level into a handler that drops every record."""
+    logger = logging.getLogger("retrykit")
+    handler = logging.NullHandler()
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
 def fail_fast(sizes: Sizes, server: ServerProcess) -> Section:
     """Scenario 5: a call rejected by an open circuit, next to a successful loopback call."""
     url = server.url("/fail-fast")
@@ -518,6 +560,7 @@ def fail_fast(sizes: Sizes, server: ServerProcess) -> Section:
     pybreaker_open = _peers.open_pybreaker()
     pyerr = (pybreaker.CircuitBreakerError,)
     ours_err = (CircuitOpenError,)
+    refused = (httpx.ConnectError, requests.ConnectionError)
 
     def open_breaker() -> CircuitBreaker:
         breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=3600.0)
@@ -525,29 +568,57 @@ def fail_fast(sizes: Sizes, server: ServerProcess) -> Section:
         return breaker
 
     bare_httpx = httpx.Client()
-    ours_httpx = httpx.Client(transport=RetryTransport(policy=_peers.POLICY, breaker=open_breaker()))
+    ours_httpx = httpx.Client(
+        transport=RetryTransport(policy=_peers.POLICY, breaker=open_breaker())
+    )
+    floor_httpx = httpx.Client(transport=_RefusingTransport())
     py_httpx = httpx.Client()
     bare_requests = requests.Session()
     ours_requests = requests.Session()
-    ours_requests.mount("http://", RetryAdapter(policy=_peers.POLICY, breaker=open_breaker()))
+    adapter = RetryAdapter(policy=_peers.POLICY, breaker=open_breaker())
+    ours_requests.mount("http://", adapter)
+    floor_requests = requests.Session()
+    floor_requests.mount("http://", _RefusingAdapter())
     py_requests = requests.Session()
     transport = RetryTransport(policy=_peers.POLICY, breaker=open_breaker())
+    request = httpx.Request("GET", url)
+    prepared = requests.Request("GET", url).prepare()
 
-    def transport_only(url: str) -> None:
-        transport.handle_request(httpx.Request("GET", url))
+    def transport_only(_url: str) -> None:
+        transport.handle_request(request)
+
+    def adapter_only(_url: str) -> None:
+        adapter.send(prepared)
+
+    def logging_on(_url: str) -> None:
+        with _retrykit_logging_on():
+            transport.handle_request(request)
 
     def guarded(call: Callable[[str], object]) -> Callable[[str], object]:
         return lambda u: pybreaker_open.call(call, u)
 
-    plan: list[tuple[str, Callable[[str], object]]] = [
+    httpx_plan: list[tuple[str, Callable[[str], object]]] = [
         ("httpx: successful GET over the socket (baseline)", bare_httpx.get),
         ("httpx + retrykit RetryTransport: rejected", _rejecting(ours_httpx.get, ours_err)),
+        ("httpx + a transport that raises at once (floor)", _rejecting(floor_httpx.get, refused)),
         ("RetryTransport.handle_request alone: rejected", _rejecting(transport_only, ours_err)),
+        (
+            "RetryTransport.handle_request alone: rejected, logging at its default level",
+            _rejecting(logging_on, ours_err),
+        ),
         ("httpx + pybreaker: rejected", _rejecting(guarded(py_httpx.get), pyerr)),
+    ]
+    requests_plan: list[tuple[str, Callable[[str], object]]] = [
         ("requests: successful GET over the socket (baseline)", bare_requests.get),
         ("requests + retrykit RetryAdapter: rejected", _rejecting(ours_requests.get, ours_err)),
+        (
+            "requests + an adapter that raises at once (floor)",
+            _rejecting(floor_requests.get, refused),
+        ),
+        ("RetryAdapter.send alone: rejected", _rejecting(adapter_only, ours_err)),
         ("requests + pybreaker: rejected", _rejecting(guarded(py_requests.get), pyerr)),
     ]
+    plan = [*httpx_plan, *requests_plan]
     names = [name for name, _ in plan]
     try:
         timings = interleave(
@@ -557,17 +628,17 @@ def fail_fast(sizes: Sizes, server: ServerProcess) -> Section:
             per_block=sizes.fail_fast,
         )
     finally:
-        for closable in (bare_httpx, ours_httpx, py_httpx, transport):
+        for closable in (bare_httpx, ours_httpx, floor_httpx, py_httpx, transport):
             closable.close()
-        for session in (bare_requests, ours_requests, py_requests):
+        for session in (bare_requests, ours_requests, floor_requests, py_requests):
             session.close()
     rows: list[list[str]] = []
     verdicts: list[Verdict] = []
     for name in names:
-        baseline = names[0] if name.startswith(("httpx", "RetryTransport")) else names[4]
+        baseline = httpx_plan[0][0] if name in dict(httpx_plan) else requests_plan[0][0]
         ratio = timings.ratio(name, baseline)
         rows.append([name, f"{timings.median(name):.1f}", f"{ratio:.4f}"])
-        if "retrykit" in name:
+        if name.endswith(("RetryTransport: rejected", "RetryAdapter: rejected")):
             verdicts.append(
                 Verdict(
                     "5 fail fast",
@@ -578,14 +649,16 @@ def fail_fast(sizes: Sizes, server: ServerProcess) -> Section:
                 )
             )
     limits = (
-        "**Fail fast.** Each rejected call goes through the whole client (building the "
-        "request, cookies, redirects machinery) before the breaker refuses it, and the "
-        "exception unwinds back through it; the transport-alone row shows what is "
-        "retrykit's. The baseline is a keep-alive GET to a server in a child process on "
-        "the same machine, which is about as cheap as a real request gets, so the ratio "
-        "is a worst case. retrykit's logger is silenced during the run (as every "
-        "contender's): with a handler attached, each rejection also formats and writes "
-        "one WARNING record."
+        "**Fail fast.** retrykit sits beneath the client, so a rejected call still pays "
+        "for the client building the request and for the exception unwinding back "
+        "through it: the floor rows (a transport or adapter that raises at once) are that "
+        "cost, which no transport can avoid, and the alone rows are retrykit's own share. "
+        "pybreaker wraps the call from outside and never enters the client. The baseline "
+        "is a keep-alive GET to a server in a child process on the same machine, about as "
+        "cheap as a real request gets, so the ratio is a worst case. Loggers are silenced "
+        "for every contender, except in the row that says otherwise: there retrykit's "
+        "logger is at its default level, as in an application that configured no "
+        "logging, and a rejection emits WARNING records (to a handler that drops them)."
     )
     return Section(
         f"5. Fail fast: open circuit ({sizes.rounds} interleaved rounds)",
@@ -632,8 +705,10 @@ def threads(sizes: Sizes, server: ServerProcess) -> Section:
     verdicts: list[Verdict] = []
     for bare, ours in (("httpx", "retrykit RetryTransport"), ("requests", "retrykit RetryAdapter")):
         kept = 1 / timings.ratio(ours, bare)
-        for name in (bare, ours):
-            rows.append([name, f"{1e6 / timings.median(name):.0f}", f"{timings.median(name):.1f}"])
+        rows += [
+            [name, f"{1e6 / timings.median(name):.0f}", f"{timings.median(name):.1f}"]
+            for name in (bare, ours)
+        ]
         verdicts.append(
             Verdict(
                 "6 threads",
@@ -777,5 +852,6 @@ def breaker_figures(sizes: Sizes) -> Section:
         "sans-IO core, plus in-process timings of the bookkeeping; no adapter and no client "
         "are involved, so these are the floor under scenarios 3, 5 and 6."
     )
-    return Section(f"Breaker and budget alone (bench_breaker, {sizes.breaker_calls} calls)",
-                   text, (), limits)
+    return Section(
+        f"Breaker and budget alone (bench_breaker, {sizes.breaker_calls} calls)", text, (), limits
+    )

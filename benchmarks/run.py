@@ -22,15 +22,16 @@ import pathlib
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Final
-
-import attrs
+from typing import TYPE_CHECKING, Final
 
 import _scenarios
+import attrs
 from _measure import ServerProcess
 from _scenarios import FULL, QUICK, Section, Sizes, markdown_table
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
 
 RESULTS: Final = pathlib.Path(__file__).resolve().parent / "results" / "latest.md"
 SCENARIOS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 9)  # 9: bench_breaker's figures
@@ -55,8 +56,8 @@ def _quiet_loggers() -> Iterator[None]:
 def _versions() -> str:
     from importlib.metadata import version
 
-    names = ("retrykit", "httpx", "requests", "urllib3", "httpx-retries", "tenacity")
-    names += ("stamina", "pybreaker")
+    names = ("retrykit", "httpx", "requests", "urllib3", "httpx-retries", "tenacity", "stamina")
+    names += ("pybreaker",)
     return ", ".join(f"{name} {version(name)}" for name in names)
 
 
@@ -102,12 +103,16 @@ def render(done: Sequence[tuple[Section, float]], *, quick: bool, sizes: Sizes) 
         "# retrykit benchmarks against its peers",
         "",
         f"- Date: {now}; mode: {mode}; {sizes.rounds} rounds; run time {total:.0f} s",
-        f"- Python {platform.python_version()} ({platform.python_implementation()}) on "
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        (
+            f"- Python {platform.python_version()} ({platform.python_implementation()}) on "
+            f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
+        ),
         f"- {_versions()}",
-        "- Shared policy: 4 attempts, statuses 429/500/502/503/504, waits 1, 2, 4 ms, "
-        "no jitter (urllib3: 0, 2, 4 ms by its formula). Timed figures are medians over "
-        "interleaved rounds, ratios are paired per round.",
+        (
+            "- Shared policy: 4 attempts, statuses 429/500/502/503/504, waits 1, 2, 4 ms, "
+            "no jitter (urllib3: 0, 2, 4 ms by its formula). Timed figures are medians over "
+            "interleaved rounds, ratios are paired per round."
+        ),
         "",
         "## Targets",
         "",

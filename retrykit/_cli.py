@@ -85,6 +85,10 @@ REASON_SENTENCES: Mapping[str, str] = {
         "so the request is not retried."
     ),
     Reason.RETRIES_DISABLED: "Retries are turned off for this request.",
+    Reason.UNEXPECTED_ERROR: (
+        "The attempt ended in an error retrykit does not retry (a certificate or proxy error, "
+        "an invalid URL, a bug in a caller's code); it is raised as it is."
+    ),
 }
 
 

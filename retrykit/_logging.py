@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from retrykit._events import Event
 
 logger = logging.getLogger("retrykit")
+# A library leaves output to the application: without this, Python's last-resort handler
+# would print retrykit's warnings to stderr in programs that never configured logging.
+logger.addHandler(logging.NullHandler())
 
 _FIXED_LEVELS: dict[type, int] = {
     AttemptFinished: logging.DEBUG,
