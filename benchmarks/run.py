@@ -56,8 +56,8 @@ def _quiet_loggers() -> Iterator[None]:
 def _versions() -> str:
     from importlib.metadata import version
 
-    names = ("retrykit", "httpx", "requests", "urllib3", "httpx-retries", "tenacity", "stamina")
-    names += ("pybreaker",)
+    names: tuple[str, ...] = ("retrykit", "httpx", "requests", "urllib3", "httpx-retries")
+    names = (*names, "tenacity", "stamina", "pybreaker")
     return ", ".join(f"{name} {version(name)}" for name in names)
 
 

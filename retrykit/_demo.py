@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
@@ -42,7 +43,7 @@ from retrykit.requests import RetryAdapter
 from retrykit.testing import FlakyServer, Reply, Reset
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
 _RECOVERY_TIMEOUT = 1.5
 _FAILURE_THRESHOLD = 3

@@ -10,6 +10,7 @@ Nothing here decides what is retryable or how long to wait: that is `retrykit._c
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 import uuid
@@ -145,7 +146,9 @@ class RetryRunner:
         """Begin a call: count it in the budget and return its driver."""
         if self.budget is not None:
             self.budget.deposit()
-        return RetryCall(self, method, url, headers, policy or self.policy, replayable)
+        return RetryCall(
+            self, method, url, headers, policy=policy or self.policy, replayable=replayable
+        )
 
     def emit(self, event: Event) -> None:
         """Log an event and pass it to every hook; a hook that raises is logged and skipped."""
@@ -155,7 +158,7 @@ class RetryRunner:
         for hook in self.hooks:
             try:
                 hook(event)
-            except Exception:
+            except Exception:  # noqa: BLE001, PERF203 - a hook must never break the request
                 logger.exception("retrykit hook %r failed on %s", hook, type(event).__name__)
 
     def observed(self, level: int) -> bool:
@@ -197,6 +200,7 @@ class RetryCall:
         method: str,
         url: str,
         headers: Mapping[str, str],
+        *,
         policy: RetryPolicy,
         replayable: bool,
     ) -> None:
@@ -208,7 +212,7 @@ class RetryCall:
         self.key = runner.key_func(url) if runner.breaker is not None else ""
         self._headers = headers
         self._endpoint: str | None = None
-        self._fingerprint: str | None | bool = False
+        self._fingerprint: str | bool | None = False
         self.attempt = 0
         self.started = runner.clock()
         self._attempt_started = self.started
@@ -479,7 +483,6 @@ def _request_id(headers: Mapping[str, str]) -> str | None:
 
 def attach_history(target: Any, history: RetryHistory) -> None:
     """Set ``target.retry_history``, ignoring objects that refuse new attributes."""
-    try:
+    # Only slotted third-party objects refuse a new attribute; they go without a history.
+    with contextlib.suppress(AttributeError):
         target.retry_history = history
-    except AttributeError:  # pragma: no cover - only slotted third-party objects refuse
-        pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
 import pytest
 
@@ -260,7 +261,7 @@ def test_get_history_reads_attribute_and_extensions() -> None:
         retry_history = history
 
     class WithExtensions:
-        extensions = {"retry_history": history}
+        extensions: ClassVar[dict[str, RetryHistory]] = {"retry_history": history}
 
     assert get_history(WithAttribute()) is history
     assert get_history(WithExtensions()) is history

@@ -53,7 +53,7 @@ def get_header(headers: Mapping[str, str], name: str) -> str | None:
         return value
     for key, candidate in headers.items():
         if isinstance(key, str) and key.lower() == name:
-            return candidate
+            return str(candidate)
     return None
 
 
