@@ -1,8 +1,9 @@
 """The ``retrykit`` logger: one record per event, readable alone and structured in ``extra``.
 
-Levels: DEBUG per attempt and per successful call, INFO per retry and for a circuit that
-closes or half-opens, WARNING for a call that failed, a circuit that opened, a call
-rejected by an open circuit, and a retry the budget stopped.
+Levels: DEBUG per attempt and per successful call, INFO per retry, for a circuit that
+closes or half-opens and for each call an open circuit rejects, WARNING for a call that
+failed, a circuit that opened, and a retry the budget stopped. Rejections are INFO because
+the opening was already a WARNING, and an open circuit may reject thousands of calls a second.
 
 Every record carries the same attributes (None where the event has no such value), so a
 formatter may use ``%(status)s`` or ``%(key_fingerprint)s`` for any retrykit record:
@@ -17,6 +18,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from retrykit._core._breaker import BreakerState
+from retrykit._core._decide import Reason
 from retrykit._events import (
     AttemptFinished,
     BudgetExhausted,
@@ -38,7 +40,7 @@ logger.addHandler(logging.NullHandler())
 _FIXED_LEVELS: dict[type, int] = {
     AttemptFinished: logging.DEBUG,
     RetryScheduled: logging.INFO,
-    CallRejected: logging.WARNING,
+    CallRejected: logging.INFO,
     BudgetExhausted: logging.WARNING,
 }
 
@@ -49,7 +51,9 @@ def event_level(event: Event) -> int:
     if level is not None:
         return level
     if isinstance(event, CallFinished):
-        return logging.DEBUG if event.succeeded else logging.WARNING
+        if event.succeeded:
+            return logging.DEBUG
+        return logging.INFO if event.reason == Reason.CIRCUIT_OPEN else logging.WARNING
     if isinstance(event, CircuitStateChanged) and event.new is BreakerState.OPEN:
         return logging.WARNING
     return logging.INFO

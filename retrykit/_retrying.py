@@ -11,6 +11,7 @@ Nothing here decides what is retryable or how long to wait: that is `retrykit._c
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import time
 import uuid
@@ -94,8 +95,24 @@ def get_history(obj: object) -> RetryHistory | None:
     return None
 
 
+_origin_cache: dict[str, str] = {}
+_ORIGIN_CACHE_SIZE = 4096
+
+
 def origin_key(url: str) -> str:
     """Return the circuit key of a URL: its origin, ``scheme://host:port``, lower-cased."""
+    # Every request needs its key: parse each distinct "scheme://authority" prefix once.
+    end = url.find("/", url.find("://") + 3)
+    prefix = url if end < 0 else url[:end]
+    key = _origin_cache.get(prefix)
+    if key is None:
+        if len(_origin_cache) >= _ORIGIN_CACHE_SIZE:
+            _origin_cache.clear()
+        key = _origin_cache[prefix] = _parse_origin(prefix)
+    return key
+
+
+def _parse_origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     scheme = scheme.lower()
     authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
@@ -222,7 +239,8 @@ class RetryCall:
         self._last_request_id: str | None = None
         self._last_error_code: str | None = None
         self.idempotency_key: str | None = None
-        self.has_idempotency_key = (
+        # A key only matters for methods that are not idempotent: skip the header scan else.
+        self.has_idempotency_key = self.method not in policy.idempotent_methods and (
             get_header(headers, policy.idempotency_header.lower()) is not None
         )
         if (
@@ -260,15 +278,17 @@ class RetryCall:
                 breaker.allow(self.key)
             except CircuitOpenError as exc:
                 error = self.runner.circuit_error(exc.key, exc.retry_after)
-                self.runner.emit(
-                    CallRejected(
-                        method=self.method,
-                        endpoint=self.endpoint,
-                        key=exc.key,
-                        retry_after=exc.retry_after,
-                        key_fingerprint=self.fingerprint,
+                # Rejections are the fail-fast path: build the event only for an observer.
+                if self.runner.observed(logging.INFO):
+                    self.runner.emit(
+                        CallRejected(
+                            method=self.method,
+                            endpoint=self.endpoint,
+                            key=exc.key,
+                            retry_after=exc.retry_after,
+                            key_fingerprint=self.fingerprint,
+                        )
                     )
-                )
                 error.retry_history = self.finish(Reason.CIRCUIT_OPEN)  # type: ignore[attr-defined]
                 raise error from None
         self.attempt += 1
@@ -309,7 +329,7 @@ class RetryCall:
                 reason=decision.reason,
             )
         )
-        if runner.hooks or logger.isEnabledFor(10):
+        if runner.hooks or logger.isEnabledFor(logging.DEBUG):
             request_id, error_code = _request_id(headers), None
             if status >= 400 and body is not None:
                 info = parse_error(status, headers, body)
@@ -359,7 +379,7 @@ class RetryCall:
                 reason=decision.reason,
             )
         )
-        if runner.observed(10):
+        if runner.observed(logging.DEBUG):
             runner.emit(
                 AttemptFinished(
                     method=self.method,
@@ -390,7 +410,7 @@ class RetryCall:
         total_time = self.runner.clock() - self.started
         history = RetryHistory(attempts=tuple(self._history), reason=reason, total_time=total_time)
         succeeded = last is not None and last.status is not None and last.status < 400
-        if self.runner.observed(10 if succeeded else 30):
+        if self.runner.observed(logging.DEBUG if succeeded else logging.INFO):
             self.runner.emit(
                 CallFinished(
                     method=self.method,
@@ -427,7 +447,7 @@ class RetryCall:
         if runner.breaker is not None and runner.breaker.state(self.key) is BreakerState.OPEN:
             return _stop(decision, Reason.CIRCUIT_OPEN)
         if runner.budget is not None and not runner.budget.try_withdraw():
-            if runner.observed(30):
+            if runner.observed(logging.WARNING):
                 runner.emit(
                     BudgetExhausted(
                         method=self.method,
@@ -450,7 +470,7 @@ class RetryCall:
         self._last_decision = decision
         if decision.retry:
             self._wait_before = decision.delay
-            if self.runner.observed(20):
+            if self.runner.observed(logging.INFO):
                 self.runner.emit(
                     RetryScheduled(
                         method=self.method,

@@ -82,12 +82,13 @@ def _log_all(events: list[Event]) -> None:
         (CircuitStateChanged(ORIGIN, BreakerState.CLOSED, BreakerState.OPEN), logging.WARNING),
         (CircuitStateChanged(ORIGIN, BreakerState.OPEN, BreakerState.HALF_OPEN), logging.INFO),
         (CircuitStateChanged(ORIGIN, BreakerState.HALF_OPEN, BreakerState.CLOSED), logging.INFO),
-        (CallRejected("GET", EP, ORIGIN, 5.0), logging.WARNING),
+        (CallRejected("GET", EP, ORIGIN, 5.0), logging.INFO),
+        (CallFinished("GET", EP, False, "circuit_open", 0, 0.0), logging.INFO),
         (BudgetExhausted("GET", EP, 2), logging.WARNING),
     ],
 )
 def test_event_level(event: Event, level: int) -> None:
-    """Attempts are DEBUG, retries INFO, failures and open circuits WARNING."""
+    """Attempts are DEBUG, retries and rejections INFO, failures and openings WARNING."""
     assert event_level(event) == level
 
 
