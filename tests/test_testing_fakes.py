@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import anyio
@@ -20,7 +22,8 @@ from retrykit.testing import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from retrykit.testing._fakes import HttpxStep, RequestsStep
+    from retrykit.testing._fakes_httpx import HttpxStep
+    from retrykit.testing._fakes_requests import RequestsStep
 
 URL = "https://api.example.test/v1/items"
 
@@ -264,3 +267,39 @@ def test_requests_running_out_is_an_assertion_naming_the_request() -> None:
     session, _ = requests_session()
     with session, pytest.raises(ScriptExhaustedError, match=f"ScriptedAdapter .* PATCH {URL}"):
         session.patch(URL)
+
+
+@pytest.mark.parametrize(
+    ("hidden", "usable", "missing", "extra"),
+    [
+        ("requests", "ScriptedTransport", "ScriptedAdapter", "requests"),
+        ("httpx", "ScriptedAdapter", "ScriptedTransport", "httpx"),
+    ],
+)
+def test_each_fake_needs_only_its_own_client(
+    hidden: str, usable: str, missing: str, extra: str
+) -> None:
+    """A user with one client installed can use that client's fake; the other names the extra."""
+    code = f"""
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == {hidden!r} or name.startswith({hidden!r} + "."):
+            raise ImportError("blocked " + name)
+        return None
+
+sys.meta_path.insert(0, Block())
+import retrykit.testing as testing
+getattr(testing, {usable!r})
+try:
+    getattr(testing, {missing!r})
+except ImportError as exc:
+    assert "retrykit[{extra}]" in str(exc), exc
+else:
+    raise SystemExit("expected ImportError")
+"""
+    result = subprocess.run(  # noqa: S603 - our own code
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr

@@ -11,7 +11,7 @@
 - `ScriptedTransport` and `AsyncScriptedTransport` (httpx) and `ScriptedAdapter`
   (requests): in-process fakes answering from a list of responses and exceptions, for
   fast unit tests of your own code. They raise `ScriptExhaustedError` when the list
-  runs out. Importing them needs httpx and requests; the rest of this module needs
+  runs out. Each needs only its own client installed; the rest of this module needs
   neither.
 - A pytest plugin, registered through the ``pytest11`` entry point, with the fixtures
   ``fake_clock`` (a fresh `FakeClock`) and ``flaky_server`` (a started `FlakyServer`,
@@ -20,9 +20,11 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from retrykit.testing._clock import FakeClock
+from retrykit.testing._fakes import ScriptExhaustedError
 from retrykit.testing._server import (
     FlakyServer,
     Garbage,
@@ -36,30 +38,28 @@ from retrykit.testing._server import (
 )
 
 if TYPE_CHECKING:
-    from retrykit.testing._fakes import (
-        AsyncScriptedTransport,
-        ScriptedAdapter,
-        ScriptedTransport,
-        ScriptExhaustedError,
-    )
+    from retrykit.testing._fakes_httpx import AsyncScriptedTransport, ScriptedTransport
+    from retrykit.testing._fakes_requests import ScriptedAdapter
 
-# The scripted fakes import httpx and requests; the pytest plugin imports this package in
-# every test run, so they load only when first asked for.
-_LAZY = frozenset(
-    {"AsyncScriptedTransport", "ScriptExhaustedError", "ScriptedAdapter", "ScriptedTransport"}
-)
+# Each fake imports its client; the pytest plugin imports this package in every test run,
+# so a fake loads only when first asked for, and needs only its own client installed.
+_LAZY = {
+    "AsyncScriptedTransport": ("_fakes_httpx", "httpx"),
+    "ScriptedTransport": ("_fakes_httpx", "httpx"),
+    "ScriptedAdapter": ("_fakes_requests", "requests"),
+}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
+        module_name, extra = _LAZY[name]
         try:
-            from retrykit.testing import _fakes  # noqa: PLC0415 - loaded on first use
+            module = importlib.import_module(f"retrykit.testing.{module_name}")
         except ImportError as exc:
             raise ImportError(
-                f"retrykit.testing.{name} needs httpx and requests: "
-                "pip install 'retrykit[httpx,requests]'"
+                f"retrykit.testing.{name} needs {extra}: pip install 'retrykit[{extra}]'"
             ) from exc
-        return getattr(_fakes, name)
+        return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
