@@ -658,7 +658,7 @@ def fail_fast(sizes: Sizes, server: ServerProcess) -> Section:
         "cheap as a real request gets, so the ratio is a worst case. Loggers are silenced "
         "for every contender, except in the row that says otherwise: there retrykit's "
         "logger is at its default level, as in an application that configured no "
-        "logging, and a rejection emits WARNING records (to a handler that drops them)."
+        "logging (rejections log at INFO, so none are emitted)."
     )
     return Section(
         f"5. Fail fast: open circuit ({sizes.rounds} interleaved rounds)",

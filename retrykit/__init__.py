@@ -40,6 +40,7 @@ from retrykit._core import (
     counts_as_failure,
     decide,
     is_safe_to_repeat,
+    needs_idempotency_key,
     parse_rate_limit,
     parse_retry_after,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "get_history",
     "is_safe_to_repeat",
     "key_fingerprint",
+    "needs_idempotency_key",
     "parse_error",
     "parse_rate_limit",
     "parse_retry_after",

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from retrykit._core._breaker import BreakerState
-from retrykit._core._decide import Decision, Reason, counts_as_failure, decide
+from retrykit._core._decide import (
+    Decision,
+    Reason,
+    counts_as_failure,
+    decide,
+    is_safe_to_repeat,
+    needs_idempotency_key,
+)
 from retrykit._core._endpoint import endpoint_template, key_fingerprint
 from retrykit._core._envelope import parse_error
 from retrykit._core._headers import get_header
@@ -43,7 +50,6 @@ if TYPE_CHECKING:
     from retrykit._breaker import CircuitBreaker
     from retrykit._budget import RetryBudget
 
-_UNSAFE_WITHOUT_KEY = frozenset({"POST", "PATCH"})
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
@@ -239,15 +245,11 @@ class RetryCall:
         self._last_request_id: str | None = None
         self._last_error_code: str | None = None
         self.idempotency_key: str | None = None
-        # A key only matters for methods that are not idempotent: skip the header scan else.
-        self.has_idempotency_key = self.method not in policy.idempotent_methods and (
-            get_header(headers, policy.idempotency_header.lower()) is not None
-        )
-        if (
-            policy.auto_idempotency_key
-            and not self.has_idempotency_key
-            and self.method in _UNSAFE_WITHOUT_KEY
-        ):
+        # A key changes nothing for a request already safe to repeat: skip the header scan.
+        self.has_idempotency_key = not is_safe_to_repeat(
+            policy, self.method, has_idempotency_key=False
+        ) and (get_header(headers, policy.idempotency_header.lower()) is not None)
+        if needs_idempotency_key(policy, self.method, has_idempotency_key=self.has_idempotency_key):
             # The adapter sends this key on every attempt, so the server can deduplicate.
             self.idempotency_key = str(uuid.uuid4())
             self.has_idempotency_key = True
@@ -313,9 +315,8 @@ class RetryCall:
             status=status,
             headers=headers,
             elapsed=now_monotonic - self.started,
-            # Answers below 400 end the call before any wait is computed: skip the clock and RNG.
-            now=runner.wall_clock() if status >= 400 else 0.0,
-            rand=runner.rand() if status >= 400 else 0.0,
+            now=runner.wall_clock(),
+            rand=runner.rand(),
             previous_delay=self._wait_before or None,
         )
         decision = self._apply_limits(decision)
@@ -331,7 +332,7 @@ class RetryCall:
         )
         if runner.hooks or logger.isEnabledFor(logging.DEBUG):
             request_id, error_code = _request_id(headers), None
-            if status >= 400 and body is not None:
+            if decision.reason != Reason.SUCCESS and body is not None:
                 info = parse_error(status, headers, body)
                 request_id, error_code = info.request_id, info.code
             self._last_request_id, self._last_error_code = request_id, error_code
@@ -409,7 +410,7 @@ class RetryCall:
         reason = reason or (self._last_decision.reason if self._last_decision else Reason.SUCCESS)
         total_time = self.runner.clock() - self.started
         history = RetryHistory(attempts=tuple(self._history), reason=reason, total_time=total_time)
-        succeeded = last is not None and last.status is not None and last.status < 400
+        succeeded = last is not None and last.reason == Reason.SUCCESS
         if self.runner.observed(logging.DEBUG if succeeded else logging.INFO):
             self.runner.emit(
                 CallFinished(

@@ -16,6 +16,7 @@ from retrykit import (
     counts_as_failure,
     decide,
     is_safe_to_repeat,
+    needs_idempotency_key,
 )
 from tests.strategies import (
     error_statuses,
@@ -461,3 +462,21 @@ def test_status_outside_retry_statuses_never_retried(
         policy, attempt=attempt, method=method, has_idempotency_key=True, status=status
     )
     assert decision == Decision(retry=False, delay=0.0, reason=Reason.NOT_RETRYABLE_STATUS)
+
+
+@pytest.mark.parametrize(
+    ("auto", "method", "has_key", "expected"),
+    [
+        (True, "POST", False, True),
+        (True, "patch", False, True),
+        (True, "POST", True, False),
+        (True, "GET", False, False),
+        (True, "PUT", False, False),
+        (True, "DELETE", False, False),
+        (False, "POST", False, False),
+    ],
+)
+def test_needs_idempotency_key(auto: bool, method: str, has_key: bool, expected: bool) -> None:
+    """Only a POST or PATCH without a key gets one, and only with auto_idempotency_key."""
+    policy = RetryPolicy(auto_idempotency_key=auto)
+    assert needs_idempotency_key(policy, method, has_idempotency_key=has_key) is expected

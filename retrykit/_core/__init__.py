@@ -17,7 +17,14 @@ The adapters translate a client's objects into these calls and apply the answers
 from retrykit._core._backoff import Backoff, JitterKind
 from retrykit._core._breaker import BreakerConfig, BreakerState, Circuit
 from retrykit._core._budget import BudgetConfig, BudgetLedger
-from retrykit._core._decide import Decision, Reason, counts_as_failure, decide, is_safe_to_repeat
+from retrykit._core._decide import (
+    Decision,
+    Reason,
+    counts_as_failure,
+    decide,
+    is_safe_to_repeat,
+    needs_idempotency_key,
+)
 from retrykit._core._headers import RateLimitInfo, get_header, parse_rate_limit, parse_retry_after
 from retrykit._core._policy import FailureKind, RetryPolicy
 from retrykit._core._status import StatusFamily, classify_status
@@ -41,6 +48,7 @@ __all__ = [
     "decide",
     "get_header",
     "is_safe_to_repeat",
+    "needs_idempotency_key",
     "parse_rate_limit",
     "parse_retry_after",
 ]

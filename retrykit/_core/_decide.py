@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 # Statuses that prove the server did not act on the request (RFC 9110 15.5.9, RFC 6585 4).
 _NOT_PROCESSED_STATUSES = frozenset({408, 429})
+# The methods `auto_idempotency_key` gives a key to: the ones APIs accept keys on.
+_AUTO_KEY_METHODS = frozenset({"POST", "PATCH"})
 
 
 class Reason:
@@ -81,6 +83,19 @@ def is_safe_to_repeat(policy: RetryPolicy, method: str, *, has_idempotency_key: 
     request that carries an idempotency key.
     """
     return has_idempotency_key or method.upper() in policy.idempotent_methods
+
+
+def needs_idempotency_key(policy: RetryPolicy, method: str, *, has_idempotency_key: bool) -> bool:
+    """Return True if the caller should add a fresh idempotency key to this request.
+
+    That is a POST or PATCH without a key, when the policy has ``auto_idempotency_key``;
+    the caller sends the same key on every attempt of the call.
+    """
+    return (
+        policy.auto_idempotency_key
+        and not has_idempotency_key
+        and method.upper() in _AUTO_KEY_METHODS
+    )
 
 
 def counts_as_failure(
