@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from retrykit._alerts import Alert, AlertRules
-from retrykit._api_errors import (
+from retrykit._observe._alerts import Alert, AlertRules
+from retrykit._errors import (
     ApiError,
     AuthenticationError,
     BadGatewayError,
@@ -26,8 +26,8 @@ from retrykit._api_errors import (
     error_for,
     raise_for_error,
 )
-from retrykit._breaker import CircuitBreaker
-from retrykit._budget import RetryBudget
+from retrykit._state._breaker import CircuitBreaker
+from retrykit._state._budget import RetryBudget
 from retrykit._core import (
     Backoff,
     Decision,
@@ -47,7 +47,7 @@ from retrykit._core import (
 from retrykit._core._breaker import BreakerState
 from retrykit._core._endpoint import endpoint_template, key_fingerprint
 from retrykit._core._envelope import ErrorInfo, FieldError, parse_error
-from retrykit._events import (
+from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,
     CallFinished,
@@ -57,9 +57,9 @@ from retrykit._events import (
     Hook,
     RetryScheduled,
 )
-from retrykit._exceptions import CircuitOpenError, RetrykitError
-from retrykit._metrics import Metrics
-from retrykit._retrying import AttemptRecord, RetryHistory, get_history
+from retrykit._errors import CircuitOpenError, RetrykitError
+from retrykit._observe._metrics import Metrics
+from retrykit._driver._call import AttemptRecord, RetryHistory, get_history
 
 try:
     __version__ = version("retrykit")

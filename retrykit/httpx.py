@@ -8,7 +8,7 @@ Documented keys: ``request.extensions["retry_policy"]`` (a `RetryPolicy` for one
 or None for a single attempt), ``request.extensions["retry_read_body"]`` (read the body
 inside the retry loop for one request, or not) and ``response.extensions["retry_history"]``
 (the final response's `RetryHistory`). How httpx's exceptions map onto the core is in
-`retrykit._httpx_transport`.
+`retrykit._adapters._httpx`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("retrykit.httpx needs httpx: pip install 'retrykit[httpx]'") from exc
 
-from retrykit._httpx_transport import (
+from retrykit._adapters._httpx import (
     HISTORY_EXTENSION,
     POLICY_EXTENSION,
     READ_BODY_EXTENSION,

@@ -38,12 +38,12 @@ _MODULE_NAME: Final = "retrykit._httpx2_transport"
 
 
 def _load() -> ModuleType:
-    """Run ``_httpx_transport.py`` as `_MODULE_NAME`, importing ``httpx2`` as its ``httpx``."""
+    """Run ``_adapters/_httpx.py`` as `_MODULE_NAME`, importing ``httpx2`` as its ``httpx``."""
     loaded = sys.modules.get(_MODULE_NAME)
     if loaded is not None:
         return loaded
     spec = importlib.util.spec_from_file_location(
-        _MODULE_NAME, Path(__file__).with_name("_httpx_transport.py")
+        _MODULE_NAME, Path(__file__).parent / "_adapters" / "_httpx.py"
     )
     if spec is None or spec.loader is None:  # pragma: no cover - the file ships with retrykit
         raise ImportError(f"cannot load {_MODULE_NAME}")

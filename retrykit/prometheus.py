@@ -32,7 +32,7 @@ except ImportError as exc:  # pragma: no cover - tested by hiding the module
     ) from exc
 
 from retrykit._core._breaker import BreakerState
-from retrykit._events import (
+from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,
     CallFinished,
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from retrykit._core._policy import FailureKind
-    from retrykit._events import Event
+    from retrykit._observe._events import Event
 
 _OTHER = "(other)"
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)

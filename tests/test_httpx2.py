@@ -17,7 +17,7 @@ import httpx
 import retrykit
 import retrykit.httpx2 as rk2
 from retrykit import Backoff, CircuitBreaker, Reason, RetryPolicy
-from retrykit._retrying import get_history
+from retrykit._driver._call import get_history
 from retrykit.testing import FakeClock, FlakyServer, Reply, Truncated
 from tests.scenarios import SCENARIO_NOW, SCENARIOS, Scenario
 from tests.test_httpx_transport import FAST, check_history, scenario_transport_args

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from retrykit import Backoff, CircuitBreaker, FailureKind, Reason, RetryBudget, RetryPolicy
-from retrykit._httpx_transport import failure_kind
-from retrykit._retrying import get_history
+from retrykit._adapters._httpx import failure_kind
+from retrykit._driver._call import get_history
 from retrykit.httpx import (
     HISTORY_EXTENSION,
     POLICY_EXTENSION,

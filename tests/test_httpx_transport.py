@@ -19,8 +19,8 @@ import pytest
 
 import retrykit
 from retrykit import Backoff, CircuitBreaker, FailureKind, Reason, RetryBudget, RetryPolicy
-from retrykit._httpx_transport import failure_kind
-from retrykit._retrying import RetryHistory, get_history
+from retrykit._adapters._httpx import failure_kind
+from retrykit._driver._call import RetryHistory, get_history
 from retrykit.httpx import (
     HISTORY_EXTENSION,
     POLICY_EXTENSION,

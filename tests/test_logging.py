@@ -19,7 +19,7 @@ from retrykit import (
     endpoint_template,
     key_fingerprint,
 )
-from retrykit._logging import event_level, log_event, logger
+from retrykit._observe._logging import event_level, log_event, logger
 
 if TYPE_CHECKING:
     from retrykit import Event

@@ -25,7 +25,7 @@ from retrykit import (
     endpoint_template,
     key_fingerprint,
 )
-from retrykit._metrics import _bucket, _bucket_midpoint, _Histogram
+from retrykit._observe._metrics import _bucket, _bucket_midpoint, _Histogram
 
 if TYPE_CHECKING:
     from collections.abc import Callable

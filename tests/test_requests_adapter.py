@@ -33,7 +33,8 @@ from retrykit import (
     RetryScheduled,
     get_history,
 )
-from retrykit.requests import CircuitOpenError, RetryAdapter, _failure_kind
+from retrykit._adapters._requests import _failure_kind
+from retrykit.requests import CircuitOpenError, RetryAdapter
 from retrykit.testing import FakeClock, FlakyServer, Reply, Reset, Truncated
 from tests.scenarios import SCENARIOS, Scenario
 

@@ -24,7 +24,7 @@ from retrykit import (
     RetryPolicy,
     RetryScheduled,
 )
-from retrykit._retrying import RetryHistory, RetryRunner, get_history, origin_key
+from retrykit._driver._call import RetryHistory, RetryRunner, get_history, origin_key
 
 URL = "https://api.example.com/v1/users/42"
 

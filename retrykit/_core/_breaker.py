@@ -1,4 +1,4 @@
-"""The circuit breaker's pure state machine (the thread-safe holder is retrykit._breaker).
+"""The circuit breaker's pure state machine (the thread-safe holder is retrykit._state._breaker).
 
 The rules, for one circuit (one key). Every method takes ``now``; nothing reads a clock.
 

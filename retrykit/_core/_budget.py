@@ -1,4 +1,4 @@
-"""The retry budget's arithmetic (the thread-safe holder is retrykit._budget).
+"""The retry budget's arithmetic (the thread-safe holder is retrykit._state._budget).
 
 Finagle's retry budget, in units of retries:
 

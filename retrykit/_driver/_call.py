@@ -33,7 +33,7 @@ from retrykit._core._endpoint import endpoint_template, key_fingerprint
 from retrykit._core._envelope import parse_error
 from retrykit._core._headers import get_header
 from retrykit._core._policy import FailureKind, RetryPolicy
-from retrykit._events import (
+from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,
     CallFinished,
@@ -43,12 +43,12 @@ from retrykit._events import (
     Hook,
     RetryScheduled,
 )
-from retrykit._exceptions import CircuitOpenError
-from retrykit._logging import event_level, log_event, logger
+from retrykit._errors import CircuitOpenError
+from retrykit._observe._logging import event_level, log_event, logger
 
 if TYPE_CHECKING:
-    from retrykit._breaker import CircuitBreaker
-    from retrykit._budget import RetryBudget
+    from retrykit._state._breaker import CircuitBreaker
+    from retrykit._state._budget import RetryBudget
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeAlias, TypeVar, cast
 import attrs
 
 from retrykit._core._breaker import BreakerConfig, BreakerState, Circuit
-from retrykit._exceptions import CircuitOpenError
+from retrykit._errors import CircuitOpenError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable

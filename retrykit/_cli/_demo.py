@@ -20,13 +20,13 @@ import attrs
 import httpx
 import requests
 
-from retrykit._breaker import CircuitBreaker
-from retrykit._budget import RetryBudget
+from retrykit._state._breaker import CircuitBreaker
+from retrykit._state._budget import RetryBudget
 from retrykit._core._backoff import Backoff
 from retrykit._core._breaker import BreakerState
 from retrykit._core._envelope import parse_error
 from retrykit._core._policy import RetryPolicy
-from retrykit._events import (
+from retrykit._observe._events import (
     AttemptFinished,
     CallFinished,
     CallRejected,
@@ -35,9 +35,9 @@ from retrykit._events import (
     Hook,
     RetryScheduled,
 )
-from retrykit._exceptions import CircuitOpenError
-from retrykit._metrics import Metrics
-from retrykit._retrying import RetryHistory, get_history
+from retrykit._errors import CircuitOpenError
+from retrykit._observe._metrics import Metrics
+from retrykit._driver._call import RetryHistory, get_history
 from retrykit.httpx import RetryTransport
 from retrykit.requests import RetryAdapter
 from retrykit.testing import FlakyServer, Reply, Reset

@@ -1,8 +1,9 @@
-"""Typed exceptions for API errors, and `raise_for_error` for httpx and requests responses.
+"""retrykit's exceptions: the root, an open circuit, and one class per kind of API error.
 
-The tree (``except ServerError`` catches every 5xx; other 4xx raise a plain `ApiError`)::
+`raise_for_error` raises the right one for an httpx or requests response. The tree (``except ServerError`` catches every 5xx; other 4xx raise a plain `ApiError`)::
 
     RetrykitError
+    ├── CircuitOpenError            a call refused by an open circuit
     └── ApiError                    any 4xx or 5xx
         ├── ValidationError         400, 422
         ├── AuthenticationError     401
@@ -30,10 +31,30 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from retrykit._core._envelope import MAX_BODY_BYTES, ErrorInfo, FieldError, parse_error
 from retrykit._core._status import StatusFamily
-from retrykit._exceptions import RetrykitError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+
+class RetrykitError(Exception):
+    """Base class of every exception retrykit raises."""
+
+
+class CircuitOpenError(RetrykitError):
+    """A call was rejected, without any network I/O, because its circuit is open.
+
+    ``key`` names the circuit (for the adapters, the origin ``scheme://host:port``);
+    ``retry_after`` is the number of seconds until the circuit lets a probe through.
+    The adapters raise subclasses that are also the client's own transport error.
+    """
+
+    def __init__(self, key: str, retry_after: float) -> None:
+        self.key = key
+        self.retry_after = retry_after
+        super().__init__(f"circuit for {key} is open; next probe allowed in {retry_after:.2f}s")
+
+    def __reduce__(self) -> tuple[type[CircuitOpenError], tuple[str, float]]:
+        return (type(self), (self.key, self.retry_after))
 
 
 class ApiError(RetrykitError):

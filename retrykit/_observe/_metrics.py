@@ -8,7 +8,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from retrykit._core._breaker import BreakerState
-from retrykit._events import (
+from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,
     CallFinished,
@@ -20,7 +20,7 @@ from retrykit._events import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from retrykit._events import Event
+    from retrykit._observe._events import Event
 
 # Each power of two is split into this many buckets of equal width, so a bucket is at most
 # 1/32 wide relative to its lower edge and its midpoint within 1.6 % of any value in it.

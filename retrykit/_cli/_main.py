@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command_parser: argparse.ArgumentParser = args.command_parser
     try:
         if args.command == "demo":
-            from retrykit._demo import run_demo  # noqa: PLC0415 - imports httpx and requests
+            from retrykit._cli._demo import run_demo  # noqa: PLC0415 - imports httpx and requests
 
             return run_demo(color=args.color)
         if args.command == "explain":

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from retrykit._core._breaker import BreakerState
 from retrykit._core._decide import Reason
-from retrykit._events import (
+from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,
     CallFinished,
@@ -30,7 +30,7 @@ from retrykit._events import (
 
 if TYPE_CHECKING:
     from retrykit._core._policy import FailureKind
-    from retrykit._events import Event
+    from retrykit._observe._events import Event
 
 logger = logging.getLogger("retrykit")
 # A library leaves output to the application: without this, Python's last-resort handler

@@ -1,11 +1,11 @@
 """The httpx transports, written once for httpx and for its fork httpx2.
 
-This file is loaded twice: as ``retrykit._httpx_transport`` against ``httpx`` (imported
+This file is loaded twice: as ``retrykit._adapters._httpx`` against ``httpx`` (imported
 by `retrykit.httpx`), and by `retrykit.httpx2` as ``retrykit._httpx2_transport`` with
 ``HTTPX_MODULE = "httpx2"`` set before it runs. The two clients share one API, so the
 only difference is the module bound to the name ``httpx`` below.
 
-Every decision comes from `retrykit._core` through the driver in `retrykit._retrying`;
+Every decision comes from `retrykit._core` through the driver in `retrykit._driver._call`;
 this module only translates. How an httpx exception maps onto the core:
 
 - `FailureKind.CONNECT` (the request never left): ``ConnectError``, ``ConnectTimeout``,
@@ -30,19 +30,19 @@ from typing import TYPE_CHECKING, Final
 import anyio
 import attrs
 
-import retrykit._exceptions
-from retrykit._breaker import CircuitBreaker
-from retrykit._budget import RetryBudget
+import retrykit._errors
+from retrykit._state._breaker import CircuitBreaker
+from retrykit._state._budget import RetryBudget
 from retrykit._core._endpoint import endpoint_template
 from retrykit._core._policy import FailureKind, RetryPolicy
-from retrykit._retrying import RetryCall, RetryRunner, attach_history, origin_key
+from retrykit._driver._call import RetryCall, RetryRunner, attach_history, origin_key
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
     import httpx
 
-    from retrykit._events import Hook
+    from retrykit._observe._events import Hook
 else:
     # retrykit.httpx2 sets HTTPX_MODULE before running this file a second time.
     httpx = importlib.import_module(globals().get("HTTPX_MODULE", "httpx"))
@@ -83,7 +83,7 @@ class _Default:
 _DEFAULT: Final = _Default()
 
 
-class CircuitOpenError(retrykit._exceptions.CircuitOpenError, httpx.TransportError):
+class CircuitOpenError(retrykit._errors.CircuitOpenError, httpx.TransportError):
     """The circuit of the request's origin is open: the request was not sent at all.
 
     It is both a `retrykit.CircuitOpenError` (with ``key`` and ``retry_after``) and an
@@ -105,7 +105,7 @@ def failure_kind(exc: httpx.TransportError) -> FailureKind | None:
     """Return the FailureKind of an httpx transport error, or None when it must propagate."""
     if isinstance(exc, _CONNECT_ERRORS):
         return FailureKind.CONNECT
-    if isinstance(exc, (*_NOT_RETRYABLE, retrykit._exceptions.CircuitOpenError)):
+    if isinstance(exc, (*_NOT_RETRYABLE, retrykit._errors.CircuitOpenError)):
         return None
     if isinstance(exc, _UNKNOWN_OUTCOME_ERRORS):
         return FailureKind.UNKNOWN_OUTCOME

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from retrykit._events import AttemptFinished
+from retrykit._observe._events import AttemptFinished
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from retrykit._events import Event
+    from retrykit._observe._events import Event
 
 AUTH_SPIKE: Final = "auth_spike"
 RATE_LIMIT_TREND: Final = "rate_limit_trend"

@@ -1,0 +1,1 @@
+"""``python -m retrykit``: parsing and printing around the core (and the demo)."""
