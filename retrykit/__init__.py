@@ -8,26 +8,6 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from retrykit._observe._alerts import Alert, AlertRules
-from retrykit._errors import (
-    ApiError,
-    AuthenticationError,
-    BadGatewayError,
-    ConflictError,
-    GatewayTimeoutError,
-    LockedError,
-    NotFoundError,
-    PayloadTooLargeError,
-    PermissionDeniedError,
-    RateLimitError,
-    ServerError,
-    ServiceUnavailableError,
-    ValidationError,
-    error_for,
-    raise_for_error,
-)
-from retrykit._state._breaker import CircuitBreaker
-from retrykit._state._budget import RetryBudget
 from retrykit._core import (
     Backoff,
     Decision,
@@ -47,6 +27,27 @@ from retrykit._core import (
 from retrykit._core._breaker import BreakerState
 from retrykit._core._endpoint import endpoint_template, key_fingerprint
 from retrykit._core._envelope import ErrorInfo, FieldError, parse_error
+from retrykit._driver._call import AttemptRecord, RetryHistory, get_history
+from retrykit._errors import (
+    ApiError,
+    AuthenticationError,
+    BadGatewayError,
+    CircuitOpenError,
+    ConflictError,
+    GatewayTimeoutError,
+    LockedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    RetrykitError,
+    ServerError,
+    ServiceUnavailableError,
+    ValidationError,
+    error_for,
+    raise_for_error,
+)
+from retrykit._observe._alerts import Alert, AlertRules
 from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,
@@ -57,9 +58,9 @@ from retrykit._observe._events import (
     Hook,
     RetryScheduled,
 )
-from retrykit._errors import CircuitOpenError, RetrykitError
 from retrykit._observe._metrics import Metrics
-from retrykit._driver._call import AttemptRecord, RetryHistory, get_history
+from retrykit._state._breaker import CircuitBreaker
+from retrykit._state._budget import RetryBudget
 
 try:
     __version__ = version("retrykit")

@@ -1,6 +1,7 @@
 """retrykit's exceptions: the root, an open circuit, and one class per kind of API error.
 
-`raise_for_error` raises the right one for an httpx or requests response. The tree (``except ServerError`` catches every 5xx; other 4xx raise a plain `ApiError`)::
+`raise_for_error` raises the right one for an httpx or requests response. The tree
+(``except ServerError`` catches every 5xx; other 4xx raise a plain `ApiError`)::
 
     RetrykitError
     ├── CircuitOpenError            a call refused by an open circuit

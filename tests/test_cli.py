@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from retrykit import Backoff, Reason
-from retrykit._cli._main import REASON_SENTENCES, build_parser, main
 from retrykit._cli._demo import Timeline
+from retrykit._cli._main import REASON_SENTENCES, build_parser, main
 
 if TYPE_CHECKING:
     from pathlib import Path

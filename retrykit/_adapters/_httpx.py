@@ -31,11 +31,11 @@ import anyio
 import attrs
 
 import retrykit._errors
-from retrykit._state._breaker import CircuitBreaker
-from retrykit._state._budget import RetryBudget
 from retrykit._core._endpoint import endpoint_template
 from retrykit._core._policy import FailureKind, RetryPolicy
 from retrykit._driver._call import RetryCall, RetryRunner, attach_history, origin_key
+from retrykit._state._breaker import CircuitBreaker
+from retrykit._state._budget import RetryBudget
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence

@@ -33,12 +33,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "retrykit.requests needs requests and urllib3: pip install 'retrykit[requests]'"
     ) from exc
 
-from retrykit._state._breaker import CircuitBreaker
-from retrykit._state._budget import RetryBudget
 from retrykit._core._endpoint import endpoint_template
 from retrykit._core._policy import FailureKind, RetryPolicy
-from retrykit._errors import CircuitOpenError as _CircuitOpenError
 from retrykit._driver._call import RetryRunner, attach_history, origin_key
+from retrykit._errors import CircuitOpenError as _CircuitOpenError
+from retrykit._state._breaker import CircuitBreaker
+from retrykit._state._budget import RetryBudget
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence

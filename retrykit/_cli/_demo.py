@@ -20,12 +20,12 @@ import attrs
 import httpx
 import requests
 
-from retrykit._state._breaker import CircuitBreaker
-from retrykit._state._budget import RetryBudget
 from retrykit._core._backoff import Backoff
 from retrykit._core._breaker import BreakerState
 from retrykit._core._envelope import parse_error
 from retrykit._core._policy import RetryPolicy
+from retrykit._driver._call import RetryHistory, get_history
+from retrykit._errors import CircuitOpenError
 from retrykit._observe._events import (
     AttemptFinished,
     CallFinished,
@@ -35,9 +35,9 @@ from retrykit._observe._events import (
     Hook,
     RetryScheduled,
 )
-from retrykit._errors import CircuitOpenError
 from retrykit._observe._metrics import Metrics
-from retrykit._driver._call import RetryHistory, get_history
+from retrykit._state._breaker import CircuitBreaker
+from retrykit._state._budget import RetryBudget
 from retrykit.httpx import RetryTransport
 from retrykit.requests import RetryAdapter
 from retrykit.testing import FlakyServer, Reply, Reset

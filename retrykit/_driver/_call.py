@@ -33,6 +33,7 @@ from retrykit._core._endpoint import endpoint_template, key_fingerprint
 from retrykit._core._envelope import parse_error
 from retrykit._core._headers import get_header
 from retrykit._core._policy import FailureKind, RetryPolicy
+from retrykit._errors import CircuitOpenError
 from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,
@@ -43,7 +44,6 @@ from retrykit._observe._events import (
     Hook,
     RetryScheduled,
 )
-from retrykit._errors import CircuitOpenError
 from retrykit._observe._logging import event_level, log_event, logger
 
 if TYPE_CHECKING:
