@@ -564,7 +564,7 @@ def fail_fast(sizes: Sizes, server: ServerProcess) -> Section:
 
     def open_breaker() -> CircuitBreaker:
         breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=3600.0)
-        breaker.record_failure(key)
+        breaker.force_open(key)
         return breaker
 
     bare_httpx = httpx.Client()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from retrykit._clock import Clock
 from retrykit._core import (
     Backoff,
     Decision,
@@ -24,16 +25,19 @@ from retrykit._core import (
     parse_rate_limit,
     parse_retry_after,
 )
-from retrykit._core._breaker import BreakerState
+from retrykit._core._breaker import BreakerState, CircuitSnapshot, Ticket
 from retrykit._core._endpoint import endpoint_template, key_fingerprint
 from retrykit._core._envelope import ErrorInfo, FieldError, parse_error
-from retrykit._driver._call import AttemptRecord, RetryHistory, get_history
+from retrykit._core._origin import origin_key
+from retrykit._driver._history import AttemptRecord, RetryHistory, get_history
+from retrykit._driver._settings import DEFAULT, UseDefault
 from retrykit._errors import (
     ApiError,
     AuthenticationError,
     BadGatewayError,
     CircuitOpenError,
     ConflictError,
+    DeadlineExceededError,
     GatewayTimeoutError,
     LockedError,
     NotFoundError,
@@ -59,7 +63,7 @@ from retrykit._observe._events import (
     RetryScheduled,
 )
 from retrykit._observe._metrics import Metrics
-from retrykit._state._breaker import CircuitBreaker
+from retrykit._state._breaker import CircuitBreaker, StateChange
 from retrykit._state._budget import RetryBudget
 
 try:
@@ -84,8 +88,12 @@ __all__ = [
     "CallRejected",
     "CircuitBreaker",
     "CircuitOpenError",
+    "CircuitSnapshot",
     "CircuitStateChanged",
+    "Clock",
     "ConflictError",
+    "DEFAULT",
+    "DeadlineExceededError",
     "Decision",
     "ErrorInfo",
     "Event",
@@ -108,7 +116,10 @@ __all__ = [
     "RetrykitError",
     "ServerError",
     "ServiceUnavailableError",
+    "StateChange",
     "StatusFamily",
+    "Ticket",
+    "UseDefault",
     "ValidationError",
     "__version__",
     "classify_status",
@@ -120,6 +131,7 @@ __all__ = [
     "is_safe_to_repeat",
     "key_fingerprint",
     "needs_idempotency_key",
+    "origin_key",
     "parse_error",
     "parse_rate_limit",
     "parse_retry_after",

@@ -5,6 +5,7 @@
 
     RetrykitError
     ├── CircuitOpenError            a call refused by an open circuit
+    ├── DeadlineExceededError       the deadline passed with no response to return
     └── ApiError                    any 4xx or 5xx
         ├── ValidationError         400, 422
         ├── AuthenticationError     401
@@ -46,16 +47,63 @@ class CircuitOpenError(RetrykitError):
 
     ``key`` names the circuit (for the adapters, the origin ``scheme://host:port``);
     ``retry_after`` is the number of seconds until the circuit lets a probe through.
-    The adapters raise subclasses that are also the client's own transport error.
+    ``opened_by`` is what opened it: the status of the failure that tripped it, the
+    `FailureKind` value (``"connect"``, ``"unknown_outcome"``) of an attempt that got no
+    response, ``"forced"`` for `CircuitBreaker.force_open`, or None if unknown;
+    ``opened_at`` is when, as a Unix time (or None). The adapters raise subclasses that
+    are also the client's own transport error.
     """
 
-    def __init__(self, key: str, retry_after: float) -> None:
+    def __init__(
+        self,
+        key: str,
+        retry_after: float,
+        *,
+        opened_by: object = None,
+        opened_at: float | None = None,
+    ) -> None:
         self.key = key
         self.retry_after = retry_after
-        super().__init__(f"circuit for {key} is open; next probe allowed in {retry_after:.2f}s")
+        self.opened_by: int | str | None = _cause_name(opened_by)
+        self.opened_at = opened_at
+        cause = f" (opened by {self.opened_by})" if self.opened_by is not None else ""
+        super().__init__(
+            f"circuit for {key} is open{cause}; next probe allowed in {retry_after:.2f}s"
+        )
 
-    def __reduce__(self) -> tuple[type[CircuitOpenError], tuple[str, float]]:
-        return (type(self), (self.key, self.retry_after))
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_circuit_error,
+            (type(self), self.key, self.retry_after, self.opened_by, self.opened_at),
+        )
+
+
+def _cause_name(cause: object) -> int | str | None:
+    if cause is None or isinstance(cause, (int, str)):
+        return cause
+    value = getattr(cause, "value", None)  # a FailureKind
+    return value if isinstance(value, str) else str(cause)
+
+
+def _rebuild_circuit_error(
+    cls: type[CircuitOpenError],
+    key: str,
+    retry_after: float,
+    opened_by: int | str | None,
+    opened_at: float | None,
+) -> CircuitOpenError:
+    return cls(key, retry_after, opened_by=opened_by, opened_at=opened_at)
+
+
+class DeadlineExceededError(RetrykitError):
+    """The policy's deadline passed before the call could end with a response.
+
+    Rare: a retry that fits before the deadline is made, and one that does not stops
+    with the last response. This is raised only when that response could not be kept
+    (its body was too large to read, or reading it ran into the deadline). The adapters
+    raise subclasses that are also the client's own timeout error; ``retry_history``
+    holds the attempts.
+    """
 
 
 class ApiError(RetrykitError):

@@ -24,6 +24,7 @@ from retrykit._adapters._httpx import (
     READ_BODY_EXTENSION,
     AsyncRetryTransport,
     CircuitOpenError,
+    DeadlineExceededError,
     RetryTransport,
 )
 
@@ -33,10 +34,11 @@ __all__ = [
     "READ_BODY_EXTENSION",
     "AsyncRetryTransport",
     "CircuitOpenError",
+    "DeadlineExceededError",
     "RetryTransport",
 ]
 
 # Public names, so reprs, docs and pickles point at the module users import.
-for _cls in (AsyncRetryTransport, CircuitOpenError, RetryTransport):
+for _cls in (AsyncRetryTransport, CircuitOpenError, DeadlineExceededError, RetryTransport):
     _cls.__module__ = __name__
 del _cls

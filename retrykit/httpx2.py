@@ -31,10 +31,11 @@ __all__ = [
     "READ_BODY_EXTENSION",
     "AsyncRetryTransport",
     "CircuitOpenError",
+    "DeadlineExceededError",
     "RetryTransport",
 ]
 
-_MODULE_NAME: Final = "retrykit._httpx2_transport"
+_MODULE_NAME: Final = "retrykit._adapters._httpx2"
 
 
 def _load() -> ModuleType:
@@ -63,10 +64,11 @@ _transport = _load()
 RetryTransport: Any = _transport.RetryTransport
 AsyncRetryTransport: Any = _transport.AsyncRetryTransport
 CircuitOpenError: Any = _transport.CircuitOpenError
+DeadlineExceededError: Any = _transport.DeadlineExceededError
 POLICY_EXTENSION: Final[str] = _transport.POLICY_EXTENSION
 READ_BODY_EXTENSION: Final[str] = _transport.READ_BODY_EXTENSION
 HISTORY_EXTENSION: Final[str] = _transport.HISTORY_EXTENSION
 
-for _cls in (AsyncRetryTransport, CircuitOpenError, RetryTransport):
+for _cls in (AsyncRetryTransport, CircuitOpenError, DeadlineExceededError, RetryTransport):
     _cls.__module__ = __name__
 del _cls

@@ -17,11 +17,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
         "retrykit.requests needs requests and urllib3: pip install 'retrykit[requests]'"
     ) from exc
 
-from retrykit._adapters._requests import CircuitOpenError, RetryAdapter
+from retrykit._adapters._requests import CircuitOpenError, DeadlineExceededError, RetryAdapter
 
-__all__ = ["CircuitOpenError", "RetryAdapter"]
+__all__ = ["CircuitOpenError", "DeadlineExceededError", "RetryAdapter"]
 
 # Public names, so reprs, docs and pickles point at the module users import.
-for _cls in (CircuitOpenError, RetryAdapter):
+for _cls in (CircuitOpenError, DeadlineExceededError, RetryAdapter):
     _cls.__module__ = __name__
 del _cls

@@ -31,7 +31,8 @@ def test_bench_breaker_reports_every_figure(capsys: pytest.CaptureFixture[str]) 
     for row in (
         "| no protection |",
         "| retry budget alone |",
-        "| circuit breaker + retry budget |",
+        "| circuit breaker + retry budget (default, counts calls) |",
+        "| 'calls' | 20 |",
         "| rejected / allowed |",
         "| happy-path bookkeeping",
         "threads, one breaker and budget",
@@ -48,8 +49,19 @@ def test_unprotected_outage_sends_four_requests_per_call() -> None:
 def test_breaker_and_budget_shed_the_outage() -> None:
     """With breaker and budget almost no request reaches the failing server."""
     bench = _load()
-    sent = bench.simulate_outage(200, budget=True, breaker=True, arrival_rate=100.0)
-    assert sent / 200 <= 0.05
+    sent = bench.simulate_outage(1000, budget=True, breaker=True, arrival_rate=10.0)
+    assert sent / 1000 <= 0.15
+    per_attempt = bench.simulate_outage(
+        200, budget=True, breaker=True, arrival_rate=100.0, counts="attempts"
+    )
+    assert per_attempt / 200 <= 0.05
+
+
+def test_a_burst_that_retries_absorb_keeps_the_circuit_closed() -> None:
+    """Counting calls, 20 simultaneous calls that succeed on their third attempt all succeed."""
+    bench = _load()
+    assert bench.simulate_burst(20, counts="calls") == 20
+    assert bench.simulate_burst(20, counts="attempts") < 20
 
 
 def test_budget_caps_retries_in_one_window() -> None:

@@ -39,8 +39,11 @@ def make(clock: FakeClock, **kwargs: Any) -> CircuitBreaker:
 
 def fail(breaker: CircuitBreaker, key: str, times: int) -> None:
     for _ in range(times):
-        breaker.allow(key)
-        breaker.record_failure(key)
+        breaker.record_failure(key, breaker.allow(key), 503)
+
+
+def succeed(breaker: CircuitBreaker, key: str) -> None:
+    breaker.record_success(key, breaker.allow(key))
 
 
 def open_circuit(clock: FakeClock, **kwargs: Any) -> CircuitBreaker:
@@ -79,8 +82,7 @@ def test_success_resets_the_run_of_failures() -> None:
     """A success between failures means they are not consecutive."""
     breaker = make(FakeClock(), failure_threshold=3)
     fail(breaker, "k", 2)
-    breaker.allow("k")
-    breaker.record_success("k")
+    succeed(breaker, "k")
     fail(breaker, "k", 2)
     assert breaker.state("k") is CLOSED
 
@@ -115,10 +117,12 @@ def test_circuit_open_error_is_a_picklable_retrykit_error() -> None:
 def test_outcomes_recorded_while_open_are_ignored() -> None:
     """Late outcomes of calls that went out before the circuit opened change nothing."""
     clock = FakeClock()
-    breaker = open_circuit(clock)
+    breaker = make(clock, failure_threshold=3, recovery_timeout=10.0)
+    early = [breaker.allow("k") for _ in range(2)]
+    fail(breaker, "k", 3)
     clock.advance(5.0)
-    breaker.record_success("k")
-    breaker.record_failure("k")
+    breaker.record_success("k", early[0])
+    breaker.record_failure("k", early[1])
     assert breaker.state("k") is OPEN
     assert rejection(breaker, "k").retry_after == pytest.approx(5.0)
 
@@ -138,22 +142,20 @@ def test_probe_success_closes() -> None:
     clock = FakeClock()
     breaker = open_circuit(clock)
     clock.advance(10.0)
-    breaker.allow("k")
-    breaker.record_success("k")
+    succeed(breaker, "k")
     assert breaker.state("k") is CLOSED
     fail(breaker, "k", 2)
     assert breaker.state("k") is CLOSED
 
 
-def test_probe_failure_reopens_for_a_new_timeout() -> None:
-    """One failed probe opens the circuit again, for a full recovery_timeout."""
+def test_probe_failure_reopens_for_a_longer_break() -> None:
+    """One failed probe opens the circuit again, for twice the last break."""
     clock = FakeClock()
     breaker = open_circuit(clock)
     clock.advance(10.0)
-    breaker.allow("k")
-    breaker.record_failure("k")
+    fail(breaker, "k", 1)
     assert breaker.state("k") is OPEN
-    assert rejection(breaker, "k").retry_after == pytest.approx(10.0)
+    assert rejection(breaker, "k").retry_after == pytest.approx(20.0)
 
 
 def test_half_open_limits_probes_in_flight() -> None:
@@ -182,9 +184,9 @@ def test_release_returns_a_probe_permit() -> None:
     clock = FakeClock()
     breaker = open_circuit(clock)
     clock.advance(10.0)
-    breaker.allow("k")
+    probe = breaker.allow("k")
     rejection(breaker, "k")
-    breaker.release("k")
+    breaker.release("k", probe)
     assert breaker.state("k") is HALF_OPEN
     breaker.allow("k")
 
@@ -192,9 +194,9 @@ def test_release_returns_a_probe_permit() -> None:
 def test_release_on_closed_circuit_is_a_no_op() -> None:
     """release() on a closed or unknown circuit does nothing."""
     breaker = make(FakeClock())
-    breaker.release("unknown")
-    breaker.allow("k")
-    breaker.release("k")
+    breaker.release("unknown", breaker.allow("unknown"))
+    fail(breaker, "k", 1)
+    breaker.release("k", breaker.allow("k"))
     assert breaker.state("k") is CLOSED
 
 
@@ -204,11 +206,9 @@ def test_success_threshold_needs_that_many_probe_successes() -> None:
     breaker = open_circuit(clock, success_threshold=3)
     clock.advance(10.0)
     for _ in range(2):
-        breaker.allow("k")
-        breaker.record_success("k")
+        succeed(breaker, "k")
         assert breaker.state("k") is HALF_OPEN
-    breaker.allow("k")
-    breaker.record_success("k")
+    succeed(breaker, "k")
     assert breaker.state("k") is CLOSED
 
 
@@ -217,25 +217,24 @@ def test_probe_failure_after_some_successes_reopens() -> None:
     clock = FakeClock()
     breaker = open_circuit(clock, success_threshold=2)
     clock.advance(10.0)
-    breaker.allow("k")
-    breaker.record_success("k")
-    breaker.allow("k")
-    breaker.record_failure("k")
+    succeed(breaker, "k")
+    fail(breaker, "k", 1)
     assert breaker.state("k") is OPEN
-    clock.advance(10.0)
-    breaker.allow("k")
-    breaker.record_success("k")
+    clock.advance(20.0)
+    succeed(breaker, "k")
     assert breaker.state("k") is HALF_OPEN
 
 
 def test_outcome_without_probe_permit_is_ignored_in_half_open() -> None:
     """In HALF_OPEN only calls holding a probe permit move the circuit."""
     clock = FakeClock()
-    breaker = open_circuit(clock)
+    breaker = make(clock, failure_threshold=3, recovery_timeout=10.0)
+    early = [breaker.allow("k") for _ in range(2)]
+    fail(breaker, "k", 3)
     clock.advance(10.0)
     assert breaker.state("k") is HALF_OPEN
-    breaker.record_failure("k")
-    breaker.record_success("k")
+    breaker.record_failure("k", early[0])
+    breaker.record_success("k", early[1])
     assert breaker.state("k") is HALF_OPEN
 
 
@@ -280,8 +279,7 @@ def rate_breaker(clock: FakeClock, **kwargs: Any) -> CircuitBreaker:
 
 def record(breaker: CircuitBreaker, key: str, *, successes: int, failures: int) -> None:
     for _ in range(successes):
-        breaker.allow(key)
-        breaker.record_success(key)
+        succeed(breaker, key)
     fail(breaker, key, failures)
 
 
@@ -347,8 +345,7 @@ def test_rate_mode_closed_circuit_starts_afresh() -> None:
     breaker = rate_breaker(clock, recovery_timeout=1.0)
     fail(breaker, "k", 10)
     clock.advance(1.0)
-    breaker.allow("k")
-    breaker.record_success("k")
+    succeed(breaker, "k")
     fail(breaker, "k", 9)
     assert breaker.state("k") is CLOSED
 
@@ -362,7 +359,7 @@ def test_least_recently_used_circuit_is_evicted() -> None:
     fail(breaker, "a", 1)
     fail(breaker, "b", 1)
     rejection(breaker, "a")  # uses "a" again, so "b" is now the least recently used
-    breaker.allow("c")
+    fail(breaker, "c", 1)
     assert breaker.state("a") is OPEN
     assert breaker.state("b") is CLOSED  # evicted: forgotten, so closed again
 
@@ -371,8 +368,7 @@ def test_number_of_circuits_never_exceeds_max_keys() -> None:
     """However many keys are used, at most max_keys circuits are kept."""
     breaker = make(FakeClock(), max_keys=50)
     for index in range(1000):
-        breaker.allow(f"key-{index}")
-        breaker.record_failure(f"key-{index}")
+        fail(breaker, f"key-{index}", 1)
         assert len(breaker._circuits) <= 50
 
 
@@ -381,7 +377,7 @@ def test_the_hot_key_survives_a_stream_of_new_keys() -> None:
     breaker = make(FakeClock(), failure_threshold=1, max_keys=3)
     fail(breaker, "hot", 1)
     for index in range(100):
-        breaker.allow(f"cold-{index}")
+        fail(breaker, f"cold-{index}", 1)
         rejection(breaker, "hot")
     assert breaker.state("hot") is OPEN
 
@@ -401,8 +397,7 @@ def test_on_state_change_sees_every_transition_in_order() -> None:
     )
     fail(breaker, "k", 1)
     clock.advance(5.0)
-    breaker.allow("k")
-    breaker.record_success("k")
+    succeed(breaker, "k")
     assert changes == [("k", CLOSED, OPEN), ("k", OPEN, HALF_OPEN), ("k", HALF_OPEN, CLOSED)]
 
 
@@ -612,19 +607,20 @@ def test_32_threads_hammering_one_breaker() -> None:
         try:
             for _ in range(per_thread):
                 try:
-                    breaker.allow("k")
+                    ticket = breaker.allow("k")
                 except CircuitOpenError:
                     rejected += 1
                     continue
                 allowed += 1
-                assert breaker._circuits["k"].probes <= 2
+                circuit = breaker._circuits.get("k")
+                assert circuit is None or len(circuit.probes) <= 2
                 roll = rng.random()
                 if roll < 0.6:
-                    breaker.record_success("k")
+                    breaker.record_success("k", ticket)
                 elif roll < 0.95:
-                    breaker.record_failure("k")
+                    breaker.record_failure("k", ticket)
                 else:
-                    breaker.release("k")
+                    breaker.release("k", ticket)
         except BaseException as exc:
             errors.append(exc)
         with counts_lock:
@@ -646,7 +642,7 @@ def test_32_threads_hammering_one_breaker() -> None:
         assert previous[2] is following[1]
     circuit = breaker._circuits["k"]
     assert circuit.state is changes[-1][2]
-    assert 0 <= circuit.probes <= 2
+    assert 0 <= len(circuit.probes) <= 2
 
 
 def test_rate_mode_counts_every_outcome_under_threads() -> None:
@@ -657,11 +653,11 @@ def test_rate_mode_counts_every_outcome_under_threads() -> None:
 
     def record_outcomes(seed: int) -> None:
         for index in range(per_thread):
-            breaker.allow("k")
+            ticket = breaker.allow("k")
             if (index + seed) % 3:
-                breaker.record_success("k")
+                breaker.record_success("k", ticket)
             else:
-                breaker.record_failure("k")
+                breaker.record_failure("k", ticket)
 
     threads = [threading.Thread(target=record_outcomes, args=(seed,)) for seed in range(32)]
     for thread in threads:
@@ -680,7 +676,7 @@ def test_rate_mode_counts_every_outcome_under_threads() -> None:
 def test_breaker_pickles_its_settings_not_its_state() -> None:
     """A pickled breaker (inside a pickled Session) keeps its settings and starts closed."""
     breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=7.0)
-    breaker.record_failure("k")
+    fail(breaker, "k", 1)
     copy = pickle.loads(pickle.dumps(breaker))  # noqa: S301 - our own data
     assert copy.config == breaker.config
     assert copy.state("k") is BreakerState.CLOSED

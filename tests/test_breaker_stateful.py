@@ -1,4 +1,8 @@
-"""The circuit breaker against a plain model: any sequence of calls, outcomes and waits."""
+"""The circuit breaker against a plain model: any sequence of calls, outcomes and waits.
+
+Calls may end in any order, long after they were let out: late outcomes of an older
+generation, and probes that hang past their permit's expiry, are part of every run.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,16 @@ import math
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    rule,
+)
 
-from retrykit import BreakerState, CircuitBreaker, CircuitOpenError
+from retrykit import BreakerState, CircuitBreaker, CircuitOpenError, Ticket
 from retrykit._core._breaker import HALF_OPEN_RETRY_AFTER
 
 CLOSED, OPEN, HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
@@ -22,11 +33,18 @@ class ModelCircuit:
 
     def __init__(self) -> None:
         self.state = CLOSED
+        self.generation = 0
         self.run_of_failures = 0
         self.opened_at = 0.0
-        self.permits = 0
+        self.openings = 0
+        self.break_seconds = 0.0
+        self.permits: dict[int, float] = {}  # permit number -> when it was handed out
+        self.next_permit = 1
         self.probe_successes = 0
         self.outcomes: list[tuple[float, bool]] = []  # (time, failed), rate mode
+
+
+ModelTicket = tuple[int, int]  # (generation, permit number or 0)
 
 
 class Model:
@@ -37,43 +55,58 @@ class Model:
         self.circuits: dict[str, ModelCircuit] = {key: ModelCircuit() for key in KEYS}
         self.changes: list[Change] = []
 
+    @property
+    def recovery(self) -> float:
+        return float(self.settings["recovery_timeout"] or 0)
+
     def _set(self, key: str, new: BreakerState) -> None:
         circuit = self.circuits[key]
         self.changes.append((key, circuit.state, new))
         circuit.state = new
+        circuit.generation += 1
         circuit.run_of_failures = 0
-        circuit.permits = 0
+        circuit.permits = {}
         circuit.probe_successes = 0
         circuit.outcomes = []
 
     def state(self, key: str, now: float) -> BreakerState:
         circuit = self.circuits[key]
-        recovery = float(self.settings["recovery_timeout"] or 0)
-        if circuit.state is OPEN and now >= circuit.opened_at + recovery:
-            self._set(key, HALF_OPEN)
+        if circuit.state is OPEN and now >= circuit.opened_at + circuit.break_seconds:
+            return HALF_OPEN
         return circuit.state
 
-    def allow(self, key: str, now: float) -> float | None:
-        state = self.state(key, now)
+    def allow(self, key: str, now: float) -> tuple[float | None, ModelTicket | None]:
         circuit = self.circuits[key]
-        recovery = float(self.settings["recovery_timeout"] or 0)
-        if state is OPEN:
-            return circuit.opened_at + recovery - now
-        if state is HALF_OPEN:
-            if circuit.permits == self.settings["half_open_max_calls"]:
-                return min(HALF_OPEN_RETRY_AFTER, recovery)
-            circuit.permits += 1
-        return None
+        if circuit.state is CLOSED:
+            return None, (circuit.generation, 0)
+        if circuit.state is OPEN:
+            if now < circuit.opened_at + circuit.break_seconds:
+                return circuit.opened_at + circuit.break_seconds - now, None
+            self._set(key, HALF_OPEN)
+        live = {p: t for p, t in circuit.permits.items() if now - t < self.recovery}
+        circuit.permits = live
+        if len(live) >= (self.settings["half_open_max_calls"] or 0):
+            return min(HALF_OPEN_RETRY_AFTER, self.recovery), None
+        permit = circuit.next_permit
+        circuit.next_permit += 1
+        circuit.permits[permit] = now
+        return None, (circuit.generation, permit)
 
-    def record(self, key: str, now: float, *, failed: bool) -> None:
+    def record(self, key: str, ticket: ModelTicket, now: float, *, failed: bool) -> None:
         circuit = self.circuits[key]
-        if circuit.state is HALF_OPEN and circuit.permits:
-            circuit.permits -= 1
+        generation, permit = ticket
+        if generation != circuit.generation:
+            return  # admitted before the last change of state: a late outcome
+        if circuit.state is HALF_OPEN:
+            if permit not in circuit.permits:
+                return  # a lapsed permit (a hung probe) or a CLOSED ticket
+            del circuit.permits[permit]
             if failed:
                 self._open(key, now)
             else:
                 circuit.probe_successes += 1
                 if circuit.probe_successes == self.settings["success_threshold"]:
+                    circuit.openings = 0
                     self._set(key, CLOSED)
             return
         if circuit.state is not CLOSED:
@@ -95,13 +128,18 @@ class Model:
         )
 
     def _open(self, key: str, now: float) -> None:
-        self._set(key, OPEN)
-        self.circuits[key].opened_at = now
-
-    def release(self, key: str) -> None:
         circuit = self.circuits[key]
-        if circuit.state is HALF_OPEN and circuit.permits:
-            circuit.permits -= 1
+        circuit.openings += 1
+        # Each opening in a row doubles the break, up to the 300 s default ceiling.
+        circuit.break_seconds = min(300.0, self.recovery * 2 ** (circuit.openings - 1))
+        circuit.opened_at = now
+        self._set(key, OPEN)
+
+    def release(self, key: str, ticket: ModelTicket) -> None:
+        circuit = self.circuits[key]
+        generation, permit = ticket
+        if generation == circuit.generation and circuit.state is HALF_OPEN:
+            circuit.permits.pop(permit, None)
 
 
 class BreakerMachine(RuleBasedStateMachine):
@@ -155,46 +193,64 @@ class BreakerMachine(RuleBasedStateMachine):
             on_state_change=lambda *change: self.changes.append(change),
         )
 
-    @rule(seconds=st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, 2.5]))
+    calls = Bundle("calls")
+
+    @rule(seconds=st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, 2.5, 7.0]))
     def wait(self, seconds: float) -> None:
         self.now += seconds
 
-    @rule(key=st.sampled_from(KEYS))
-    def allow(self, key: str) -> None:
-        expected = self.model.allow(key, self.now)
+    @rule(target=calls, key=st.sampled_from(KEYS))
+    def allow(self, key: str) -> tuple[str, ModelTicket, Ticket] | None:
+        expected, model_ticket = self.model.allow(key, self.now)
         rejected: CircuitOpenError | None = None
         try:
-            self.breaker.allow(key)
+            ticket = self.breaker.allow(key)
         except CircuitOpenError as error:
             rejected = error
-        if expected is None:
-            assert rejected is None, "rejected a call the model lets through"
-        else:
-            assert rejected is not None, "let through a call the model rejects"
+        if rejected is not None:
+            assert expected is not None, "rejected a call the model lets through"
             assert rejected.key == key
             assert math.isclose(rejected.retry_after, expected)
             assert rejected.retry_after > 0
+            return None
+        assert expected is None, "let through a call the model rejects"
+        assert model_ticket is not None
+        return key, model_ticket, ticket
 
-    @rule(key=st.sampled_from(KEYS))
-    def succeed(self, key: str) -> None:
-        self.model.record(key, self.now, failed=False)
-        self.breaker.record_success(key)
+    # Any call still out may end at any later time: a late outcome, or a probe that hung
+    # past its permit's expiry, is drawn as often as a prompt one.
+    @rule(call=consumes(calls))
+    def succeed(self, call: tuple[str, ModelTicket, Ticket] | None) -> None:
+        if call is not None:
+            key, model_ticket, ticket = call
+            self.model.record(key, model_ticket, self.now, failed=False)
+            self.breaker.record_success(key, ticket)
 
-    @rule(key=st.sampled_from(KEYS))
-    def fail(self, key: str) -> None:
-        self.model.record(key, self.now, failed=True)
-        self.breaker.record_failure(key)
+    @rule(call=consumes(calls))
+    def fail(self, call: tuple[str, ModelTicket, Ticket] | None) -> None:
+        if call is not None:
+            key, model_ticket, ticket = call
+            self.model.record(key, model_ticket, self.now, failed=True)
+            self.breaker.record_failure(key, ticket, 503)
 
-    @rule(key=st.sampled_from(KEYS))
-    def release(self, key: str) -> None:
-        self.model.release(key)
-        self.breaker.release(key)
+    @rule(call=consumes(calls))
+    def release(self, call: tuple[str, ModelTicket, Ticket] | None) -> None:
+        if call is not None:
+            key, model_ticket, ticket = call
+            self.model.release(key, model_ticket)
+            self.breaker.release(key, ticket)
 
     @invariant()
     def same_states_and_changes(self) -> None:
         for key in KEYS:
             assert self.breaker.state(key) is self.model.state(key, self.now)
         assert self.changes == self.model.changes
+
+    @invariant()
+    def probes_within_the_limit(self) -> None:
+        for key in KEYS:
+            snapshot = self.breaker.snapshot(key)
+            assert snapshot.probes <= (self.model.settings.get("half_open_max_calls") or 2)
 
 
 BreakerMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)

@@ -224,7 +224,8 @@ def test_retry_after_too_long_stops(status: int, headers: dict[str, str], now: f
 
 def test_retry_after_equal_to_max_is_honoured() -> None:
     """A Retry-After exactly at max_retry_after is still waited for."""
-    decision = decide(POLICY, attempt=1, method="GET", status=503, headers={"Retry-After": "60"})
+    policy = attrs.evolve(POLICY, deadline=None)
+    decision = decide(policy, attempt=1, method="GET", status=503, headers={"Retry-After": "60"})
     assert (decision.retry, decision.delay) == (True, 60.0)
 
 
@@ -294,10 +295,10 @@ def test_headers_ignored_on_a_failure() -> None:
 
 
 @pytest.mark.parametrize(
-    ("elapsed", "retry"), [(0.0, True), (5.0, True), (6.0, True), (6.001, False), (20.0, False)]
+    ("elapsed", "retry"), [(0.0, True), (5.0, True), (5.999, True), (6.0, False), (20.0, False)]
 )
 def test_deadline_stops_a_wait_that_would_end_past_it(elapsed: float, retry: bool) -> None:
-    """A retry whose wait would end after the deadline stops at once ('deadline')."""
+    """A retry whose wait would end at or after the deadline stops at once ('deadline')."""
     policy = attrs.evolve(POLICY, backoff=Backoff(base=4.0, jitter="none"), deadline=10.0)
     decision = decide(policy, attempt=1, method="GET", status=503, elapsed=elapsed)
     assert decision.retry is retry
@@ -480,3 +481,10 @@ def test_needs_idempotency_key(auto: bool, method: str, has_key: bool, expected:
     """Only a POST or PATCH without a key gets one, and only with auto_idempotency_key."""
     policy = RetryPolicy(auto_idempotency_key=auto)
     assert needs_idempotency_key(policy, method, has_idempotency_key=has_key) is expected
+
+
+def test_no_attempt_starts_at_the_deadline() -> None:
+    """Elapsed exactly at the deadline with no wait left stops: no attempt starts there."""
+    policy = attrs.evolve(POLICY, backoff=Backoff(base=0.0, jitter="none"), deadline=10.0)
+    decision = decide(policy, attempt=1, method="GET", status=503, elapsed=10.0)
+    assert (decision.retry, decision.reason) == (False, Reason.DEADLINE)

@@ -10,9 +10,16 @@ import anyio
 import httpx
 import pytest
 
-from retrykit import Backoff, CircuitBreaker, FailureKind, Reason, RetryBudget, RetryPolicy
+from retrykit import (
+    Backoff,
+    CircuitBreaker,
+    FailureKind,
+    Reason,
+    RetryBudget,
+    RetryPolicy,
+    get_history,
+)
 from retrykit._adapters._httpx import failure_kind
-from retrykit._driver._call import get_history
 from retrykit.httpx import (
     HISTORY_EXTENSION,
     POLICY_EXTENSION,
@@ -201,7 +208,7 @@ async def test_policy_extension_none_makes_one_attempt(server: FlakyServer) -> N
 async def test_open_circuit_rejects_without_network(server: FlakyServer) -> None:
     """Once the circuit opens, calls raise CircuitOpenError and nothing reaches the server."""
     server.script("/down", Reply(503))
-    breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=60)
+    breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=60, counts="attempts")
     policy = RetryPolicy(max_attempts=2, backoff=Backoff(base=0.001))
     async with fast_client(policy=policy, breaker=breaker) as client:
         await client.get(server.url("/down"))
@@ -256,7 +263,7 @@ async def test_secret_never_leaks(server: FlakyServer, caplog: pytest.LogCapture
     events: list[Event] = []
     headers = {"Authorization": f"Bearer {SECRET}"}
     policy = RetryPolicy(max_attempts=2, backoff=Backoff(base=0.001))
-    breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=60)
+    breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=60, counts="attempts")
     with caplog.at_level(logging.DEBUG):
         async with fast_client(policy=policy, breaker=breaker, hooks=[events.append]) as client:
             with pytest.raises(httpx.ReadError) as read_error:

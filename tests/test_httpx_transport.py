@@ -18,9 +18,17 @@ import httpx
 import pytest
 
 import retrykit
-from retrykit import Backoff, CircuitBreaker, FailureKind, Reason, RetryBudget, RetryPolicy
+from retrykit import (
+    Backoff,
+    CircuitBreaker,
+    FailureKind,
+    Reason,
+    RetryBudget,
+    RetryHistory,
+    RetryPolicy,
+    get_history,
+)
 from retrykit._adapters._httpx import failure_kind
-from retrykit._driver._call import RetryHistory, get_history
 from retrykit.httpx import (
     HISTORY_EXTENSION,
     POLICY_EXTENSION,
@@ -373,7 +381,7 @@ def test_policy_extension_must_be_a_policy(server: FlakyServer) -> None:
 def test_open_circuit_rejects_without_network(server: FlakyServer) -> None:
     """Once the circuit opens, calls raise CircuitOpenError and nothing reaches the server."""
     server.script("/down", Reply(503))
-    breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=60)
+    breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=60, counts="attempts")
     policy = RetryPolicy(max_attempts=2, backoff=Backoff(base=0.001))
     with fast_client(policy=policy, breaker=breaker) as client:
         client.get(server.url("/down"))
@@ -489,7 +497,7 @@ def test_secret_never_leaks(server: FlakyServer, caplog: pytest.LogCaptureFixtur
     events: list[Event] = []
     headers = {"Authorization": f"Bearer {SECRET}"}
     policy = RetryPolicy(max_attempts=2, backoff=Backoff(base=0.001))
-    breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=60)
+    breaker = CircuitBreaker(failure_threshold=2, recovery_timeout=60, counts="attempts")
     with (
         caplog.at_level(logging.DEBUG),
         fast_client(policy=policy, breaker=breaker, hooks=[events.append]) as client,

@@ -41,9 +41,14 @@ def test_default_respects_retry_after_up_to_sixty_seconds() -> None:
     assert policy.max_retry_after == 60.0
 
 
-def test_default_has_no_deadline() -> None:
-    """By default there is no overall deadline."""
-    assert RetryPolicy().deadline is None
+def test_default_deadline_is_finite() -> None:
+    """By default every call has a finite worst case: a 60 s deadline."""
+    assert RetryPolicy().deadline == 60.0
+
+
+def test_deadline_none_means_no_bound() -> None:
+    """deadline=None is still accepted, for those who want no bound."""
+    assert RetryPolicy(deadline=None).deadline is None
 
 
 def test_default_idempotency_header() -> None:

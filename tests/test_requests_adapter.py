@@ -360,7 +360,7 @@ def test_breaker_opening_stops_the_retries(
     flaky_server: FlakyServer, fake_clock: FakeClock
 ) -> None:
     """A circuit that opens during a call ends it: no retry is sent into an open circuit."""
-    breaker = CircuitBreaker(failure_threshold=2, clock=fake_clock.monotonic)
+    breaker = CircuitBreaker(failure_threshold=2, clock=fake_clock.monotonic, counts="attempts")
     flaky_server.script("/flaky", Reply(503))
     response = mounted(fake_adapter(fake_clock, breaker=breaker)).get(
         flaky_server.url("/flaky"), timeout=2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import pytest
 
@@ -21,10 +21,19 @@ from retrykit import (
     FailureKind,
     Reason,
     RetryBudget,
+    RetryHistory,
     RetryPolicy,
     RetryScheduled,
+    get_history,
+    origin_key,
 )
-from retrykit._driver._call import RetryHistory, RetryRunner, get_history, origin_key
+from retrykit._driver._settings import build_runner
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from retrykit._core._decide import Decision
+    from retrykit._driver._call import RetryCall, RetryRunner
 
 URL = "https://api.example.com/v1/users/42"
 
@@ -46,16 +55,33 @@ def make_runner(
     clock: Clock | None = None,
 ) -> RetryRunner:
     hooks = [events.append] if events is not None else []
-    return RetryRunner(
+    return build_runner(
         policy=policy or RetryPolicy(backoff=Backoff(base=1.0, jitter="none")),
         breaker=breaker,
         budget=budget,
         hooks=hooks,
-        circuit_error=CircuitOpenError,
         clock=clock or Clock(),
         wall_clock=lambda: 1_700_000_000.0,
         rand=lambda: 0.5,
+        key_func=None,
+        endpoint_func=None,
     )
+
+
+def respond(
+    call: RetryCall, status: int, headers: Mapping[str, str], body: bytes | None = None
+) -> Decision:
+    """Feed the call one response, as the loops do: judge it, then record it."""
+    decision = call.judge_response(status, headers)
+    call.record(decision, status=status, headers=headers, body=body)
+    return decision
+
+
+def failed(call: RetryCall, failure: FailureKind) -> Decision:
+    """Feed the call one attempt that got no response."""
+    decision = call.judge_failure(failure)
+    call.record(decision, failure=failure)
+    return decision
 
 
 @pytest.mark.parametrize(
@@ -77,10 +103,10 @@ def test_retry_then_success_records_history() -> None:
     """A 503 then a 200 gives one retry, the backoff wait, and a history of both attempts."""
     call = make_runner().start("GET", URL, {})
     call.before_attempt()
-    first = call.after_response(503, {})
+    first = respond(call, 503, {})
     assert (first.retry, first.delay, first.reason) == (True, 1.0, Reason.RETRYABLE_STATUS)
     call.before_attempt()
-    second = call.after_response(200, {})
+    second = respond(call, 200, {})
     assert not second.retry
     history = call.finish()
     assert [a.status for a in history.attempts] == [503, 200]
@@ -94,9 +120,9 @@ def test_events_in_order_for_a_retried_call() -> None:
     events: list[Event] = []
     call = make_runner(events=events).start("GET", URL, {"X-Request-Id": "req-1"})
     call.before_attempt()
-    call.after_response(503, {"X-Request-Id": "req-1"})
+    respond(call, 503, {"X-Request-Id": "req-1"})
     call.before_attempt()
-    call.after_response(200, {})
+    respond(call, 200, {})
     call.finish()
     assert [type(e) for e in events] == [
         AttemptFinished,
@@ -121,17 +147,21 @@ def test_hook_that_raises_is_logged_and_skipped(caplog: pytest.LogCaptureFixture
     def broken(event: Event) -> None:
         raise RuntimeError("hook bug")
 
-    runner = RetryRunner(
+    runner = build_runner(
         policy=RetryPolicy(),
         breaker=None,
         budget=None,
         hooks=[broken, seen.append],
-        circuit_error=CircuitOpenError,
+        clock=Clock(),
+        wall_clock=None,
+        rand=lambda: 0.5,
+        key_func=None,
+        endpoint_func=None,
     )
     with caplog.at_level(logging.ERROR, logger="retrykit"):
         call = runner.start("GET", URL, {})
         call.before_attempt()
-        call.after_response(200, {})
+        respond(call, 200, {})
         call.finish()
     assert len(seen) == 2
     assert "hook" in caplog.text
@@ -144,7 +174,7 @@ def test_error_body_gives_code_and_request_id_to_events() -> None:
     call = make_runner(events=events).start("POST", URL, {})
     call.before_attempt()
     body = b'{"error": {"code": "VALIDATION_ERROR", "message": "bad", "request_id": "req-9"}}'
-    decision = call.after_response(422, {"Content-Type": "application/json"}, body)
+    decision = respond(call, 422, {"Content-Type": "application/json"}, body)
     assert not decision.retry
     call.finish()
     attempt, end = events
@@ -160,7 +190,7 @@ def test_auto_idempotency_key_makes_post_safe() -> None:
     call = make_runner(policy=policy).start("POST", URL, {})
     assert call.idempotency_key is not None
     call.before_attempt()
-    assert call.after_response(503, {}).retry
+    assert respond(call, 503, {}).retry
 
 
 def test_existing_idempotency_key_is_kept() -> None:
@@ -181,7 +211,7 @@ def test_post_unknown_outcome_is_not_retried() -> None:
     """A POST whose outcome is unknown is never sent again."""
     call = make_runner().start("POST", URL, {})
     call.before_attempt()
-    decision = call.after_failure(FailureKind.UNKNOWN_OUTCOME)
+    decision = failed(call, FailureKind.UNKNOWN_OUTCOME)
     assert (decision.retry, decision.reason) == (False, Reason.UNSAFE_METHOD)
 
 
@@ -189,7 +219,7 @@ def test_body_that_cannot_be_replayed_stops_retries() -> None:
     """A streamed body is sent once; the reason says why there was no retry."""
     call = make_runner().start("GET", URL, {}, replayable=False)
     call.before_attempt()
-    decision = call.after_failure(FailureKind.CONNECT)
+    decision = failed(call, FailureKind.CONNECT)
     assert (decision.retry, decision.reason) == (False, Reason.BODY_NOT_REPLAYABLE)
     assert call.finish().reason == Reason.BODY_NOT_REPLAYABLE
 
@@ -201,7 +231,7 @@ def test_budget_exhausted_stops_retries_and_emits_event() -> None:
     events: list[Event] = []
     call = make_runner(budget=budget, events=events, clock=clock).start("GET", URL, {})
     call.before_attempt()
-    decision = call.after_response(503, {})
+    decision = respond(call, 503, {})
     assert (decision.retry, decision.reason) == (False, Reason.BUDGET_EXHAUSTED)
     assert any(isinstance(e, BudgetExhausted) for e in events)
 
@@ -211,18 +241,19 @@ def test_open_circuit_rejects_first_attempt_with_history() -> None:
     clock = Clock()
     breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=30.0, clock=clock)
     events: list[Event] = []
-    runner = make_runner(breaker=breaker, events=events, clock=clock)
+    policy = RetryPolicy(max_attempts=1)
+    runner = make_runner(policy=policy, breaker=breaker, events=events, clock=clock)
     call = runner.start("GET", URL, {})
     call.before_attempt()
-    call.after_failure(FailureKind.CONNECT)
+    failed(call, FailureKind.CONNECT)
     assert breaker.state(origin_key(URL)) is BreakerState.OPEN
-    rejected = runner.start("GET", URL, {})
-    with pytest.raises(CircuitOpenError) as info:
-        rejected.before_attempt()
-    assert info.value.key == "https://api.example.com:443"
-    assert info.value.retry_after == pytest.approx(30.0)
-    history = get_history(info.value)
-    assert history is not None
+    rejection = runner.start("GET", URL, {}).before_attempt()
+    assert rejection is not None
+    assert isinstance(rejection.error, CircuitOpenError)
+    assert rejection.error.key == "https://api.example.com:443"
+    assert rejection.error.retry_after == pytest.approx(30.0)
+    assert rejection.error.opened_by == "connect"
+    history = rejection.history
     assert history.reason == Reason.CIRCUIT_OPEN
     assert history.attempts == ()
     assert any(isinstance(e, CircuitStateChanged) and e.new is BreakerState.OPEN for e in events)
@@ -232,12 +263,12 @@ def test_open_circuit_rejects_first_attempt_with_history() -> None:
 def test_retry_stops_when_own_failures_open_the_circuit() -> None:
     """Once the circuit opens mid-call, the call stops and returns what it has."""
     clock = Clock()
-    breaker = CircuitBreaker(failure_threshold=2, clock=clock)
+    breaker = CircuitBreaker(failure_threshold=2, clock=clock, counts="attempts")
     call = make_runner(breaker=breaker, clock=clock).start("GET", URL, {})
     call.before_attempt()
-    assert call.after_response(503, {}).retry
+    assert respond(call, 503, {}).retry
     call.before_attempt()
-    decision = call.after_response(503, {})
+    decision = respond(call, 503, {})
     assert (decision.retry, decision.reason) == (False, Reason.CIRCUIT_OPEN)
 
 
@@ -249,7 +280,7 @@ def test_4xx_counts_as_success_for_the_breaker() -> None:
     for _ in range(3):
         call = runner.start("GET", URL, {})
         call.before_attempt()
-        call.after_response(404, {})
+        respond(call, 404, {})
     assert breaker.state(origin_key(URL)) is BreakerState.CLOSED
 
 
@@ -266,3 +297,48 @@ def test_get_history_reads_attribute_and_extensions() -> None:
     assert get_history(WithAttribute()) is history
     assert get_history(WithExtensions()) is history
     assert get_history(object()) is None
+
+
+def test_a_call_whose_retry_succeeds_counts_as_one_success() -> None:
+    """By default the breaker counts calls: failed attempts that a retry absorbs never count."""
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, clock=clock)
+    runner = make_runner(breaker=breaker, clock=clock)
+    for _ in range(5):
+        call = runner.start("GET", URL, {})
+        call.before_attempt()
+        assert respond(call, 503, {}).retry
+        call.before_attempt()
+        assert not respond(call, 200, {}).retry
+        call.finish()
+    assert breaker.state(origin_key(URL)) is BreakerState.CLOSED
+
+
+def test_a_call_that_gives_up_counts_as_one_failure() -> None:
+    """The call's final outcome is what the breaker counts: one failure per failed call."""
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=2, clock=clock)
+    runner = make_runner(policy=RetryPolicy(max_attempts=3), breaker=breaker, clock=clock)
+    call = runner.start("GET", URL, {})
+    for _ in range(3):
+        assert call.before_attempt() is None
+        respond(call, 503, {})
+    assert breaker.snapshot(origin_key(URL)).failures == 1
+    assert breaker.state(origin_key(URL)) is BreakerState.CLOSED
+
+
+def test_one_opening_emits_one_event_for_many_clients_sharing_a_breaker() -> None:
+    """30 runners share a breaker: one opening is one event, and no listener is left behind."""
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, clock=clock)
+    events: list[Event] = []
+    runners = [
+        make_runner(policy=RetryPolicy(max_attempts=1), breaker=breaker, events=events, clock=clock)
+        for _ in range(30)
+    ]
+    call = runners[0].start("GET", URL, {})
+    call.before_attempt()
+    respond(call, 503, {})
+    changes = [e for e in events if isinstance(e, CircuitStateChanged)]
+    assert len(changes) == 1
+    assert breaker._listeners == ()

@@ -1,23 +1,23 @@
 """The httpx transports, written once for httpx and for its fork httpx2.
 
 This file is loaded twice: as ``retrykit._adapters._httpx`` against ``httpx`` (imported
-by `retrykit.httpx`), and by `retrykit.httpx2` as ``retrykit._httpx2_transport`` with
+by `retrykit.httpx`), and by `retrykit.httpx2` as ``retrykit._adapters._httpx2`` with
 ``HTTPX_MODULE = "httpx2"`` set before it runs. The two clients share one API, so the
 only difference is the module bound to the name ``httpx`` below.
 
-Every decision comes from `retrykit._core` through the driver in `retrykit._driver._call`;
-this module only translates. How an httpx exception maps onto the core:
+Every decision comes from `retrykit._core` through the driver in `retrykit._driver`;
+this module translates requests, responses and exceptions. How an httpx exception maps
+onto the core (`FAILURES`, most specific first):
 
 - `FailureKind.CONNECT` (the request never left): ``ConnectError``, ``ConnectTimeout``,
   ``PoolTimeout``.
+- Never retried, propagated untouched: ``ProxyError``, ``UnsupportedProtocol`` and
+  ``LocalProtocolError`` (they fail the same way again), an open circuit of a nested
+  retry transport, and every exception that is not an httpx ``TransportError``.
 - `FailureKind.UNKNOWN_OUTCOME` (the server may have acted on it): ``ReadTimeout``,
   ``WriteTimeout``, ``ReadError``, ``WriteError``, ``CloseError``, ``RemoteProtocolError``
   (a reset, a garbage status line, a body cut short), and any other ``TimeoutException``
   or ``NetworkError``.
-- Anything else propagates untouched and is never retried: ``ProxyError``,
-  ``UnsupportedProtocol`` and ``LocalProtocolError`` (they fail the same way again), an
-  open circuit of a nested retry transport, and every exception that is not an httpx
-  ``TransportError``.
 """
 
 from __future__ import annotations
@@ -25,24 +25,27 @@ from __future__ import annotations
 import importlib
 import random
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import anyio
 import attrs
 
 import retrykit._errors
-from retrykit._core._endpoint import endpoint_template
 from retrykit._core._policy import FailureKind, RetryPolicy
-from retrykit._driver._call import RetryCall, RetryRunner, attach_history, origin_key
-from retrykit._state._breaker import CircuitBreaker
-from retrykit._state._budget import RetryBudget
+from retrykit._driver._history import attach_history
+from retrykit._driver._loop import run, run_async
+from retrykit._driver._settings import DEFAULT, UseDefault, build_runner, resolve_sleep
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 
     import httpx
 
+    from retrykit._clock import Clock
+    from retrykit._driver._call import Rejection, RetryCall, RetryRunner
+    from retrykit._driver._history import RetryHistory
     from retrykit._observe._events import Hook
+    from retrykit._state._breaker import CircuitBreaker
+    from retrykit._state._budget import RetryBudget
 else:
     # retrykit.httpx2 sets HTTPX_MODULE before running this file a second time.
     httpx = importlib.import_module(globals().get("HTTPX_MODULE", "httpx"))
@@ -53,6 +56,7 @@ __all__ = [
     "READ_BODY_EXTENSION",
     "AsyncRetryTransport",
     "CircuitOpenError",
+    "DeadlineExceededError",
     "RetryTransport",
 ]
 
@@ -65,85 +69,76 @@ READ_BODY_EXTENSION: Final = "retry_read_body"
 HISTORY_EXTENSION: Final = "retry_history"
 """``response.extensions`` key of the final response's `RetryHistory`."""
 
-# A discarded response is read, to keep its connection, only when it says it is this small.
-_DRAIN_LIMIT: Final = 1024 * 1024
-
-_CONNECT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-_NOT_RETRYABLE = (httpx.ProxyError, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
-_UNKNOWN_OUTCOME_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-
-
-class _Default:
-    """The type of `_DEFAULT`: "a new one with its defaults", where None means "off"."""
-
-    def __repr__(self) -> str:
-        return "<default>"
-
-
-_DEFAULT: Final = _Default()
+_TIMEOUT_EXTENSION: Final = "timeout"
+_TIMEOUT_PARTS: Final = ("connect", "read", "write", "pool")
 
 
 class CircuitOpenError(retrykit._errors.CircuitOpenError, httpx.TransportError):
     """The circuit of the request's origin is open: the request was not sent at all.
 
-    It is both a `retrykit.CircuitOpenError` (with ``key`` and ``retry_after``) and an
-    httpx ``TransportError`` (with ``request``), so code that already handles httpx's
-    transport errors handles it too. ``retry_history`` holds the attempts made before
-    the rejection. It pickles (without its request and history).
+    It is both a `retrykit.CircuitOpenError` (with ``key``, ``retry_after``,
+    ``opened_by`` and ``opened_at``) and an httpx ``TransportError`` (with
+    ``request``), so code that already handles httpx's transport errors handles it too.
+    ``retry_history`` holds the attempts made before the rejection. It pickles
+    (without its request and history).
     """
 
     def __init__(
-        self, key: str, retry_after: float, *, request: httpx.Request | None = None
+        self,
+        key: str,
+        retry_after: float,
+        *,
+        opened_by: object = None,
+        opened_at: float | None = None,
+        request: httpx.Request | None = None,
     ) -> None:
         # The base class passes its message along the MRO to httpx's RequestError.
-        super().__init__(key, retry_after)
+        super().__init__(key, retry_after, opened_by=opened_by, opened_at=opened_at)
         if request is not None:
             self.request = request
 
 
-def failure_kind(exc: httpx.TransportError) -> FailureKind | None:
-    """Return the FailureKind of an httpx transport error, or None when it must propagate."""
-    if isinstance(exc, _CONNECT_ERRORS):
-        return FailureKind.CONNECT
-    if isinstance(exc, (*_NOT_RETRYABLE, retrykit._errors.CircuitOpenError)):
-        return None
-    if isinstance(exc, _UNKNOWN_OUTCOME_ERRORS):
-        return FailureKind.UNKNOWN_OUTCOME
+class DeadlineExceededError(retrykit._errors.DeadlineExceededError, httpx.TimeoutException):
+    """The call's deadline passed before it could end with a response (an httpx timeout)."""
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+        super().__init__(message)
+        if request is not None:
+            self.request = request
+
+
+FAILURES: Final[tuple[tuple[type[BaseException], FailureKind | None], ...]] = (
+    (retrykit._errors.CircuitOpenError, None),
+    (httpx.ConnectError, FailureKind.CONNECT),
+    (httpx.ConnectTimeout, FailureKind.CONNECT),
+    (httpx.PoolTimeout, FailureKind.CONNECT),
+    (httpx.ProxyError, None),
+    (httpx.UnsupportedProtocol, None),
+    (httpx.LocalProtocolError, None),
+    (httpx.TimeoutException, FailureKind.UNKNOWN_OUTCOME),
+    (httpx.NetworkError, FailureKind.UNKNOWN_OUTCOME),
+    (httpx.RemoteProtocolError, FailureKind.UNKNOWN_OUTCOME),
+)
+"""Exception type to `FailureKind` (None: never retried), most specific first."""
+
+
+def failure_kind(exc: BaseException) -> FailureKind | None:
+    """Return the FailureKind of an exception from sending or reading, or None to propagate."""
+    for kind, failure in FAILURES:
+        if isinstance(exc, kind):
+            return failure
     return None
 
 
 class _Settings:
     """What both transports hold: the driver, and the defaults a request may override."""
 
-    def __init__(
-        self,
-        *,
-        policy: RetryPolicy | None,
-        breaker: CircuitBreaker | _Default | None,
-        budget: RetryBudget | _Default | None,
-        hooks: Sequence[Hook],
-        read_body: bool,
-        clock: Callable[[], float],
-        wall_clock: Callable[[], float],
-        rand: Callable[[], float],
-        key_func: Callable[[str], str],
-        endpoint_func: Callable[[str, str], str],
-    ) -> None:
-        policy = policy if policy is not None else RetryPolicy()
+    __slots__ = ("read_body", "runner", "single_attempt")
+
+    def __init__(self, runner: RetryRunner, read_body: object) -> None:
+        self.runner = runner
         self.read_body = _check_read_body(read_body)
-        self.single_attempt = attrs.evolve(policy, max_attempts=1)
-        self.runner = RetryRunner(
-            policy=policy,
-            breaker=CircuitBreaker() if isinstance(breaker, _Default) else breaker,
-            budget=RetryBudget() if isinstance(budget, _Default) else budget,
-            hooks=hooks,
-            circuit_error=CircuitOpenError,
-            clock=clock,
-            wall_clock=wall_clock,
-            rand=rand,
-            key_func=key_func,
-            endpoint_func=endpoint_func,
-        )
+        self.single_attempt = attrs.evolve(runner.policy, max_attempts=1)
 
     def start(self, request: httpx.Request) -> tuple[RetryCall, bool]:
         """Begin the call of ``request``; return its driver and whether to read the body."""
@@ -173,12 +168,25 @@ def _check_read_body(value: object) -> bool:
     return value
 
 
-def _before_attempt(call: RetryCall, request: httpx.Request) -> None:
-    try:
-        call.before_attempt()
-    except CircuitOpenError as exc:
-        exc.request = request
-        raise
+def _check_transport(transport: object, kind: type[Any]) -> None:
+    if not isinstance(transport, kind):
+        raise TypeError(
+            f"transport must be an {kind.__module__}.{kind.__qualname__} (such as "
+            f"HTTPTransport()), or None for a new default one; got {transport!r}"
+        )
+
+
+def _capped_timeouts(request: httpx.Request, time_left: float | None) -> None:
+    """Cut each of the request's timeouts to the time left before the deadline."""
+    if time_left is None:
+        return
+    left = max(time_left, 0.001)
+    current = request.extensions.get(_TIMEOUT_EXTENSION) or {}
+    capped = {}
+    for part in _TIMEOUT_PARTS:
+        value = current.get(part)
+        capped[part] = left if value is None else min(value, left)
+    request.extensions[_TIMEOUT_EXTENSION] = capped
 
 
 def _buffered(response: httpx.Response, raw: bytes) -> httpx.Response:
@@ -191,14 +199,155 @@ def _buffered(response: httpx.Response, raw: bytes) -> httpx.Response:
     )
 
 
-def _finished(response: httpx.Response, call: RetryCall) -> httpx.Response:
-    response.extensions = {**response.extensions, HISTORY_EXTENSION: call.finish()}
-    return response
+def _already_read(response: httpx.Response) -> bytes | None:
+    """Return the body of a response its transport has read already (MockTransport...)."""
+    try:
+        return response.content
+    except httpx.ResponseNotRead:
+        return None
 
 
-def _worth_draining(response: httpx.Response) -> bool:
-    length = response.headers.get("content-length", "")
-    return length.isdigit() and int(length) <= _DRAIN_LIMIT
+class _Exchange:
+    """The steps of one call that both transports share (see `retrykit._driver._loop`)."""
+
+    __slots__ = ("read_body", "request")
+
+    def __init__(self, request: httpx.Request, read_body: bool) -> None:
+        self.request = request
+        self.read_body = read_body
+
+    @staticmethod
+    def head(response: httpx.Response) -> tuple[int, Mapping[str, str]]:
+        return response.status_code, response.headers
+
+    @staticmethod
+    def failure_kind(exc: BaseException) -> FailureKind | None:
+        return failure_kind(exc)
+
+    @staticmethod
+    def deliver(
+        response: httpx.Response, body: bytes | None, history: RetryHistory
+    ) -> httpx.Response:
+        if body is not None and _already_read(response) is None:
+            response = _buffered(response, body)
+        response.extensions = {**response.extensions, HISTORY_EXTENSION: history}
+        return response
+
+    @staticmethod
+    def attach(exc: BaseException, history: RetryHistory) -> None:
+        attach_history(exc, history)
+
+    def rejected(self, rejection: Rejection) -> BaseException:
+        cause = rejection.error
+        error: BaseException
+        if cause is None:
+            error = DeadlineExceededError(
+                "the call's deadline passed before it could end", request=self.request
+            )
+        else:
+            error = CircuitOpenError(
+                cause.key,
+                cause.retry_after,
+                opened_by=cause.opened_by,
+                opened_at=cause.opened_at,
+                request=self.request,
+            )
+        attach_history(error, rejection.history)
+        return error
+
+    @staticmethod
+    def rewind() -> None:
+        """Bytes content replays as it is."""
+
+
+class _SyncExchange(_Exchange):
+    __slots__ = ("_sleep", "transport")
+
+    def __init__(
+        self,
+        request: httpx.Request,
+        read_body: bool,
+        transport: httpx.BaseTransport,
+        sleep: Callable[[float], object],
+    ) -> None:
+        super().__init__(request, read_body)
+        self.transport = transport
+        self._sleep = sleep
+
+    def send(self, time_left: float | None) -> httpx.Response:
+        _capped_timeouts(self.request, time_left)
+        return self.transport.handle_request(self.request)
+
+    def sleep(self, seconds: float) -> None:
+        self._sleep(seconds)
+
+    def read(self, response: httpx.Response) -> bytes | None:
+        if not self.read_body:
+            return None
+        content = _already_read(response)
+        if content is not None:
+            return content
+        try:
+            return b"".join(response.iter_raw())
+        finally:
+            response.close()
+
+    @staticmethod
+    def chunks(response: httpx.Response) -> Iterator[bytes]:
+        content = _already_read(response)
+        return iter((content,)) if content is not None else response.iter_raw()
+
+    @staticmethod
+    def close(response: httpx.Response) -> None:
+        response.close()
+
+
+class _AsyncExchange(_Exchange):
+    __slots__ = ("_sleep", "transport")
+
+    def __init__(
+        self,
+        request: httpx.Request,
+        read_body: bool,
+        transport: httpx.AsyncBaseTransport,
+        sleep: Callable[[float], Awaitable[object]],
+    ) -> None:
+        super().__init__(request, read_body)
+        self.transport = transport
+        self._sleep = sleep
+
+    async def sleep(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+    async def send(self, time_left: float | None) -> httpx.Response:
+        _capped_timeouts(self.request, time_left)
+        return await self.transport.handle_async_request(self.request)
+
+    async def read(self, response: httpx.Response) -> bytes | None:
+        if not self.read_body:
+            return None
+        content = _already_read(response)
+        if content is not None:
+            return content
+        try:
+            return b"".join([chunk async for chunk in response.aiter_raw()])
+        finally:
+            await response.aclose()
+
+    @staticmethod
+    def chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+        content = _already_read(response)
+        if content is not None:
+            return _one_chunk(content)
+        return response.aiter_raw()
+
+    @staticmethod
+    async def close(response: httpx.Response) -> None:
+        await response.aclose()
+
+
+async def _one_chunk(content: bytes) -> AsyncIterator[bytes]:
+    yield content
 
 
 class RetryTransport(httpx.BaseTransport):
@@ -207,8 +356,9 @@ class RetryTransport(httpx.BaseTransport):
     - ``transport``: the transport that sends (default: a new ``httpx.HTTPTransport()``;
       pass ``HTTPTransport(retries=0, ...)`` of your own to set TLS, limits or HTTP/2).
     - ``policy``: the `RetryPolicy` (default: ``RetryPolicy()``).
-    - ``breaker``, ``budget``: a `CircuitBreaker` and a `RetryBudget`; by default new ones
-      with their defaults, None turns them off. Share one between transports to share state.
+    - ``breaker``, ``budget``: a `CircuitBreaker` and a `RetryBudget`; by default
+      (`retrykit.DEFAULT`) new ones with their defaults, None turns them off. Share one
+      between transports to share state.
     - ``hooks``: callables receiving every event; one that raises is logged and skipped.
     - ``read_body``: read each response's body inside the retry loop (default False).
       A transport cannot tell whether its caller streams, and reading would hold a
@@ -217,20 +367,26 @@ class RetryTransport(httpx.BaseTransport):
       do not stream: a body cut short or a read timeout in the middle of the body is then
       retried like any other failure of a safe request. ``request.extensions
       ["retry_read_body"]`` overrides it per request.
-    - ``sleep``, ``clock``, ``wall_clock``, ``rand``: the waits, the monotonic and Unix
-      clocks and the jitter source (replace them in tests).
-    - ``key_func(url)``: the circuit key (default: the origin ``scheme://host:port``);
-      ``endpoint_func(method, url)``: the endpoint label in events and logs.
+    - ``clock``: monotonic seconds, or a `Clock` object (such as
+      `retrykit.testing.FakeClock`) that also gives the wall clock and the waits;
+      ``sleep``, ``wall_clock`` and ``rand`` replace the waits, the Unix clock and the
+      jitter source one by one (for tests).
+    - ``key_func(url)``: the circuit key (default: `retrykit.origin_key`, the origin
+      ``scheme://host:port``); ``endpoint_func(method, url)``: the endpoint label in
+      events and logs (default: `retrykit.endpoint_template`).
 
+    Every argument is checked here: a wrong one raises TypeError or ValueError naming it.
     Per request, ``extensions={"retry_policy": policy}`` replaces the policy, and
     ``{"retry_policy": None}`` makes one attempt only. A request with bytes content is
     re-sent byte for byte; one whose body is an iterator is sent once (reason
     ``"body_not_replayable"``). The final response carries its `RetryHistory` in
     ``response.extensions["retry_history"]``; the last exception is raised unchanged,
     with ``exc.retry_history``. An open circuit raises `CircuitOpenError` without any
-    I/O. A response that will be retried is read (when it declares at most 1 MiB) and
-    closed first, so its connection goes back to the pool. Closing this transport closes
-    the inner one. One transport may serve many threads at once.
+    I/O. The policy's deadline bounds every attempt: each of the request's timeouts is
+    cut to the time left. A response that will be retried is read up to 1 MiB (and its
+    connection dropped past that) and closed first, so its connection goes back to the
+    pool. Closing this transport closes the inner one. One transport may serve many
+    threads at once.
     """
 
     def __init__(
@@ -238,82 +394,41 @@ class RetryTransport(httpx.BaseTransport):
         transport: httpx.BaseTransport | None = None,
         *,
         policy: RetryPolicy | None = None,
-        breaker: CircuitBreaker | _Default | None = _DEFAULT,
-        budget: RetryBudget | _Default | None = _DEFAULT,
+        breaker: CircuitBreaker | UseDefault | None = DEFAULT,
+        budget: RetryBudget | UseDefault | None = DEFAULT,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
-        sleep: Callable[[float], object] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | Clock = time.monotonic,
+        sleep: Callable[[float], object] | None = None,
+        wall_clock: Callable[[], float] | None = None,
         rand: Callable[[], float] = random.random,
-        key_func: Callable[[str], str] = origin_key,
-        endpoint_func: Callable[[str, str], str] = endpoint_template,
+        key_func: Callable[[str], str] | None = None,
+        endpoint_func: Callable[[str, str], str] | None = None,
     ) -> None:
-        self._transport = transport if transport is not None else httpx.HTTPTransport()
-        self._sleep = sleep
+        if transport is None:
+            transport = httpx.HTTPTransport()
+        _check_transport(transport, httpx.BaseTransport)
+        self._transport = transport
+        self._sleep = resolve_sleep(sleep, clock, asynchronous=False)
         self._settings = _Settings(
-            policy=policy,
-            breaker=breaker,
-            budget=budget,
-            hooks=hooks,
-            read_body=read_body,
-            clock=clock,
-            wall_clock=wall_clock,
-            rand=rand,
-            key_func=key_func,
-            endpoint_func=endpoint_func,
+            build_runner(
+                policy=policy,
+                breaker=breaker,
+                budget=budget,
+                hooks=hooks,
+                clock=clock,
+                wall_clock=wall_clock,
+                rand=rand,
+                key_func=key_func,
+                endpoint_func=endpoint_func,
+            ),
+            read_body,
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy allows; return the final response."""
         call, read_body = self._settings.start(request)
-        while True:
-            _before_attempt(call, request)
-            try:
-                response, body = self._send(request, read_body=read_body)
-            except httpx.TransportError as exc:
-                failure = failure_kind(exc)
-                if failure is None:
-                    attach_history(exc, call.abandon())
-                    raise
-                decision = call.after_failure(failure)
-                if not decision.retry:
-                    attach_history(exc, call.finish())
-                    raise
-            except BaseException as exc:
-                attach_history(exc, call.abandon())
-                raise
-            else:
-                decision = call.after_response(response.status_code, response.headers, body)
-                if not decision.retry:
-                    return _finished(response, call)
-                self._discard(response)
-            if decision.delay > 0:
-                self._sleep(decision.delay)
-
-    def _send(
-        self, request: httpx.Request, *, read_body: bool
-    ) -> tuple[httpx.Response, bytes | None]:
-        response = self._transport.handle_request(request)
-        if not read_body:
-            return response, None
-        try:
-            raw = b"".join(response.iter_raw())
-        finally:
-            response.close()
-        return _buffered(response, raw), raw
-
-    @staticmethod
-    def _discard(response: httpx.Response) -> None:
-        """Release a response that will not be returned, keeping its connection when cheap."""
-        try:
-            if _worth_draining(response):
-                for _ in response.iter_raw():
-                    pass
-        except httpx.TransportError:
-            pass  # A broken body: close() drops the connection.
-        finally:
-            response.close()
+        return run(call, _SyncExchange(request, read_body, self._transport, self._sleep))
 
     def close(self) -> None:
         """Close the inner transport."""
@@ -323,10 +438,11 @@ class RetryTransport(httpx.BaseTransport):
 class AsyncRetryTransport(httpx.AsyncBaseTransport):
     """The async twin of `RetryTransport`, for ``httpx.AsyncClient``; the same arguments.
 
-    ``transport`` defaults to a new ``httpx.AsyncHTTPTransport()``, and ``sleep`` is an
-    async callable (default ``anyio.sleep``), so it runs under asyncio and under trio.
-    Cancelling the task while it waits between attempts cancels at once: the discarded
-    response is already closed, and nothing is left checked out of the pool.
+    ``transport`` defaults to a new ``httpx.AsyncHTTPTransport()``, and ``sleep`` must
+    be an async function (default ``anyio.sleep``, or a `Clock`'s ``async_sleep``), so
+    it runs under asyncio and under trio. Cancelling the task while it waits between
+    attempts cancels at once: the discarded response is already closed, and nothing is
+    left checked out of the pool.
     """
 
     def __init__(
@@ -334,82 +450,45 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         transport: httpx.AsyncBaseTransport | None = None,
         *,
         policy: RetryPolicy | None = None,
-        breaker: CircuitBreaker | _Default | None = _DEFAULT,
-        budget: RetryBudget | _Default | None = _DEFAULT,
+        breaker: CircuitBreaker | UseDefault | None = DEFAULT,
+        budget: RetryBudget | UseDefault | None = DEFAULT,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
-        sleep: Callable[[float], Awaitable[object]] = anyio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | Clock = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+        wall_clock: Callable[[], float] | None = None,
         rand: Callable[[], float] = random.random,
-        key_func: Callable[[str], str] = origin_key,
-        endpoint_func: Callable[[str, str], str] = endpoint_template,
+        key_func: Callable[[str], str] | None = None,
+        endpoint_func: Callable[[str, str], str] | None = None,
     ) -> None:
-        self._transport = transport if transport is not None else httpx.AsyncHTTPTransport()
-        self._sleep = sleep
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport()
+        _check_transport(transport, httpx.AsyncBaseTransport)
+        self._transport = transport
+        self._sleep: Callable[[float], Awaitable[object]] = resolve_sleep(  # type: ignore[assignment]
+            sleep, clock, asynchronous=True
+        )
         self._settings = _Settings(
-            policy=policy,
-            breaker=breaker,
-            budget=budget,
-            hooks=hooks,
-            read_body=read_body,
-            clock=clock,
-            wall_clock=wall_clock,
-            rand=rand,
-            key_func=key_func,
-            endpoint_func=endpoint_func,
+            build_runner(
+                policy=policy,
+                breaker=breaker,
+                budget=budget,
+                hooks=hooks,
+                clock=clock,
+                wall_clock=wall_clock,
+                rand=rand,
+                key_func=key_func,
+                endpoint_func=endpoint_func,
+            ),
+            read_body,
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy allows; return the final response."""
         call, read_body = self._settings.start(request)
-        while True:
-            _before_attempt(call, request)
-            try:
-                response, body = await self._send(request, read_body=read_body)
-            except httpx.TransportError as exc:
-                failure = failure_kind(exc)
-                if failure is None:
-                    attach_history(exc, call.abandon())
-                    raise
-                decision = call.after_failure(failure)
-                if not decision.retry:
-                    attach_history(exc, call.finish())
-                    raise
-            except BaseException as exc:
-                attach_history(exc, call.abandon())
-                raise
-            else:
-                decision = call.after_response(response.status_code, response.headers, body)
-                if not decision.retry:
-                    return _finished(response, call)
-                await self._discard(response)
-            if decision.delay > 0:
-                await self._sleep(decision.delay)
-
-    async def _send(
-        self, request: httpx.Request, *, read_body: bool
-    ) -> tuple[httpx.Response, bytes | None]:
-        response = await self._transport.handle_async_request(request)
-        if not read_body:
-            return response, None
-        try:
-            raw = b"".join([chunk async for chunk in response.aiter_raw()])
-        finally:
-            await response.aclose()
-        return _buffered(response, raw), raw
-
-    @staticmethod
-    async def _discard(response: httpx.Response) -> None:
-        """Release a response that will not be returned, keeping its connection when cheap."""
-        try:
-            if _worth_draining(response):
-                async for _ in response.aiter_raw():
-                    pass
-        except httpx.TransportError:
-            pass  # A broken body: aclose() drops the connection.
-        finally:
-            await response.aclose()
+        return await run_async(
+            call, _AsyncExchange(request, read_body, self._transport, self._sleep)
+        )
 
     async def aclose(self) -> None:
         """Close the inner transport."""

@@ -1,11 +1,7 @@
-"""retrykit for requests: `RetryAdapter`, an `HTTPAdapter` that retries beneath a Session.
+"""The requests adapter: an `HTTPAdapter` that retries beneath a Session.
 
-Mount it on the Session you already have::
-
-    session.mount("https://", RetryAdapter(policy=RetryPolicy(max_attempts=4)))
-
-Every decision comes from `retrykit._core`; this module only translates. How the outcome
-of an attempt maps onto the core:
+Every decision comes from `retrykit._core` through the driver in `retrykit._driver`;
+this module translates. How the outcome of an attempt maps onto the core:
 
 - a response: its status and headers (and, when the Session does not stream, its body,
   read inside the retry loop);
@@ -24,253 +20,72 @@ import random
 import time
 from typing import IO, TYPE_CHECKING, Any, Final
 
-try:
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.exceptions import NewConnectionError
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError(
-        "retrykit.requests needs requests and urllib3: pip install 'retrykit[requests]'"
-    ) from exc
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
-from retrykit._core._endpoint import endpoint_template
+import retrykit._errors
+from retrykit._core._bodies import DRAIN_CHUNK
 from retrykit._core._policy import FailureKind, RetryPolicy
-from retrykit._driver._call import RetryRunner, attach_history, origin_key
-from retrykit._errors import CircuitOpenError as _CircuitOpenError
-from retrykit._state._breaker import CircuitBreaker
-from retrykit._state._budget import RetryBudget
+from retrykit._driver._history import attach_history
+from retrykit._driver._loop import run
+from retrykit._driver._settings import DEFAULT, UseDefault, build_runner, resolve_sleep
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from requests import PreparedRequest, Response
 
+    from retrykit._clock import Clock
+    from retrykit._driver._call import Rejection
+    from retrykit._driver._history import RetryHistory
     from retrykit._observe._events import Hook
+    from retrykit._state._breaker import CircuitBreaker
+    from retrykit._state._budget import RetryBudget
 
-__all__ = ["CircuitOpenError", "RetryAdapter"]
-
-# Past this many bytes, dropping a discarded response's connection is cheaper than reading on.
-_DRAIN_LIMIT: Final = 1024 * 1024
-_DRAIN_CHUNK: Final = 64 * 1024
+__all__ = ["CircuitOpenError", "DeadlineExceededError", "RetryAdapter"]
 
 
-class _Default:
-    """The type of `_DEFAULT`: "a new one with its defaults", where None means "off"."""
-
-    def __repr__(self) -> str:
-        return "<default>"
-
-
-_DEFAULT: Final = _Default()
-
-
-class CircuitOpenError(_CircuitOpenError, requests.exceptions.ConnectionError):
+class CircuitOpenError(retrykit._errors.CircuitOpenError, requests.exceptions.ConnectionError):
     """The circuit of the request's origin is open: the request was not sent at all.
 
-    It is both a `retrykit.CircuitOpenError` (with ``key`` and ``retry_after``) and a
-    `requests.exceptions.ConnectionError`, so code that already handles connection errors
-    handles it too. ``retry_history`` holds the attempts made before the rejection.
+    It is both a `retrykit.CircuitOpenError` (with ``key``, ``retry_after``,
+    ``opened_by`` and ``opened_at``) and a `requests.exceptions.ConnectionError`, so code
+    that already handles connection errors handles it too. ``retry_history`` holds the
+    attempts made before the rejection.
     """
 
 
-class RetryAdapter(HTTPAdapter):
-    """An `HTTPAdapter` that retries what the policy says is safe and worth retrying.
-
-    - ``policy``: the `RetryPolicy` (default: ``RetryPolicy()``).
-    - ``breaker``, ``budget``: a `CircuitBreaker` and a `RetryBudget`; by default new ones
-      with their defaults, None turns them off. Share one between adapters to share state.
-    - ``hooks``: callables receiving every event; one that raises is logged and skipped.
-    - ``sleep``, ``clock``, ``wall_clock``, ``rand``: the waits, the monotonic and Unix
-      clocks and the jitter source (replace them in tests).
-    - ``key_func(url)``: the circuit key (default: the origin ``scheme://host:port``);
-      ``endpoint_func(method, url)``: the endpoint label in events and logs.
-    - ``pool_connections``, ``pool_maxsize``, ``pool_block``: as for `HTTPAdapter`.
-
-    urllib3's own retries are off, so nothing is retried twice. The final response is
-    returned (never raised for its status), or the last requests exception is raised,
-    unchanged in type; either carries ``retry_history`` (read it with
-    `retrykit.get_history`). A per-attempt timeout is the Session's ``timeout=``; the
-    policy's deadline bounds the waits between attempts, never an attempt in flight.
-    One adapter may serve many threads at once, and a Session holding it pickles.
-    """
-
-    __attrs__ = [  # noqa: RUF012 - HTTPAdapter declares it as a mutable class attribute
-        *HTTPAdapter.__attrs__,
-        "_policy",
-        "_breaker",
-        "_budget",
-        "_hooks",
-        "_sleep",
-        "_clock",
-        "_wall_clock",
-        "_rand",
-        "_key_func",
-        "_endpoint_func",
-    ]
-
-    def __init__(
-        self,
-        policy: RetryPolicy | None = None,
-        breaker: CircuitBreaker | _Default | None = _DEFAULT,
-        budget: RetryBudget | _Default | None = _DEFAULT,
-        hooks: Sequence[Hook] = (),
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        rand: Callable[[], float] = random.random,
-        key_func: Callable[[str], str] | None = None,
-        endpoint_func: Callable[[str, str], str] | None = None,
-        pool_connections: int = requests.adapters.DEFAULT_POOLSIZE,
-        pool_maxsize: int = requests.adapters.DEFAULT_POOLSIZE,
-        pool_block: bool = requests.adapters.DEFAULT_POOLBLOCK,
-    ) -> None:
-        # max_retries=0 is requests' Retry(0, read=False): urllib3 never repeats a request.
-        super().__init__(
-            pool_connections=pool_connections,
-            pool_maxsize=pool_maxsize,
-            max_retries=0,
-            pool_block=pool_block,
-        )
-        self._policy = policy if policy is not None else RetryPolicy()
-        self._breaker = CircuitBreaker() if isinstance(breaker, _Default) else breaker
-        self._budget = RetryBudget() if isinstance(budget, _Default) else budget
-        self._hooks = tuple(hooks)
-        self._sleep = sleep
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._rand = rand
-        self._key_func = key_func or origin_key
-        self._endpoint_func = endpoint_func or endpoint_template
-        self._runner = self._make_runner()
-
-    @property
-    def policy(self) -> RetryPolicy:
-        """The policy every call through this adapter follows."""
-        return self._policy
-
-    @property
-    def breaker(self) -> CircuitBreaker | None:
-        """The circuit breaker checked before every attempt, or None when off."""
-        return self._breaker
-
-    @property
-    def budget(self) -> RetryBudget | None:
-        """The retry budget every retry draws from, or None when off."""
-        return self._budget
-
-    @property
-    def hooks(self) -> tuple[Hook, ...]:
-        """The callables that receive every event."""
-        return self._hooks
-
-    def _make_runner(self) -> RetryRunner:
-        return RetryRunner(
-            policy=self._policy,
-            breaker=self._breaker,
-            budget=self._budget,
-            hooks=self._hooks,
-            circuit_error=CircuitOpenError,
-            clock=self._clock,
-            wall_clock=self._wall_clock,
-            rand=self._rand,
-            key_func=self._key_func,
-            endpoint_func=self._endpoint_func,
-        )
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)  # type: ignore[misc] # typeshed's stub lacks it
-        self._runner = self._make_runner()
-
-    def send(  # noqa: PLR0917 - the signature is HTTPAdapter.send's
-        self,
-        request: PreparedRequest,
-        stream: bool = False,
-        timeout: Any = None,
-        verify: bool | str = True,
-        cert: Any = None,
-        proxies: Mapping[str, str] | None = None,
-    ) -> Response:
-        """Send ``request``, retrying as the policy allows; return the final response.
-
-        Raises the last attempt's requests exception when no response came back, or
-        `CircuitOpenError` when the circuit rejects an attempt (nothing is sent then).
-        """
-        options = {"timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
-        replayable, rewind_to = _body_position(request.body)
-        call = self._runner.start(
-            request.method or "GET", request.url or "", request.headers, replayable=replayable
-        )
-        if call.idempotency_key is not None:
-            request.headers[call.policy.idempotency_header] = call.idempotency_key
-        while True:
-            call.before_attempt()
-            try:
-                response, content = self._attempt(request, stream, options)
-            except requests.RequestException as exc:
-                failure = _failure_kind(exc)
-                if failure is None:
-                    attach_history(exc, call.abandon())
-                    raise
-                decision = call.after_failure(failure)
-                if not decision.retry:
-                    attach_history(exc, call.finish())
-                    raise
-            except BaseException as exc:
-                attach_history(exc, call.abandon())
-                raise
-            else:
-                decision = call.after_response(response.status_code, response.headers, content)
-                if not decision.retry:
-                    attach_history(response, call.finish())
-                    return response
-                _discard(response, unread=stream)
-            if rewind_to is not None:
-                request.body.seek(rewind_to)  # type: ignore[union-attr]
-            if decision.delay > 0:
-                self._sleep(decision.delay)
-
-    def _attempt(
-        self, request: PreparedRequest, stream: bool, options: dict[str, Any]
-    ) -> tuple[Response, bytes | None]:
-        """Send once; unless streaming, read the body too, so a broken body fails here."""
-        response = super().send(request, stream=stream, **options)
-        if stream:
-            return response, None
-        try:
-            return response, response.content
-        except BaseException:
-            response.close()
-            raise
+class DeadlineExceededError(retrykit._errors.DeadlineExceededError, requests.exceptions.Timeout):
+    """The call's deadline passed before it could end with a response (a requests Timeout)."""
 
 
-def _body_position(body: object) -> tuple[bool, int | None]:
-    """Return whether a body can be sent again, and where to rewind it to (None: no need)."""
-    if body is None or isinstance(body, (bytes, str, bytearray)):
-        return True, None
-    if hasattr(body, "seek") and hasattr(body, "tell"):
-        stream: IO[Any] = body  # type: ignore[assignment]
-        try:
-            if getattr(stream, "seekable", lambda: True)():
-                return True, stream.tell()
-        except (OSError, ValueError):
-            pass
-    # Generators, iterators, pipes: sending them consumes them.
-    return False, None
+_CONNECTION_ERROR: Final = object()
+"""A `FAILURES` entry: CONNECT when urllib3's NewConnectionError caused it, else UNKNOWN."""
+
+FAILURES: Final[tuple[tuple[type[BaseException], object], ...]] = (
+    (retrykit._errors.CircuitOpenError, None),
+    (requests.exceptions.ConnectTimeout, FailureKind.CONNECT),
+    (requests.exceptions.SSLError, None),
+    (requests.exceptions.ProxyError, None),
+    (requests.exceptions.ReadTimeout, FailureKind.UNKNOWN_OUTCOME),
+    (requests.exceptions.ChunkedEncodingError, FailureKind.UNKNOWN_OUTCOME),
+    (requests.exceptions.ConnectionError, _CONNECTION_ERROR),
+)
+"""Exception type to `FailureKind` (None: never retried), most specific first."""
 
 
-def _failure_kind(exc: requests.RequestException) -> FailureKind | None:
+def _failure_kind(exc: BaseException) -> FailureKind | None:
     """Return the FailureKind of an exception from sending or reading, or None to propagate."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return FailureKind.CONNECT
-    if isinstance(exc, (requests.exceptions.SSLError, requests.exceptions.ProxyError)):
-        return None
-    if isinstance(exc, (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError)):
-        return FailureKind.UNKNOWN_OUTCOME
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        if _caused_by(exc, NewConnectionError):
-            return FailureKind.CONNECT
-        return FailureKind.UNKNOWN_OUTCOME
+    for kind, failure in FAILURES:
+        if isinstance(exc, kind):
+            if failure is _CONNECTION_ERROR:
+                # requests wraps both "never connected" and "connection lost" in one class.
+                if _caused_by(exc, NewConnectionError):
+                    return FailureKind.CONNECT
+                return FailureKind.UNKNOWN_OUTCOME
+            return failure  # type: ignore[return-value]
     return None
 
 
@@ -290,16 +105,290 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
-def _discard(response: Response, *, unread: bool) -> None:
-    """Release a response that will not be returned, keeping its connection when cheap."""
-    if unread:
+def _body_position(body: object) -> tuple[bool, int | None]:
+    """Return whether a body can be sent again, and where to rewind it to (None: no need)."""
+    if body is None or isinstance(body, (bytes, str, bytearray)):
+        return True, None
+    if hasattr(body, "seek") and hasattr(body, "tell"):
+        stream: IO[Any] = body  # type: ignore[assignment]
         try:
-            drained = 0
-            while drained < _DRAIN_LIMIT:
-                chunk = response.raw.read(_DRAIN_CHUNK, decode_content=False)
-                if not chunk:
-                    break
-                drained += len(chunk)
-        except Exception:  # noqa: BLE001, S110 - a broken body: close() below drops the connection
+            if getattr(stream, "seekable", lambda: True)():
+                return True, stream.tell()
+        except (OSError, ValueError):
             pass
-    response.close()
+    # Generators, iterators, pipes: sending them consumes them.
+    return False, None
+
+
+def _cap(value: object, left: float) -> float:
+    return min(value, left) if isinstance(value, (int, float)) else left
+
+
+def _capped_timeout(timeout: Any, time_left: float | None) -> Any:
+    """Cut the connect and read timeouts of ``timeout`` (any form of it) to ``time_left``."""
+    if time_left is None:
+        return timeout
+    left = max(time_left, 0.001)
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return (_cap(connect, left), _cap(read, left))
+    if isinstance(timeout, urllib3.Timeout):
+        return urllib3.Timeout(
+            connect=_cap(timeout.connect_timeout, left), read=_cap(timeout.read_timeout, left)
+        )
+    return (_cap(timeout, left), _cap(timeout, left))
+
+
+class _Exchange:
+    """The steps of one call through `RetryAdapter` (see `retrykit._driver._loop`)."""
+
+    __slots__ = ("adapter", "options", "request", "rewind_to", "stream")
+
+    def __init__(
+        self,
+        adapter: RetryAdapter,
+        request: PreparedRequest,
+        stream: bool,
+        options: dict[str, Any],
+        rewind_to: int | None,
+    ) -> None:
+        self.adapter = adapter
+        self.request = request
+        self.stream = stream
+        self.options = options
+        self.rewind_to = rewind_to
+
+    def send(self, time_left: float | None) -> Response:
+        options = self.options
+        timeout = _capped_timeout(options["timeout"], time_left)
+        # Always streamed here: the loop reads a body only when it knows what is needed.
+        return HTTPAdapter.send(
+            self.adapter,
+            self.request,
+            stream=True,
+            timeout=timeout,
+            verify=options["verify"],
+            cert=options["cert"],
+            proxies=options["proxies"],
+        )
+
+    @staticmethod
+    def head(response: Response) -> tuple[int, Mapping[str, str]]:
+        return response.status_code, response.headers
+
+    def read(self, response: Response) -> bytes | None:
+        if self.stream:
+            return None
+        try:
+            return response.content
+        except BaseException:
+            response.close()
+            raise
+
+    @staticmethod
+    def chunks(response: Response) -> Iterator[bytes]:
+        raw = response.raw
+        read = getattr(raw, "read1", None) or raw.read
+        while True:
+            chunk = read(DRAIN_CHUNK, decode_content=False)
+            if not chunk:
+                return
+            yield chunk
+
+    @staticmethod
+    def close(response: Response) -> None:
+        response.close()
+
+    @staticmethod
+    def failure_kind(exc: BaseException) -> FailureKind | None:
+        return _failure_kind(exc)
+
+    @staticmethod
+    def deliver(response: Response, body: bytes | None, history: RetryHistory) -> Response:
+        if body is not None and getattr(response, "_content", None) is False:
+            # requests' own flags for a body read into memory.
+            response._content = body
+            response._content_consumed = True  # type: ignore[attr-defined]
+        attach_history(response, history)
+        return response
+
+    @staticmethod
+    def attach(exc: BaseException, history: RetryHistory) -> None:
+        attach_history(exc, history)
+
+    def rejected(self, rejection: Rejection) -> BaseException:
+        cause = rejection.error
+        error: BaseException
+        if cause is None:
+            error = DeadlineExceededError(
+                "the call's deadline passed before it could end", request=self.request
+            )
+        else:
+            error = CircuitOpenError(
+                cause.key, cause.retry_after, opened_by=cause.opened_by, opened_at=cause.opened_at
+            )
+            error.request = self.request
+        attach_history(error, rejection.history)
+        return error
+
+    def rewind(self) -> None:
+        if self.rewind_to is not None:
+            self.request.body.seek(self.rewind_to)  # type: ignore[union-attr]
+
+    def sleep(self, seconds: float) -> None:
+        self.adapter._sleep(seconds)
+
+
+class RetryAdapter(HTTPAdapter):
+    """An `HTTPAdapter` that retries what the policy says is safe and worth retrying.
+
+    The positional parameters are `HTTPAdapter`'s, in its order: ``pool_connections``,
+    ``pool_maxsize``, ``max_retries`` (must stay 0: retries are retrykit's) and
+    ``pool_block``. Every retrykit parameter is keyword-only:
+
+    - ``policy``: the `RetryPolicy` (default: ``RetryPolicy()``).
+    - ``breaker``, ``budget``: a `CircuitBreaker` and a `RetryBudget`; by default
+      (`retrykit.DEFAULT`) new ones with their defaults, None turns them off. Share one
+      between adapters to share state.
+    - ``hooks``: callables receiving every event; one that raises is logged and skipped.
+    - ``clock``: monotonic seconds, or a `Clock` object (such as
+      `retrykit.testing.FakeClock`) that also gives the wall clock and the waits;
+      ``sleep``, ``wall_clock`` and ``rand`` replace the waits, the Unix clock and the
+      jitter source one by one (for tests).
+    - ``key_func(url)``: the circuit key (default: `retrykit.origin_key`, the origin
+      ``scheme://host:port``); ``endpoint_func(method, url)``: the endpoint label in
+      events and logs (default: `retrykit.endpoint_template`).
+
+    Every argument is checked here: a wrong one raises TypeError or ValueError naming it.
+    urllib3's own retries are off, so nothing is retried twice. The final response is
+    returned (never raised for its status), or the last requests exception is raised,
+    unchanged in type; either carries ``retry_history`` (read it with
+    `retrykit.get_history`). The policy's deadline bounds every attempt: the connect and
+    read timeouts given to ``send`` (the Session's ``timeout=``, or none) are cut to the
+    time left. A response that will be retried is read up to 1 MiB (its connection
+    dropped past that) and closed. One adapter may serve many threads at once, and a
+    Session holding it pickles.
+    """
+
+    __attrs__ = [  # noqa: RUF012 - HTTPAdapter declares it as a mutable class attribute
+        *HTTPAdapter.__attrs__,
+        "_policy",
+        "_breaker",
+        "_budget",
+        "_hooks",
+        "_sleep_arg",
+        "_clock",
+        "_wall_clock",
+        "_rand",
+        "_key_func",
+        "_endpoint_func",
+    ]
+
+    def __init__(
+        self,
+        pool_connections: int = requests.adapters.DEFAULT_POOLSIZE,
+        pool_maxsize: int = requests.adapters.DEFAULT_POOLSIZE,
+        max_retries: int = 0,
+        pool_block: bool = requests.adapters.DEFAULT_POOLBLOCK,
+        *,
+        policy: RetryPolicy | None = None,
+        breaker: CircuitBreaker | UseDefault | None = DEFAULT,
+        budget: RetryBudget | UseDefault | None = DEFAULT,
+        hooks: Sequence[Hook] = (),
+        clock: Callable[[], float] | Clock = time.monotonic,
+        sleep: Callable[[float], object] | None = None,
+        wall_clock: Callable[[], float] | None = None,
+        rand: Callable[[], float] = random.random,
+        key_func: Callable[[str], str] | None = None,
+        endpoint_func: Callable[[str, str], str] | None = None,
+    ) -> None:
+        if max_retries != 0:
+            raise ValueError(
+                f"max_retries must be 0, got {max_retries!r}: urllib3's retries would "
+                "multiply retrykit's; give a RetryPolicy as policy= (a urllib3 Retry "
+                "converts with RetryPolicy.from_urllib3)"
+            )
+        # max_retries=0 is requests' Retry(0, read=False): urllib3 never repeats a request.
+        super().__init__(
+            pool_connections=pool_connections,
+            pool_maxsize=pool_maxsize,
+            max_retries=0,
+            pool_block=pool_block,
+        )
+        self._policy = policy
+        self._breaker = breaker
+        self._budget = budget
+        self._hooks = hooks
+        self._sleep_arg = sleep
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._rand = rand
+        self._key_func = key_func
+        self._endpoint_func = endpoint_func
+        self._build()
+
+    def _build(self) -> None:
+        self._runner = build_runner(
+            policy=self._policy,
+            breaker=self._breaker,
+            budget=self._budget,
+            hooks=self._hooks,
+            clock=self._clock,
+            wall_clock=self._wall_clock,
+            rand=self._rand,
+            key_func=self._key_func,
+            endpoint_func=self._endpoint_func,
+        )
+        # Kept resolved, so a pickled copy shares nothing but the settings.
+        self._policy = self._runner.policy
+        self._breaker = self._runner.breaker
+        self._budget = self._runner.budget
+        self._hooks = self._runner.hooks
+        self._sleep = resolve_sleep(self._sleep_arg, self._clock, asynchronous=False)
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The policy every call through this adapter follows."""
+        return self._runner.policy
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        """The circuit breaker checked before every attempt, or None when off."""
+        return self._runner.breaker
+
+    @property
+    def budget(self) -> RetryBudget | None:
+        """The retry budget every retry draws from, or None when off."""
+        return self._runner.budget
+
+    @property
+    def hooks(self) -> tuple[Hook, ...]:
+        """The callables that receive every event."""
+        return self._runner.hooks
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)  # type: ignore[misc] # typeshed's stub lacks it
+        self._build()
+
+    def send(  # noqa: PLR0917 - the signature is HTTPAdapter.send's
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send ``request``, retrying as the policy allows; return the final response.
+
+        Raises the last attempt's requests exception when no response came back, or
+        `CircuitOpenError` when the circuit rejects an attempt (nothing is sent then).
+        """
+        replayable, rewind_to = _body_position(request.body)
+        call = self._runner.start(
+            request.method or "GET", request.url or "", request.headers, replayable=replayable
+        )
+        if call.idempotency_key is not None:
+            request.headers[call.policy.idempotency_header] = call.idempotency_key
+        options = {"timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
+        return run(call, _Exchange(self, request, stream, options, rewind_to))

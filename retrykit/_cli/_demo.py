@@ -23,8 +23,9 @@ import requests
 from retrykit._core._backoff import Backoff
 from retrykit._core._breaker import BreakerState
 from retrykit._core._envelope import parse_error
+from retrykit._core._origin import origin_key
 from retrykit._core._policy import RetryPolicy
-from retrykit._driver._call import RetryHistory, get_history
+from retrykit._driver._history import RetryHistory, get_history
 from retrykit._errors import CircuitOpenError
 from retrykit._observe._events import (
     AttemptFinished,
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 _RECOVERY_TIMEOUT = 1.5
-_FAILURE_THRESHOLD = 3
+_FAILURE_THRESHOLD = 2
 # Short waits keep the whole story within about ten seconds.
 _POLICY = RetryPolicy(max_attempts=4, backoff=Backoff(base=0.05))
 _TIMEOUT = 5.0
@@ -283,7 +284,7 @@ def _story(server: FlakyServer, timeline: Timeline) -> None:
     timeline.note(
         f"FlakyServer on {server.base_url}; policy: {_POLICY.max_attempts} attempts, "
         f"Backoff(base={_POLICY.backoff.base}), full jitter; breaker: opens after "
-        f"{_FAILURE_THRESHOLD} failures, probes after {_RECOVERY_TIMEOUT} s"
+        f"{_FAILURE_THRESHOLD} failed calls in a row, probes after {_RECOVERY_TIMEOUT} s"
     )
     timeline.note("columns: time, client, endpoint, outcome, decision, wait, circuit state")
     try:
@@ -357,11 +358,13 @@ def _outage_and_recovery(
     timeline.heading("5. outage: every call gets 503, the circuit opens, then calls fail fast")
     server.script("/orders", Reply(503))
     for client in clients:
-        outcome = client.send("GET", "/orders")
-        timeline.note(
-            f"{client.name}: {_got(outcome)}: the third failure in a row opened the circuit, "
-            f"so no fourth attempt (circuit {client.breaker.state(_key(server)).value})"
-        )
+        for call in range(1, _FAILURE_THRESHOLD + 1):
+            outcome = client.send("GET", "/orders")
+            state = client.breaker.state(origin_key(server.base_url)).value
+            timeline.note(
+                f"{client.name}: {_got(outcome)}: failed call {call} of {_FAILURE_THRESHOLD} "
+                f"(circuit {state})"
+            )
         hits_before = server.hits("/orders")
         started = time.monotonic()
         outcome = client.send("GET", "/orders")
@@ -382,9 +385,5 @@ def _outage_and_recovery(
         outcome = client.send("GET", "/orders")
         timeline.note(
             f"{client.name}: {_got(outcome)}: the probe succeeded; "
-            f"circuit {client.breaker.state(_key(server)).value}"
+            f"circuit {client.breaker.state(origin_key(server.base_url)).value}"
         )
-
-
-def _key(server: FlakyServer) -> str:
-    return f"http://127.0.0.1:{server.port}"

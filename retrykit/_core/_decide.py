@@ -14,7 +14,12 @@ The rules, in the order they are applied:
 7. The wait is the backoff delay, never shorter than a ``Retry-After`` (when
    ``respect_retry_after``). A ``Retry-After``, or a rate-limit reset on a 429, longer
    than ``max_retry_after`` stops at once ("retry_after_too_long").
-8. With a deadline, a retry whose wait would end past it stops at once ("deadline").
+8. With a deadline, a retry whose wait would end at or past it stops at once
+   ("deadline"): no attempt starts at or after the deadline.
+
+Then `limit` stops a retry the policy allows when, in this order, the request body
+cannot be sent again ("body_not_replayable"), the circuit is open ("circuit_open"), or
+the retry budget is spent ("budget_exhausted").
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from retrykit._core._headers import get_header, parse_rate_limit, parse_retry_af
 from retrykit._core._policy import FailureKind, RetryPolicy
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 # Statuses that prove the server did not act on the request (RFC 9110 15.5.9, RFC 6585 4).
 _NOT_PROCESSED_STATUSES = frozenset({408, 429})
@@ -171,7 +176,7 @@ def decide(
                 )
             delay = max(delay, server_wait)
 
-    if policy.deadline is not None and elapsed + delay > policy.deadline:
+    if policy.deadline is not None and elapsed + delay >= policy.deadline:
         return Decision(retry=False, delay=0.0, reason=Reason.DEADLINE, server_wait=server_wait)
     return Decision(retry=True, delay=delay, reason=reason, server_wait=server_wait)
 
@@ -184,3 +189,30 @@ def _server_wait(status: int | None, headers: Mapping[str, str], *, now: float) 
         if rate_limit is not None:
             wait = rate_limit.reset_after
     return wait
+
+
+def limit(
+    decision: Decision,
+    *,
+    replayable: bool,
+    circuit_open: bool,
+    take_retry: Callable[[], bool] | None,
+) -> Decision:
+    """Return ``decision``, or a stop when something other than the policy forbids the retry.
+
+    The facts, checked in this order, only for a decision to retry: ``replayable`` (the
+    body can be sent again), ``circuit_open`` (the circuit of the next attempt's origin
+    rejects it), and ``take_retry`` (the retry budget's withdrawal, called only when the
+    first two allow the retry; None when there is no budget).
+    """
+    if not decision.retry:
+        return decision
+    if not replayable:
+        reason = Reason.BODY_NOT_REPLAYABLE
+    elif circuit_open:
+        reason = Reason.CIRCUIT_OPEN
+    elif take_retry is not None and not take_retry():
+        reason = Reason.BUDGET_EXHAUSTED
+    else:
+        return decision
+    return Decision(retry=False, delay=0.0, reason=reason, server_wait=decision.server_wait)

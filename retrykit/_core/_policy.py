@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 DEFAULT_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+# The longest a call may take by default, every attempt and wait included: a finite
+# worst case for every call, even with requests (no default timeout) or a server
+# asking for long waits.
+DEFAULT_DEADLINE = 60.0
 
 
 class FailureKind(enum.Enum):
@@ -61,11 +65,11 @@ def _non_negative_finite(
 
 
 def _optional_positive(
-    _instance: object, attribute: attrs.Attribute[float | None], value: float | None
+    _instance: object, attribute: attrs.Attribute[Any], value: float | None
 ) -> None:
     if value is None:
         return
-    _non_negative_finite(_instance, attribute, value)  # type: ignore[arg-type]
+    _non_negative_finite(_instance, attribute, value)
     if value == 0:
         raise ValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
 
@@ -85,7 +89,9 @@ class RetryPolicy:
     - ``idempotent_methods``: methods that are safe to repeat (RFC 9110, section 9.2.2).
     - ``respect_retry_after``: never wait less than a ``Retry-After`` asks.
     - ``max_retry_after``: a server that asks for a longer wait is not retried at all.
-    - ``deadline``: seconds for all attempts and waits together, or None.
+    - ``deadline``: seconds for all attempts and waits together (default 60), or None for
+      no bound. It bounds every attempt in flight too: each attempt's timeouts are cut
+      to the time left, and no attempt starts at or after it.
     - ``idempotency_header``: a request carrying it is safe to repeat whatever its method.
     - ``auto_idempotency_key``: give a POST or PATCH without one a fresh key, the same on
       every attempt of one call.
@@ -105,7 +111,7 @@ class RetryPolicy:
         default=True, validator=attrs.validators.instance_of(bool)
     )
     max_retry_after: float = attrs.field(default=60.0, validator=_non_negative_finite)
-    deadline: float | None = attrs.field(default=None, validator=_optional_positive)
+    deadline: float | None = attrs.field(default=DEFAULT_DEADLINE, validator=_optional_positive)
     idempotency_header: str = attrs.field(default="Idempotency-Key", validator=_header_name)
     auto_idempotency_key: bool = attrs.field(
         default=False, validator=attrs.validators.instance_of(bool)

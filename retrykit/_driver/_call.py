@@ -1,38 +1,33 @@
-"""The retry driver both adapters share: one object per call, applying the core's decisions.
+"""The driver of one call: the facts of each attempt in, the core's decisions out.
 
-An adapter turns each attempt's outcome into a status and headers, or a FailureKind, and
-hands it to `RetryCall`; the call asks `decide`, then applies the breaker, the budget and
-the replayability of the body, emits events and keeps the attempt history. The adapter
-only sends, sleeps, and returns or raises what the call tells it to.
+A `RetryRunner` holds an adapter's settings and is shared by every call and thread; its
+`start` returns a `RetryCall`, which the loops of `retrykit._driver._loop` feed with each
+attempt's outcome. The call asks `decide`, applies the breaker and the budget through
+the core's `limit`, keeps the history and emits the events, once each.
 
 Nothing here decides what is retryable or how long to wait: that is `retrykit._core`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import random
-import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Final
 
-import attrs
-
-from retrykit._core._breaker import BreakerState
+from retrykit._core._breaker import BreakerState, Ticket
 from retrykit._core._decide import (
     Decision,
     Reason,
     counts_as_failure,
     decide,
     is_safe_to_repeat,
+    limit,
     needs_idempotency_key,
 )
-from retrykit._core._endpoint import endpoint_template, key_fingerprint
+from retrykit._core._endpoint import key_fingerprint
 from retrykit._core._envelope import parse_error
 from retrykit._core._headers import get_header
-from retrykit._core._policy import FailureKind, RetryPolicy
+from retrykit._driver._history import AttemptRecord, RetryHistory
 from retrykit._errors import CircuitOpenError
 from retrykit._observe._events import (
     AttemptFinished,
@@ -47,84 +42,14 @@ from retrykit._observe._events import (
 from retrykit._observe._logging import event_level, log_event, logger
 
 if TYPE_CHECKING:
-    from retrykit._state._breaker import CircuitBreaker
+    from collections.abc import Callable, Mapping, Sequence
+
+    from retrykit._core._policy import FailureKind, RetryPolicy
+    from retrykit._state._breaker import CircuitBreaker, StateChange
     from retrykit._state._budget import RetryBudget
 
-_REQUEST_ID_HEADERS = ("x-request-id", "request-id")
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
-
-
-@attrs.frozen
-class AttemptRecord:
-    """One attempt of a call: its outcome, the wait before it, and how long it took.
-
-    ``status`` is set when the attempt got a response, ``failure`` when it did not.
-    """
-
-    attempt: int
-    status: int | None
-    failure: FailureKind | None
-    wait_before: float
-    duration: float
-    reason: str
-
-
-@attrs.frozen
-class RetryHistory:
-    """Every attempt of one call, and why the loop stopped (a `Reason` string).
-
-    Found on the final response or exception: ``response.retry_history`` and
-    ``exc.retry_history`` for requests, ``response.extensions["retry_history"]`` and
-    ``exc.retry_history`` for httpx. `get_history` reads any of them.
-    """
-
-    attempts: tuple[AttemptRecord, ...]
-    reason: str
-    total_time: float
-
-    @property
-    def retries(self) -> int:
-        """How many attempts followed the first."""
-        return max(0, len(self.attempts) - 1)
-
-
-def get_history(obj: object) -> RetryHistory | None:
-    """Return the `RetryHistory` carried by a response or an exception, or None."""
-    history = getattr(obj, "retry_history", None)
-    if isinstance(history, RetryHistory):
-        return history
-    extensions = getattr(obj, "extensions", None)
-    if isinstance(extensions, Mapping):
-        history = extensions.get("retry_history")
-        if isinstance(history, RetryHistory):
-            return history
-    return None
-
-
-_origin_cache: dict[str, str] = {}
-_ORIGIN_CACHE_SIZE = 4096
-
-
-def origin_key(url: str) -> str:
-    """Return the circuit key of a URL: its origin, ``scheme://host:port``, lower-cased."""
-    # Every request needs its key: parse each distinct "scheme://authority" prefix once.
-    end = url.find("/", url.find("://") + 3)
-    prefix = url if end < 0 else url[:end]
-    key = _origin_cache.get(prefix)
-    if key is None:
-        if len(_origin_cache) >= _ORIGIN_CACHE_SIZE:
-            _origin_cache.clear()
-        key = _origin_cache[prefix] = _parse_origin(prefix)
-    return key
-
-
-def _parse_origin(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    scheme = scheme.lower()
-    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
-    if not authority.rpartition("]")[2].count(":"):
-        authority = f"{authority}:{_DEFAULT_PORTS.get(scheme, '')}"
-    return f"{scheme}://{authority.lower()}"
+_REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id")
+_OPEN: Final = BreakerState.OPEN
 
 
 class RetryRunner:
@@ -137,25 +62,21 @@ class RetryRunner:
         breaker: CircuitBreaker | None,
         budget: RetryBudget | None,
         hooks: Sequence[Hook],
-        circuit_error: type[CircuitOpenError],
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        rand: Callable[[], float] = random.random,
-        key_func: Callable[[str], str] = origin_key,
-        endpoint_func: Callable[[str, str], str] = endpoint_template,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+        rand: Callable[[], float],
+        key_func: Callable[[str], str],
+        endpoint_func: Callable[[str, str], str],
     ) -> None:
         self.policy = policy
         self.breaker = breaker
         self.budget = budget
         self.hooks = tuple(hooks)
-        self.circuit_error = circuit_error
         self.clock = clock
         self.wall_clock = wall_clock
         self.rand = rand
         self.key_func = key_func
         self.endpoint_func = endpoint_func
-        if breaker is not None:
-            breaker.add_listener(self._on_state_change)
 
     def start(
         self,
@@ -188,22 +109,44 @@ class RetryRunner:
         """Return True if an event at ``level`` would reach a hook or a log handler."""
         return bool(self.hooks) or logger.isEnabledFor(level)
 
-    def _on_state_change(self, key: str, old: BreakerState, new: BreakerState) -> None:
-        self.emit(CircuitStateChanged(key=key, old=old, new=new))
+
+class Rejection:
+    """Why an attempt may not go out: the call ends before it is sent.
+
+    ``error`` is the `CircuitOpenError` of an open circuit (None when the deadline
+    passed), ``history`` the call's history up to here.
+    """
+
+    __slots__ = ("error", "history")
+
+    def __init__(self, error: CircuitOpenError | None, history: RetryHistory) -> None:
+        self.error = error
+        self.history = history
 
 
 class RetryCall:
-    """The driver of one call: feed it each attempt's outcome, do what it decides."""
+    """The driver of one call: feed it each attempt's outcome, do what it decides.
+
+    Per attempt: `before_attempt` (None, or a `Rejection`), then `judge_response` or
+    `judge_failure` (the `Decision`), then `record` with what was read of the body;
+    `finish` or `abandon` end the call. ``time_left`` is the time to the deadline at
+    the start of the attempt (None without a deadline): the adapter caps its timeouts
+    with it.
+    """
 
     __slots__ = (
         "_attempt_started",
+        "_cause",
         "_endpoint",
+        "_failed",
         "_fingerprint",
         "_headers",
         "_history",
         "_last_decision",
         "_last_error_code",
         "_last_request_id",
+        "_settled",
+        "_ticket",
         "_wait_before",
         "attempt",
         "has_idempotency_key",
@@ -214,6 +157,7 @@ class RetryCall:
         "replayable",
         "runner",
         "started",
+        "time_left",
         "url",
     )
 
@@ -238,12 +182,17 @@ class RetryCall:
         self._fingerprint: str | bool | None = False
         self.attempt = 0
         self.started = runner.clock()
+        self.time_left: float | None = None
         self._attempt_started = self.started
         self._wait_before = 0.0
         self._history: list[AttemptRecord] = []
         self._last_decision: Decision | None = None
         self._last_request_id: str | None = None
         self._last_error_code: str | None = None
+        self._ticket: Ticket | None = None
+        self._settled = True
+        self._failed = False
+        self._cause: int | FailureKind | None = None
         self.idempotency_key: str | None = None
         # A key changes nothing for a request already safe to repeat: skip the header scan.
         self.has_idempotency_key = not is_safe_to_repeat(
@@ -268,21 +217,27 @@ class RetryCall:
             self._fingerprint = key_fingerprint(self._headers)
         return self._fingerprint  # type: ignore[return-value]
 
-    def before_attempt(self) -> None:
-        """Count the attempt and ask the breaker whether it may go out.
+    def before_attempt(self) -> Rejection | None:
+        """Start the next attempt, or return why it may not go out (the call is then over).
 
-        Raises the adapter's `CircuitOpenError` subclass, carrying the history so far,
-        when the circuit rejects the attempt.
+        An attempt never starts at or after the deadline, nor while its circuit rejects
+        it; otherwise ``time_left`` is set and the attempt counted.
         """
-        breaker = self.runner.breaker
+        runner = self.runner
+        now = runner.clock()
+        deadline = self.policy.deadline
+        if deadline is not None:
+            self.time_left = deadline - (now - self.started)
+            if self.time_left <= 0 and self.attempt:
+                return Rejection(None, self.finish(Reason.DEADLINE))
+        breaker = runner.breaker
         if breaker is not None:
             try:
-                breaker.allow(self.key)
+                ticket = breaker.allow(self.key)
             except CircuitOpenError as exc:
-                error = self.runner.circuit_error(exc.key, exc.retry_after)
                 # Rejections are the fail-fast path: build the event only for an observer.
-                if self.runner.observed(logging.INFO):
-                    self.runner.emit(
+                if runner.observed(logging.INFO):
+                    runner.emit(
                         CallRejected(
                             method=self.method,
                             endpoint=self.endpoint,
@@ -291,22 +246,18 @@ class RetryCall:
                             key_fingerprint=self.fingerprint,
                         )
                     )
-                error.retry_history = self.finish(Reason.CIRCUIT_OPEN)  # type: ignore[attr-defined]
-                raise error from None
+                return Rejection(exc, self.finish(Reason.CIRCUIT_OPEN))
+            self._ticket = ticket
+            self._settled = False
+            if ticket.moved:
+                self._emit_change(self.key, _OPEN, BreakerState.HALF_OPEN)
         self.attempt += 1
-        self._attempt_started = self.runner.clock()
+        self._attempt_started = now
+        return None
 
-    def after_response(
-        self, status: int, headers: Mapping[str, str], body: bytes | None = None
-    ) -> Decision:
-        """Record a response and return what to do next.
-
-        ``body`` is the response body when the adapter has read it; it is parsed for an
-        error code and request id only for error statuses that someone observes.
-        """
+    def judge_response(self, status: int, headers: Mapping[str, str]) -> Decision:
+        """Return what to do after a response with ``status`` and ``headers``."""
         runner = self.runner
-        now_monotonic = runner.clock()
-        self._record_breaker(status=status, failure=None)
         decision = decide(
             self.policy,
             attempt=self.attempt,
@@ -314,165 +265,102 @@ class RetryCall:
             has_idempotency_key=self.has_idempotency_key,
             status=status,
             headers=headers,
-            elapsed=now_monotonic - self.started,
+            elapsed=runner.clock() - self.started,
             now=runner.wall_clock(),
             rand=runner.rand(),
             previous_delay=self._wait_before or None,
         )
-        decision = self._apply_limits(decision)
-        self._history.append(
-            AttemptRecord(
-                attempt=self.attempt,
-                status=status,
-                failure=None,
-                wait_before=self._wait_before,
-                duration=now_monotonic - self._attempt_started,
-                reason=decision.reason,
-            )
-        )
-        if runner.hooks or logger.isEnabledFor(logging.DEBUG):
-            request_id, error_code = _request_id(headers), None
-            if decision.reason != Reason.SUCCESS and body is not None:
-                info = parse_error(status, headers, body)
-                request_id, error_code = info.request_id, info.code
-            self._last_request_id, self._last_error_code = request_id, error_code
-            runner.emit(
-                AttemptFinished(
-                    method=self.method,
-                    endpoint=self.endpoint,
-                    attempt=self.attempt,
-                    status=status,
-                    failure=None,
-                    duration=now_monotonic - self._attempt_started,
-                    request_id=request_id,
-                    key_fingerprint=self.fingerprint,
-                    error_code=error_code,
-                )
-            )
-        else:
-            request_id = None
-        return self._conclude(decision, status=status, failure=None, request_id=request_id)
+        return self._limit(decision, counts_as_failure(self.policy, status=status), status)
 
-    def after_failure(self, failure: FailureKind) -> Decision:
-        """Record an attempt that produced no response and return what to do next."""
+    def judge_failure(self, failure: FailureKind) -> Decision:
+        """Return what to do after an attempt that produced no response."""
         runner = self.runner
-        now_monotonic = runner.clock()
-        self._record_breaker(status=None, failure=failure)
         decision = decide(
             self.policy,
             attempt=self.attempt,
             method=self.method,
             has_idempotency_key=self.has_idempotency_key,
             failure=failure,
-            elapsed=now_monotonic - self.started,
+            elapsed=runner.clock() - self.started,
             now=runner.wall_clock(),
             rand=runner.rand(),
             previous_delay=self._wait_before or None,
         )
-        decision = self._apply_limits(decision)
-        self._history.append(
-            AttemptRecord(
-                attempt=self.attempt,
-                status=None,
-                failure=failure,
-                wait_before=self._wait_before,
-                duration=now_monotonic - self._attempt_started,
-                reason=decision.reason,
-            )
-        )
-        if runner.observed(logging.DEBUG):
-            runner.emit(
-                AttemptFinished(
-                    method=self.method,
-                    endpoint=self.endpoint,
-                    attempt=self.attempt,
-                    status=None,
-                    failure=failure,
-                    duration=now_monotonic - self._attempt_started,
-                    key_fingerprint=self.fingerprint,
-                )
-            )
-        return self._conclude(decision, status=None, failure=failure, request_id=None)
+        return self._limit(decision, True, failure)
 
-    def abandon(self) -> RetryHistory:
-        """End the call after an exception the adapter does not map; return its history.
+    def drain_until(self, decision: Decision) -> float | None:
+        """Return the clock time by which reading a discarded response must end, or None.
 
-        The breaker permit of the attempt is given back without counting an outcome, and
-        the history's reason is ``"unexpected_error"``.
+        The drain must leave the retry's wait inside the deadline.
         """
-        if self.runner.breaker is not None and self.attempt:
-            self.runner.breaker.release(self.key)
-        return self.finish(Reason.UNEXPECTED_ERROR)
+        deadline = self.policy.deadline
+        if deadline is None:
+            return None
+        return self.started + deadline - decision.delay
 
-    def finish(self, reason: str | None = None) -> RetryHistory:
-        """End the call, emit its `CallFinished` event and return its history."""
-        last = self._history[-1] if self._history else None
-        reason = reason or (self._last_decision.reason if self._last_decision else Reason.SUCCESS)
-        total_time = self.runner.clock() - self.started
-        history = RetryHistory(attempts=tuple(self._history), reason=reason, total_time=total_time)
-        succeeded = last is not None and last.reason == Reason.SUCCESS
-        if self.runner.observed(logging.DEBUG if succeeded else logging.INFO):
-            self.runner.emit(
-                CallFinished(
-                    method=self.method,
-                    endpoint=self.endpoint,
-                    succeeded=succeeded,
-                    reason=reason,
-                    attempts=len(self._history),
-                    total_time=total_time,
-                    status=last.status if last else None,
-                    failure=last.failure if last else None,
-                    request_id=self._last_request_id,
-                    key_fingerprint=self.fingerprint,
-                    error_code=self._last_error_code,
-                )
-            )
-        return history
+    def still_fits(self, decision: Decision) -> bool:
+        """Return True if the retry, after its wait, still starts before the deadline."""
+        deadline = self.policy.deadline
+        return deadline is None or self.runner.clock() + decision.delay < self.started + deadline
 
-    def _record_breaker(self, *, status: int | None, failure: FailureKind | None) -> None:
-        breaker = self.runner.breaker
-        if breaker is None:
-            return
-        if counts_as_failure(self.policy, status=status, failure=failure):
-            breaker.record_failure(self.key)
-        else:
-            breaker.record_success(self.key)
-
-    def _apply_limits(self, decision: Decision) -> Decision:
-        """Stop a retry the policy allows when the body, the circuit or the budget forbid it."""
-        if not decision.retry:
-            return decision
-        runner = self.runner
-        if not self.replayable:
-            return _stop(decision, Reason.BODY_NOT_REPLAYABLE)
-        if runner.breaker is not None and runner.breaker.state(self.key) is BreakerState.OPEN:
-            return _stop(decision, Reason.CIRCUIT_OPEN)
-        if runner.budget is not None and not runner.budget.try_withdraw():
-            if runner.observed(logging.WARNING):
-                runner.emit(
-                    BudgetExhausted(
-                        method=self.method,
-                        endpoint=self.endpoint,
-                        attempt=self.attempt,
-                        key_fingerprint=self.fingerprint,
-                    )
-                )
-            return _stop(decision, Reason.BUDGET_EXHAUSTED)
-        return decision
-
-    def _conclude(
+    def record(
         self,
         decision: Decision,
         *,
-        status: int | None,
-        failure: FailureKind | None,
-        request_id: str | None,
-    ) -> Decision:
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        failure: FailureKind | None = None,
+        body: bytes | None = None,
+    ) -> None:
+        """Record the attempt's outcome and the decision taken; emit its events.
+
+        ``body`` is what was read of the response's body (a drained or a final body),
+        parsed for an error code and a request id when someone observes them.
+        """
+        runner = self.runner
+        if not decision.retry:
+            self._settle(final=True)
+        now = runner.clock()
+        duration = now - self._attempt_started
+        self._history.append(
+            AttemptRecord(
+                self.attempt,
+                status,
+                failure,
+                self._wait_before,
+                duration,
+                decision.reason,
+                decision.server_wait,
+            )
+        )
         self._last_decision = decision
+        request_id = error_code = None
+        failed_status = status is not None and decision.reason != Reason.SUCCESS
+        if runner.observed(logging.INFO if failed_status else logging.DEBUG):
+            if status is not None and headers is not None:
+                request_id = _request_id(headers)
+                if failed_status and body is not None:
+                    info = parse_error(status, headers, body)
+                    request_id, error_code = info.request_id, info.code
+            self._last_request_id, self._last_error_code = request_id, error_code
+            if runner.observed(logging.DEBUG):
+                runner.emit(
+                    AttemptFinished(
+                        method=self.method,
+                        endpoint=self.endpoint,
+                        attempt=self.attempt,
+                        status=status,
+                        failure=failure,
+                        duration=duration,
+                        request_id=request_id,
+                        key_fingerprint=self.fingerprint,
+                        error_code=error_code,
+                    )
+                )
         if decision.retry:
             self._wait_before = decision.delay
-            if self.runner.observed(logging.INFO):
-                self.runner.emit(
+            if runner.observed(logging.INFO):
+                runner.emit(
                     RetryScheduled(
                         method=self.method,
                         endpoint=self.endpoint,
@@ -487,11 +375,94 @@ class RetryCall:
                         server_wait=decision.server_wait,
                     )
                 )
+
+    def abandon(self) -> RetryHistory:
+        """End the call after an exception the adapter does not map; return its history.
+
+        A probe permit the attempt holds is given back without an outcome, and the
+        history's reason is ``"unexpected_error"``.
+        """
+        breaker, ticket = self.runner.breaker, self._ticket
+        if breaker is not None and ticket is not None and not self._settled:
+            self._settled = True
+            breaker.release(self.key, ticket)
+        return self.finish(Reason.UNEXPECTED_ERROR)
+
+    def finish(self, reason: str | None = None) -> RetryHistory:
+        """End the call, emit its `CallFinished` event and return its history."""
+        history_list = self._history
+        last = history_list[-1] if history_list else None
+        if reason is None:
+            reason = self._last_decision.reason if self._last_decision else Reason.SUCCESS
+        total_time = self.runner.clock() - self.started
+        history = RetryHistory(attempts=tuple(history_list), reason=reason, total_time=total_time)
+        succeeded = last is not None and last.reason == Reason.SUCCESS
+        if self.runner.observed(logging.DEBUG if succeeded else logging.INFO):
+            self.runner.emit(
+                CallFinished(
+                    method=self.method,
+                    endpoint=self.endpoint,
+                    succeeded=succeeded,
+                    reason=reason,
+                    attempts=len(history_list),
+                    total_time=total_time,
+                    status=last.status if last else None,
+                    failure=last.failure if last else None,
+                    request_id=self._last_request_id,
+                    key_fingerprint=self.fingerprint,
+                    error_code=self._last_error_code,
+                )
+            )
+        return history
+
+    def _limit(self, decision: Decision, failed: bool, cause: int | FailureKind) -> Decision:
+        """Apply the breaker (probes and per-attempt counting now) and the core's `limit`."""
+        self._failed, self._cause = failed, cause
+        if not decision.retry:
+            return decision
+        self._settle(final=False)
+        runner = self.runner
+        breaker, budget = runner.breaker, runner.budget
+        decision = limit(
+            decision,
+            replayable=self.replayable,
+            circuit_open=breaker is not None and breaker.state(self.key) is _OPEN,
+            take_retry=budget.try_withdraw if budget is not None else None,
+        )
+        if decision.reason == Reason.BUDGET_EXHAUSTED and runner.observed(logging.WARNING):
+            runner.emit(
+                BudgetExhausted(
+                    method=self.method,
+                    endpoint=self.endpoint,
+                    attempt=self.attempt,
+                    key_fingerprint=self.fingerprint,
+                )
+            )
         return decision
 
+    def _settle(self, *, final: bool) -> None:
+        """Give the attempt's outcome to the breaker when it counts (see `CircuitBreaker`).
 
-def _stop(decision: Decision, reason: str) -> Decision:
-    return Decision(retry=False, delay=0.0, reason=reason, server_wait=decision.server_wait)
+        A probe's outcome and, with ``counts="attempts"``, every attempt's count at
+        once; otherwise only the call's final outcome counts.
+        """
+        breaker, ticket = self.runner.breaker, self._ticket
+        if breaker is None or ticket is None or self._settled:
+            return
+        if not (final or ticket.is_probe or breaker.per_attempt):
+            return
+        self._settled = True
+        change: StateChange | None
+        if self._failed:
+            change = breaker.record_failure(self.key, ticket, self._cause)
+        else:
+            change = breaker.record_success(self.key, ticket)
+        if change is not None:
+            self._emit_change(change.key, change.old, change.new)
+
+    def _emit_change(self, key: str, old: BreakerState, new: BreakerState) -> None:
+        if self.runner.observed(logging.INFO):
+            self.runner.emit(CircuitStateChanged(key=key, old=old, new=new))
 
 
 def _request_id(headers: Mapping[str, str]) -> str | None:
@@ -500,10 +471,3 @@ def _request_id(headers: Mapping[str, str]) -> str | None:
         if value:
             return value
     return None
-
-
-def attach_history(target: Any, history: RetryHistory) -> None:
-    """Set ``target.retry_history``, ignoring objects that refuse new attributes."""
-    # Only slotted third-party objects refuse a new attribute; they go without a history.
-    with contextlib.suppress(AttributeError):
-        target.retry_history = history

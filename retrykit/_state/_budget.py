@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from retrykit._clock import Clock, monotonic_of
 from retrykit._core._budget import BudgetConfig, BudgetLedger
 
 if TYPE_CHECKING:
@@ -41,16 +42,17 @@ class RetryBudget:
         ratio: float = 0.2,
         min_per_second: float = 10.0,
         ttl: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | Clock = time.monotonic,
     ) -> None:
         self.config = BudgetConfig(ratio=ratio, min_per_second=min_per_second, ttl=ttl)
-        self._clock = clock
+        self._clock_arg = clock
+        self._clock = monotonic_of(clock)
         self._ledger = BudgetLedger(self.config)
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickling keeps the settings only; the copy starts with an empty window.
-        return {"config": self.config, "clock": self._clock}
+        return {"config": self.config, "clock": self._clock_arg}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(  # type: ignore[misc] # rebuilding from settings is what __init__ does

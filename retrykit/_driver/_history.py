@@ -1,0 +1,69 @@
+"""The attempt history a call leaves on its final response or exception."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from retrykit._core._policy import FailureKind
+
+
+@attrs.frozen
+class AttemptRecord:
+    """One attempt of a call: its outcome, the wait before it, and how long it took.
+
+    ``status`` is set when the attempt got a response, ``failure`` when it did not.
+    ``reason`` is the decision taken after it. ``server_wait`` is the wait the server
+    asked for in that response (``Retry-After``, or a rate-limit reset on a 429), so a
+    caller need not parse the header again; None when it asked for none.
+    """
+
+    attempt: int
+    status: int | None
+    failure: FailureKind | None
+    wait_before: float
+    duration: float
+    reason: str
+    server_wait: float | None = None
+
+
+@attrs.frozen
+class RetryHistory:
+    """Every attempt of one call, and why the loop stopped (a `Reason`).
+
+    Found on the final response or exception: ``response.retry_history`` and
+    ``exc.retry_history`` for requests, ``response.extensions["retry_history"]`` and
+    ``exc.retry_history`` for httpx. `get_history` reads any of them.
+    """
+
+    attempts: tuple[AttemptRecord, ...]
+    reason: str
+    total_time: float
+
+    @property
+    def retries(self) -> int:
+        """How many attempts followed the first."""
+        return max(0, len(self.attempts) - 1)
+
+
+def get_history(obj: object) -> RetryHistory | None:
+    """Return the `RetryHistory` carried by a response or an exception, or None."""
+    history = getattr(obj, "retry_history", None)
+    if isinstance(history, RetryHistory):
+        return history
+    extensions = getattr(obj, "extensions", None)
+    if isinstance(extensions, Mapping):
+        history = extensions.get("retry_history")
+        if isinstance(history, RetryHistory):
+            return history
+    return None
+
+
+def attach_history(target: Any, history: RetryHistory) -> None:
+    """Set ``target.retry_history``, ignoring objects that refuse new attributes."""
+    # Only slotted third-party objects refuse a new attribute; they go without a history.
+    with contextlib.suppress(AttributeError):
+        target.retry_history = history

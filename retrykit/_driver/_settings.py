@@ -1,0 +1,144 @@
+"""What every adapter takes, checked once when the adapter is built, then resolved.
+
+Both adapters and both httpx transports accept the same retrykit arguments; this module
+checks each (a mistake raises TypeError or ValueError naming the parameter, never
+later at request time), fills in the defaults and builds the `RetryRunner`.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import time
+from typing import TYPE_CHECKING, Final
+
+from retrykit._clock import Clock, monotonic_of, wall_of
+from retrykit._core._endpoint import endpoint_template
+from retrykit._core._origin import origin_key
+from retrykit._core._policy import RetryPolicy
+from retrykit._driver._call import RetryRunner
+from retrykit._state._breaker import CircuitBreaker
+from retrykit._state._budget import RetryBudget
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from retrykit._observe._events import Hook
+
+
+class UseDefault(enum.Enum):
+    """The type of `DEFAULT`: "a new one with its defaults", where None means "off"."""
+
+    DEFAULT = "default"
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Final = UseDefault.DEFAULT
+"""The default of ``breaker=`` and ``budget=``: a new one, with its own defaults, per adapter."""
+
+
+def check_policy(policy: object, parameter: str = "policy") -> RetryPolicy:
+    """Return ``policy`` (None gives the default policy) or raise TypeError naming ``parameter``."""
+    if policy is None:
+        return RetryPolicy()
+    if isinstance(policy, RetryPolicy):
+        return policy
+    hint = ""
+    module = type(policy).__module__
+    if module.startswith("urllib3"):
+        hint = "; convert a urllib3 Retry with RetryPolicy.from_urllib3(retry)"
+    elif module.startswith("httpx_retries"):
+        hint = "; convert an httpx-retries Retry with RetryPolicy.from_httpx_retries(retry)"
+    elif isinstance(policy, (dict, type)):
+        hint = "; build one with RetryPolicy(max_attempts=..., ...)"
+    raise TypeError(f"{parameter} must be a RetryPolicy or None, got {policy!r}{hint}")
+
+
+def _check_sleep(sleep: object, *, asynchronous: bool) -> None:
+    if not callable(sleep):
+        raise TypeError(f"sleep must be a callable taking seconds, got {sleep!r}")
+    is_async = inspect.iscoroutinefunction(sleep) or inspect.iscoroutinefunction(
+        getattr(sleep, "__call__", None)  # noqa: B004 - an object whose __call__ is async
+    )
+    if asynchronous and not is_async:
+        raise TypeError(
+            f"sleep must be an async function for an async transport (such as anyio.sleep), "
+            f"got {sleep!r}: a blocking sleep would stall the event loop"
+        )
+    if not asynchronous and is_async:
+        raise TypeError(
+            f"sleep must be a blocking function for a sync adapter (such as time.sleep), "
+            f"got the async {sleep!r}"
+        )
+
+
+def _check_callable(value: object, parameter: str, accepts: str) -> None:
+    if not callable(value):
+        raise TypeError(f"{parameter} must be {accepts}, got {value!r}")
+
+
+def resolve_sleep(
+    sleep: Callable[[float], object] | None,
+    clock: Callable[[], float] | Clock,
+    *,
+    asynchronous: bool,
+) -> Callable[[float], object]:
+    """Return the wait function: ``sleep``, else the clock object's, else the real one."""
+    if sleep is None:
+        if isinstance(clock, Clock):
+            sleep = clock.async_sleep if asynchronous else clock.sleep
+        else:
+            import anyio  # noqa: PLC0415 - the requests adapter needs no anyio
+
+            sleep = anyio.sleep if asynchronous else time.sleep
+    _check_sleep(sleep, asynchronous=asynchronous)
+    return sleep
+
+
+def build_runner(
+    *,
+    policy: RetryPolicy | None,
+    breaker: CircuitBreaker | UseDefault | None,
+    budget: RetryBudget | UseDefault | None,
+    hooks: Sequence[Hook],
+    clock: Callable[[], float] | Clock,
+    wall_clock: Callable[[], float] | None,
+    rand: Callable[[], float],
+    key_func: Callable[[str], str] | None,
+    endpoint_func: Callable[[str, str], str] | None,
+) -> RetryRunner:
+    """Check every retrykit argument of an adapter and return its `RetryRunner`."""
+    if breaker is DEFAULT:
+        breaker = CircuitBreaker(clock=clock)
+    elif breaker is not None and not isinstance(breaker, CircuitBreaker):
+        raise TypeError(f"breaker must be a CircuitBreaker, None or DEFAULT, got {breaker!r}")
+    if budget is DEFAULT:
+        budget = RetryBudget(clock=clock)
+    elif budget is not None and not isinstance(budget, RetryBudget):
+        raise TypeError(
+            f"budget must be a RetryBudget, None or DEFAULT, got {budget!r} "
+            "(a share of requests is RetryBudget(ratio=0.2))"
+        )
+    hooks_value: object = hooks
+    if isinstance(hooks_value, (str, bytes)) or not isinstance(hooks_value, (list, tuple)):
+        raise TypeError(f"hooks must be a list of callables, got {hooks!r}")
+    for hook in hooks:
+        _check_callable(hook, "hooks", "a list of callables taking an event")
+    _check_callable(rand, "rand", "a function returning a float in [0, 1)")
+    if key_func is not None:
+        _check_callable(key_func, "key_func", "a function of the URL")
+    if endpoint_func is not None:
+        _check_callable(endpoint_func, "endpoint_func", "a function of the method and URL")
+    return RetryRunner(
+        policy=check_policy(policy),
+        breaker=breaker,
+        budget=budget,
+        hooks=tuple(hooks),
+        clock=monotonic_of(clock),
+        wall_clock=wall_of(clock, wall_clock),
+        rand=rand,
+        key_func=key_func or origin_key,
+        endpoint_func=endpoint_func or endpoint_template,
+    )
