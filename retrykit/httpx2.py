@@ -7,7 +7,8 @@ behave exactly as in `retrykit.httpx`, built on ``httpx2``'s classes (a
     client = httpx2.Client(transport=RetryTransport(policy=RetryPolicy(max_attempts=4)))
 
 There is one implementation: this module runs retrykit's httpx transport module a second
-time with ``httpx2`` in place of ``httpx``. Type checkers see the classes as ``Any``.
+time with ``httpx2`` in place of ``httpx``; type checkers read ``httpx2.pyi`` beside it,
+which gives them the real classes.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
 
 try:
     import httpx2 as _httpx2  # noqa: F401 - only checks that the extra is installed
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise ImportError("retrykit.httpx2 needs httpx2: pip install 'retrykit[httpx2]'") from exc
+except ImportError as _missing:  # pragma: no cover - exercised only without the extra
+    raise ImportError("retrykit.httpx2 needs httpx2: pip install 'retrykit[httpx2]'") from _missing
 
 __all__ = [
     "HISTORY_EXTENSION",

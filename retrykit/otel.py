@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 try:
     from opentelemetry import metrics as otel_metrics
-except ImportError as exc:  # pragma: no cover - tested by hiding the module
+except ImportError as _missing:  # pragma: no cover - tested by hiding the module
     raise ImportError(
         "retrykit.otel needs opentelemetry-api: pip install 'retrykit[otel]'"
-    ) from exc
+    ) from _missing
 
 import retrykit
 from retrykit._core._breaker import BreakerState

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 try:
     import prometheus_client
-except ImportError as exc:  # pragma: no cover - tested by hiding the module
+except ImportError as _missing:  # pragma: no cover - tested by hiding the module
     raise ImportError(
         "retrykit.prometheus needs prometheus-client: pip install 'retrykit[prometheus]'"
-    ) from exc
+    ) from _missing
 
 from retrykit._core._breaker import BreakerState
 from retrykit._observe._events import (

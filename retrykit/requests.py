@@ -12,10 +12,10 @@ from __future__ import annotations
 try:
     import requests as _requests  # noqa: F401 - only checks that the extra is installed
     import urllib3 as _urllib3  # noqa: F401
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as _missing:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "retrykit.requests needs requests and urllib3: pip install 'retrykit[requests]'"
-    ) from exc
+    ) from _missing
 
 from retrykit._adapters._requests import CircuitOpenError, DeadlineExceededError, RetryAdapter
 

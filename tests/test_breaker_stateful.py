@@ -203,11 +203,13 @@ class BreakerMachine(RuleBasedStateMachine):
     def allow(self, key: str) -> tuple[str, ModelTicket, Ticket] | None:
         expected, model_ticket = self.model.allow(key, self.now)
         rejected: CircuitOpenError | None = None
+        ticket: Ticket | None = None
         try:
             ticket = self.breaker.allow(key)
         except CircuitOpenError as error:
             rejected = error
-        if rejected is not None:
+        if rejected is not None or ticket is None:
+            assert rejected is not None
             assert expected is not None, "rejected a call the model lets through"
             assert rejected.key == key
             assert math.isclose(rejected.retry_after, expected)

@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
+import inspect
 import pickle
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,6 +16,7 @@ import pytest
 httpx2 = pytest.importorskip("httpx2")
 
 import httpx
+from typing_extensions import assert_type
 
 import retrykit
 import retrykit.httpx2 as rk2
@@ -26,6 +30,7 @@ if TYPE_CHECKING:
 
 # The second load of retrykit/_adapters/_httpx.py, bound to httpx2.
 _impl: Any = importlib.import_module("retrykit._adapters._httpx2")
+STUB = Path(rk2.__file__).with_suffix(".pyi")
 
 
 @pytest.fixture
@@ -81,7 +86,8 @@ def test_transports_are_httpx2_transports() -> None:
     assert issubclass(rk2.RetryTransport, httpx2.BaseTransport)
     assert issubclass(rk2.AsyncRetryTransport, httpx2.AsyncBaseTransport)
     assert not issubclass(rk2.RetryTransport, httpx.BaseTransport)
-    assert isinstance(rk2.RetryTransport()._transport, httpx2.HTTPTransport)
+    transport: Any = rk2.RetryTransport()
+    assert isinstance(transport._transport, httpx2.HTTPTransport)
 
 
 def test_open_circuit_raises_httpx2_transport_error(server: FlakyServer) -> None:
@@ -117,3 +123,59 @@ def test_policy_extension(server: FlakyServer) -> None:
         response = client.get(server.url("/p"), extensions={rk2.POLICY_EXTENSION: policy})
     assert server.hits("/p") == 3
     assert response.extensions[rk2.HISTORY_EXTENSION].reason == Reason.ATTEMPTS_EXHAUSTED
+
+
+def test_type_checkers_see_the_real_classes() -> None:
+    """Users of httpx2 get real types: mypy checks these assert_type calls in CI."""
+    transport = rk2.RetryTransport(breaker=None, budget=None)
+    assert_type(transport, rk2.RetryTransport)
+    assert_type(rk2.AsyncRetryTransport(breaker=None), rk2.AsyncRetryTransport)
+    assert_type(rk2.CircuitOpenError("http://a:80", 1.0), rk2.CircuitOpenError)
+    assert isinstance(transport, rk2.RetryTransport)
+
+
+def _stub_functions() -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Return every method of the stub's classes, as ``Class.method``."""
+    tree = ast.parse(STUB.read_text(encoding="utf-8"))
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    functions[f"{node.name}.{item.name}"] = item
+    return functions
+
+
+def _stub_parameters(
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+) -> list[tuple[str, str, bool]]:
+    """Return (name, kind, has a default) for each parameter of a stub function."""
+    arguments = function.args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    first_default = len(positional) - len(arguments.defaults)
+    parameters = [
+        (arg.arg, "POSITIONAL_OR_KEYWORD", index >= first_default)
+        for index, arg in enumerate(positional)
+    ]
+    parameters += [
+        (arg.arg, "KEYWORD_ONLY", default is not None)
+        for arg, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+    ]
+    return parameters
+
+
+def test_stub_matches_the_implementation() -> None:
+    """httpx2.pyi declares each class's methods with the implementation's exact parameters."""
+    functions = _stub_functions()
+    assert functions
+    for qualified, function in functions.items():
+        class_name, method_name = qualified.split(".")
+        implementation = getattr(getattr(_impl, class_name), method_name)
+        expected = [
+            (name, parameter.kind.name, parameter.default is not inspect.Parameter.empty)
+            for name, parameter in inspect.signature(implementation).parameters.items()
+        ]
+        assert _stub_parameters(function) == expected, qualified
+    stub_classes = {name.split(".")[0] for name in functions}
+    public_classes = {name for name in rk2.__all__ if isinstance(getattr(rk2, name), type)}
+    assert stub_classes == public_classes

@@ -22,7 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
+from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 import retrykit._errors
@@ -270,7 +270,7 @@ class RetryAdapter(HTTPAdapter):
     Session holding it pickles.
     """
 
-    __attrs__ = [  # noqa: RUF012 - HTTPAdapter declares it as a mutable class attribute
+    __attrs__: list[str] = [  # noqa: RUF012 - HTTPAdapter declares it as a mutable class attribute
         *HTTPAdapter.__attrs__,
         "_policy",
         "_breaker",
@@ -286,10 +286,10 @@ class RetryAdapter(HTTPAdapter):
 
     def __init__(
         self,
-        pool_connections: int = requests.adapters.DEFAULT_POOLSIZE,
-        pool_maxsize: int = requests.adapters.DEFAULT_POOLSIZE,
+        pool_connections: int = DEFAULT_POOLSIZE,
+        pool_maxsize: int = DEFAULT_POOLSIZE,
         max_retries: int = 0,
-        pool_block: bool = requests.adapters.DEFAULT_POOLBLOCK,
+        pool_block: bool = DEFAULT_POOLBLOCK,
         *,
         policy: RetryPolicy | None = None,
         breaker: CircuitBreaker | UseDefault | None = DEFAULT,

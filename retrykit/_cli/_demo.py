@@ -262,15 +262,15 @@ def run_demo(color: str = "auto", out: TextIO | None = None) -> int:
 
     ``color`` is "auto" (colour only when ``out`` is a terminal), "always" or "never".
     """
-    out = out if out is not None else sys.stdout
-    use_color = color == "always" or (color == "auto" and out.isatty())
+    stream: TextIO = out if out is not None else sys.stdout
+    use_color = color == "always" or (color == "auto" and stream.isatty())
     # The story prints every event itself; keep retrykit's warnings off stderr.
     log = logging.getLogger("retrykit")
     quiet = logging.NullHandler()
     log.addHandler(quiet)
     try:
         with FlakyServer() as server:
-            _story(server, Timeline(out, color=use_color))
+            _story(server, Timeline(stream, color=use_color))
     finally:
         log.removeHandler(quiet)
     return 0

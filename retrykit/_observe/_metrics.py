@@ -334,7 +334,7 @@ class Metrics:
             "p95 ms",
             "p99 ms",
         )
-        rows = [header]
+        rows: list[tuple[str, ...]] = [header]
         for endpoint, figures in self.snapshot()["endpoints"].items():
             rate = figures["success_rate"]
             latency = figures["call_latency"]

@@ -125,7 +125,7 @@ class CircuitBreaker:
         break_duration: Callable[[int], float] | None = None,
         counts: str = "calls",
     ) -> None:
-        self.config = BreakerConfig(
+        self.config: BreakerConfig = BreakerConfig(
             failure_threshold=failure_threshold,
             recovery_timeout=recovery_timeout,
             half_open_max_calls=half_open_max_calls,
@@ -145,7 +145,7 @@ class CircuitBreaker:
         self._wall = wall_of(clock, None)
         self._on_state_change = on_state_change
         self._rate_mode = failure_rate is not None
-        self.per_attempt = counts == "attempts"
+        self.per_attempt: bool = counts == "attempts"
         self._lock = threading.Lock()
         self._circuits: dict[str, Circuit] = {}
         self._uses = itertools.count(1)

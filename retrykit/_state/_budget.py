@@ -44,7 +44,9 @@ class RetryBudget:
         ttl: float = 10.0,
         clock: Callable[[], float] | Clock = time.monotonic,
     ) -> None:
-        self.config = BudgetConfig(ratio=ratio, min_per_second=min_per_second, ttl=ttl)
+        self.config: BudgetConfig = BudgetConfig(
+            ratio=ratio, min_per_second=min_per_second, ttl=ttl
+        )
         self._clock_arg = clock
         self._clock = monotonic_of(clock)
         self._ledger = BudgetLedger(self.config)
