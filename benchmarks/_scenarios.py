@@ -41,7 +41,7 @@ from _peers import Contender
 from retrykit import CircuitBreaker, CircuitOpenError, Metrics
 from retrykit.httpx import RetryTransport
 from retrykit.requests import RetryAdapter
-from retrykit.testing import FlakyServer, Reply
+from retrykit.testing import FlakyServer, Reply, Reset, Step
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -65,6 +65,7 @@ class Sizes:
     memory_hosts: int
     core_rounds: int  # bench_core's timeit rounds
     breaker_calls: int  # bench_breaker's calls
+    burst_calls: int  # simultaneous calls of the burst
 
 
 FULL = Sizes(
@@ -80,6 +81,7 @@ FULL = Sizes(
     memory_hosts=100_000,
     core_rounds=30_000,
     breaker_calls=1000,
+    burst_calls=20,
 )
 QUICK = Sizes(
     rounds=3,
@@ -94,6 +96,7 @@ QUICK = Sizes(
     memory_hosts=4000,
     core_rounds=2000,
     breaker_calls=100,
+    burst_calls=20,
 )
 
 
@@ -409,9 +412,10 @@ def outage(sizes: Sizes) -> Section:
     bound = 1 + 0.2 + 100 / ours
     limits = (
         f"**Outage.** Peers always make 4 attempts, so they run only {theirs} calls each. "
-        f"The breaker (5 consecutive failures) opens during the second call, after 5 "
-        f"hits; every later call is rejected without I/O, so breaker + budget costs "
-        f"5 / N hits per call: {5 / ours:.3f} over N = {ours} calls (0.05 needs N >= 100). "
+        f"The breaker counts calls: it opens once 5 calls in a row have failed all 4 "
+        f"attempts, after 20 hits; every later call is rejected without I/O, so breaker + "
+        f"budget costs 20 / N hits per call: {20 / ours:.3f} over N = {ours} calls (0.05 "
+        f"needs N >= 400; with counts='attempts' it would be 5 / N). "
         f"The budget alone allows, in any 10 s window, 100 retries (10/s x 10 s) plus 20 % "
         f"of the calls, so over N calls that fit in one window the hits per call are at most "
         f"1 + 0.2 + 100 / N = {bound:.2f} here (1.30 needs N >= 1,000, and all 4 attempts "
@@ -499,6 +503,135 @@ def retry_after(sizes: Sizes) -> Section:
         f"4. Retry-After honoured: 429 with Retry-After: 1 ({calls} calls each)",
         markdown_table(
             ["contender", "calls", "retries", "early retries", "shortest wait (s)"], rows
+        ),
+        tuple(verdicts),
+        limits,
+    )
+
+
+# --- 10. Burst ------------------------------------------------------------------------
+
+
+def _pybreaker_call(call: Callable[[str], int]) -> Callable[[str], int]:
+    """Wrap ``call`` in pybreaker's defaults (5 failures, 60 s), counting each call once."""
+    breaker = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=60)
+
+    def guarded(url: str) -> int:
+        try:
+            status = breaker.call(_raise_on_5xx(call), url)
+        except pybreaker.CircuitBreakerError as exc:
+            raise CircuitOpenError("pybreaker", 60.0) from exc
+        except _peers.RetryableStatusError as exc:
+            return exc.status
+        return status
+
+    return guarded
+
+
+def _raise_on_5xx(call: Callable[[str], int]) -> Callable[[str], int]:
+    def raising(url: str) -> int:
+        status = call(url)
+        if status >= 500:
+            raise _peers.RetryableStatusError(status, {})
+        return status
+
+    return raising
+
+
+def _all_at_once(call: Callable[[str], int], urls: Sequence[str]) -> list[int | None]:
+    """Call every URL at once, one thread each; return each status (None: rejected, 0: raised)."""
+    results: list[int | None] = [None] * len(urls)
+    barrier = threading.Barrier(len(urls))
+
+    def one(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = _status_or_rejected(call, urls[index])
+        except Exception:  # noqa: BLE001 - a call that ended in an error is counted as 0
+            results[index] = 0
+
+    workers = [threading.Thread(target=one, args=(i,)) for i in range(len(urls))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return results
+
+
+def burst(sizes: Sizes) -> Section:
+    """Scenario 10: 20 calls at once, each answered 503, then a reset, then 200."""
+    concurrency = sizes.burst_calls
+    httpx_side = _peers.httpx_contenders(in_process=False)
+    requests_side = _peers.requests_contenders(in_process=False)
+    classic = _peers.httpx_contenders(
+        in_process=False, peers=False, breaker=CircuitBreaker(counts="attempts")
+    )
+    plan: list[tuple[str, Callable[[str], int], bool]] = [
+        ("retrykit RetryTransport (defaults)", httpx_side[1].call, True),
+        ("retrykit RetryAdapter (defaults)", requests_side[1].call, True),
+        ("retrykit RetryTransport, CircuitBreaker(counts='attempts')", classic[1].call, False),
+        ("requests + urllib3 Retry", requests_side[2].call, False),
+        ("httpx + httpx-retries", httpx_side[2].call, False),
+        ("httpx + tenacity", httpx_side[3].call, False),
+        ("httpx + stamina", httpx_side[4].call, False),
+        (
+            "httpx + httpx-retries + pybreaker (defaults)",
+            _pybreaker_call(httpx_side[2].call),
+            False,
+        ),
+    ]
+    script: list[Step] = [_REPLIES[503], Reset(), _REPLIES[200]]
+    rows: list[list[str]] = []
+    verdicts: list[Verdict] = []
+    try:
+        with FlakyServer() as server:
+            for name, call, ours in plan:
+                slug = _slug(name)
+                urls = []
+                for index in range(concurrency):
+                    server.script(f"/burst/{slug}/{index}", script)
+                    urls.append(server.url(f"/burst/{slug}/{index}"))
+                results = _all_at_once(call, urls)
+                # Is the origin blocked afterwards? One more call, to a healthy path.
+                server.script(f"/burst/{slug}/after", _REPLIES[200])
+                after = _status_or_rejected(call, server.url(f"/burst/{slug}/after"))
+                hits = sum(server.hits(f"/burst/{slug}/{i}") for i in range(concurrency))
+                got = results.count(200)
+                rows.append(
+                    [
+                        name,
+                        f"{got} of {concurrency}",
+                        str(results.count(None)),
+                        str(hits),
+                        "blocked" if after is None else "open to calls",
+                    ]
+                )
+                if ours:
+                    verdicts.append(
+                        Verdict(
+                            "10 burst",
+                            f"{name}: calls that got 200",
+                            f"{got} of {concurrency}",
+                            f"{concurrency} of {concurrency}",
+                            _met(got == concurrency and after == 200),
+                        )
+                    )
+    finally:
+        _close_all([*httpx_side, *requests_side, *classic])
+    limits = (
+        "**Burst.** Every call would succeed on its third attempt, so a resilience layer "
+        "should return 200 to all of them and leave the origin open. retrykit's default "
+        "breaker counts a call's final outcome; the classic rule (every attempt counts) "
+        "sees five failures in the first milliseconds and blocks the origin for its whole "
+        "recovery time. pybreaker wrapped around a whole retrying call counts calls too, "
+        "and so stays closed here. 'rejected' counts calls refused by an open circuit; "
+        "'origin after' is one more call, to a healthy path."
+    )
+    return Section(
+        f"10. Burst: {concurrency} calls at once, each 503, reset, 200",
+        markdown_table(
+            ["contender", "calls that got 200", "rejected", "server hits", "origin after"],
+            rows,
         ),
         tuple(verdicts),
         limits,

@@ -8,11 +8,12 @@ import logging
 import pickle
 import random
 import threading
+import time
 from typing import Any
 
 import pytest
 
-from retrykit import BreakerState, CircuitBreaker, CircuitOpenError, RetrykitError
+from retrykit import BreakerState, CircuitBreaker, CircuitOpenError, FailureKind, RetrykitError
 from retrykit._core._breaker import HALF_OPEN_RETRY_AFTER, BreakerConfig
 
 CLOSED, OPEN, HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
@@ -680,3 +681,174 @@ def test_breaker_pickles_its_settings_not_its_state() -> None:
     copy = pickle.loads(pickle.dumps(breaker))  # noqa: S301 - our own data
     assert copy.config == breaker.config
     assert copy.state("k") is BreakerState.CLOSED
+
+
+# --- breaks that grow, probes that expire, late outcomes (issue 13) ------------------------
+
+
+def test_each_reopening_doubles_the_break_up_to_the_maximum() -> None:
+    """A failed probe doubles the break: 10, 20, 40 s..., never past max_recovery_timeout."""
+    clock = FakeClock()
+    breaker = make(clock, failure_threshold=1, recovery_timeout=10.0, max_recovery_timeout=35.0)
+    fail(breaker, "k", 1)
+    breaks = []
+    for _ in range(4):
+        breaks.append(rejection(breaker, "k").retry_after)
+        clock.advance(breaks[-1])
+        fail(breaker, "k", 1)  # the probe fails
+    assert breaks == [10.0, 20.0, 35.0, 35.0]
+
+
+def test_closing_resets_the_break() -> None:
+    """After a successful probe the next opening breaks for recovery_timeout again."""
+    clock = FakeClock()
+    breaker = make(clock, failure_threshold=1, recovery_timeout=10.0)
+    fail(breaker, "k", 1)
+    clock.advance(10.0)
+    fail(breaker, "k", 1)  # a failed probe: the break is now 20 s
+    clock.advance(20.0)
+    succeed(breaker, "k")
+    fail(breaker, "k", 1)
+    assert rejection(breaker, "k").retry_after == pytest.approx(10.0)
+
+
+def test_break_duration_function_computes_the_break() -> None:
+    """break_duration(openings) replaces the doubling; a broken result falls back safely."""
+    clock = FakeClock()
+    breaker = make(clock, failure_threshold=1, break_duration=lambda n: 7.0 * n)
+    fail(breaker, "k", 1)
+    assert rejection(breaker, "k").retry_after == pytest.approx(7.0)
+    clock.advance(7.0)
+    fail(breaker, "k", 1)
+    assert rejection(breaker, "k").retry_after == pytest.approx(14.0)
+    broken = make(clock, failure_threshold=1, recovery_timeout=5.0, break_duration=lambda n: -1.0)
+    fail(broken, "k", 1)
+    assert rejection(broken, "k").retry_after == pytest.approx(5.0)
+
+
+def test_a_hung_probe_lapses_and_a_new_probe_may_go() -> None:
+    """A probe with no outcome after recovery_timeout no longer blocks the origin."""
+    clock = FakeClock()
+    breaker = open_circuit(clock)
+    clock.advance(10.0)
+    hung = breaker.allow("k")
+    assert hung.is_probe
+    rejection(breaker, "k")  # the probe is out: others wait
+    clock.advance(9.9)
+    rejection(breaker, "k")
+    clock.advance(0.1)  # recovery_timeout after the probe left: its permit lapses
+    fresh = breaker.allow("k")
+    assert fresh.is_probe
+    breaker.record_failure("k", hung, 503)  # the hung probe's late outcome is ignored
+    assert breaker.state("k") is HALF_OPEN
+    breaker.record_success("k", fresh)
+    assert breaker.state("k") is CLOSED
+
+
+def test_a_late_failure_never_reopens_a_circuit_whose_probe_is_out() -> None:
+    """A slow call admitted while CLOSED fails while the probe is out: nothing moves."""
+    clock = FakeClock()
+    breaker = make(clock, failure_threshold=3, recovery_timeout=10.0)
+    slow = breaker.allow("k")
+    fail(breaker, "k", 3)
+    clock.advance(10.0)
+    probe = breaker.allow("k")
+    breaker.record_failure("k", slow, 503)
+    assert breaker.state("k") is HALF_OPEN
+    breaker.record_success("k", probe)
+    assert breaker.state("k") is CLOSED
+
+
+def test_a_late_success_never_frees_the_probes_permit() -> None:
+    """With half_open_max_calls=1, a late success does not let a second probe out."""
+    clock = FakeClock()
+    breaker = make(clock, failure_threshold=3, recovery_timeout=10.0)
+    slow = breaker.allow("k")
+    fail(breaker, "k", 3)
+    clock.advance(10.0)
+    breaker.allow("k")
+    breaker.record_success("k", slow)
+    rejection(breaker, "k")
+
+
+def test_force_open_holds_until_reset() -> None:
+    """force_open rejects every call, however long; reset closes and forgets the counts."""
+    clock = FakeClock()
+    breaker = make(clock, failure_threshold=3)
+    fail(breaker, "k", 2)
+    breaker.force_open("k")
+    clock.advance(10_000.0)
+    assert rejection(breaker, "k").opened_by == "forced"
+    assert breaker.snapshot("k").forced
+    breaker.reset("k")
+    assert breaker.state("k") is CLOSED
+    fail(breaker, "k", 2)
+    assert breaker.state("k") is CLOSED
+
+
+def test_rejection_says_what_opened_the_circuit_and_when() -> None:
+    """CircuitOpenError carries the failure that tripped the circuit and its Unix time."""
+    clock = FakeClock(now=500.0)
+    breaker = CircuitBreaker(failure_threshold=1, clock=clock)
+    breaker.record_failure("k", breaker.allow("k"), FailureKind.CONNECT)
+    error = rejection(breaker, "k")
+    assert error.opened_by == "connect"
+    assert error.opened_at is not None
+    assert abs(error.opened_at - time.time()) < 60
+    assert "opened by connect" in str(error)
+
+
+def test_snapshot_reports_state_and_counts() -> None:
+    """snapshot() and snapshots() show each circuit's state, counts and openings."""
+    clock = FakeClock()
+    breaker = make(clock, failure_threshold=3, recovery_timeout=10.0)
+    fail(breaker, "k", 2)
+    snapshot = breaker.snapshot("k")
+    assert (snapshot.state, snapshot.failures, snapshot.openings) == (CLOSED, 2, 0)
+    fail(breaker, "k", 1)
+    opened = breaker.snapshots()["k"]
+    assert (opened.state, opened.openings, opened.opened_by) == (OPEN, 1, 503)
+    assert opened.retry_after == pytest.approx(10.0)
+    assert breaker.snapshot("never-seen").state is CLOSED
+
+
+def test_remove_listener_stops_the_calls() -> None:
+    """A removed listener hears nothing more; removing an unknown one is a ValueError."""
+    heard: list[Change] = []
+    breaker = make(FakeClock(), failure_threshold=1)
+    listener = lambda *change: heard.append(change)  # noqa: E731 - removed by identity below
+    breaker.add_listener(listener)
+    breaker.remove_listener(listener)
+    fail(breaker, "k", 1)
+    assert heard == []
+    with pytest.raises(ValueError):  # noqa: PT011 - list.remove's own error
+        breaker.remove_listener(listener)
+
+
+def test_record_returns_the_change_it_caused() -> None:
+    """The call that moves a circuit learns it from the return value, once."""
+    clock = FakeClock()
+    breaker = make(clock, failure_threshold=1, recovery_timeout=1.0)
+    change = breaker.record_failure("k", breaker.allow("k"), 503)
+    assert change == ("k", CLOSED, OPEN)
+    clock.advance(1.0)
+    probe = breaker.allow("k")
+    assert probe.moved
+    assert breaker.record_success("k", probe) == ("k", HALF_OPEN, CLOSED)
+    assert breaker.record_success("k", breaker.allow("k")) is None
+
+
+def test_a_healthy_host_gets_no_circuit() -> None:
+    """Successes on a host that never failed create nothing: memory is for failing hosts."""
+    breaker = make(FakeClock())
+    for index in range(1000):
+        breaker.record_success(f"host-{index}", breaker.allow(f"host-{index}"))
+    assert breaker._circuits == {}
+
+
+def test_counts_must_be_calls_or_attempts() -> None:
+    """counts= accepts 'calls' or 'attempts' and names itself otherwise."""
+    assert CircuitBreaker().config.counts == "calls"
+    assert CircuitBreaker(counts="attempts").per_attempt
+    with pytest.raises(ValueError, match="counts"):
+        CircuitBreaker(counts="requests")
