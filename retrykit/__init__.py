@@ -44,6 +44,7 @@ from retrykit._errors import (
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitError,
+    RateLimitExceededError,
     RetrykitError,
     ServerError,
     ServiceUnavailableError,
@@ -65,6 +66,7 @@ from retrykit._observe._events import (
 from retrykit._observe._metrics import Metrics
 from retrykit._state._breaker import CircuitBreaker, StateChange
 from retrykit._state._budget import RetryBudget
+from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 
 try:
     __version__ = version("retrykit")
@@ -74,6 +76,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a checkout that 
 del PackageNotFoundError, version
 
 __all__ = [
+    "AdaptiveThrottle",
     "Alert",
     "AlertRules",
     "ApiError",
@@ -107,7 +110,9 @@ __all__ = [
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimitExceededError",
     "RateLimitInfo",
+    "RateLimiter",
     "Reason",
     "RetryBudget",
     "RetryHistory",

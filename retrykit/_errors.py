@@ -15,6 +15,7 @@
         ├── PayloadTooLargeError    413
         ├── LockedError             423
         ├── RateLimitError          429
+        │   └── RateLimitExceededError  refused by the client's own limiter
         └── ServerError             other 5xx, and statuses outside 100-599
             ├── BadGatewayError         502
             ├── ServiceUnavailableError 503
@@ -177,6 +178,23 @@ class RateLimitError(ApiError):
     def retry_after(self) -> float | None:
         """Seconds the server asked the client to wait, or None if it did not say."""
         return self.info.retry_after
+
+
+class RateLimitExceededError(RateLimitError):
+    """The client's own rate limiter refused the call: nothing was sent.
+
+    Raised when the wait the server's rate-limit state (or a configured rate) asks for is
+    longer than the policy's ``max_retry_after`` or the time left to the deadline, or
+    when an `AdaptiveThrottle` sheds the call. ``retry_after`` is the cooldown and
+    ``info.user_message`` says it to an end user ("Too many requests. Please try again
+    in 30 seconds."), as for a 429 from the server. The adapters raise subclasses that
+    are also the client's own error type.
+    """
+
+    @classmethod
+    def cooldown(cls, retry_after: float | None, message: str) -> RateLimitExceededError:
+        """Return the error for a local refusal with ``retry_after`` seconds to wait."""
+        return cls(ErrorInfo(status=429, message=message, retry_after=retry_after))
 
 
 class ServerError(ApiError):

@@ -25,6 +25,7 @@ from retrykit._adapters._httpx import (
     AsyncRetryTransport,
     CircuitOpenError,
     DeadlineExceededError,
+    RateLimitExceededError,
     RetryTransport,
 )
 
@@ -35,10 +36,17 @@ __all__ = [
     "AsyncRetryTransport",
     "CircuitOpenError",
     "DeadlineExceededError",
+    "RateLimitExceededError",
     "RetryTransport",
 ]
 
 # Public names, so reprs, docs and pickles point at the module users import.
-for _cls in (AsyncRetryTransport, CircuitOpenError, DeadlineExceededError, RetryTransport):
+for _cls in (
+    AsyncRetryTransport,
+    CircuitOpenError,
+    DeadlineExceededError,
+    RateLimitExceededError,
+    RetryTransport,
+):
     _cls.__module__ = __name__
 del _cls

@@ -33,6 +33,7 @@ __all__ = [
     "AsyncRetryTransport",
     "CircuitOpenError",
     "DeadlineExceededError",
+    "RateLimitExceededError",
     "RetryTransport",
 ]
 
@@ -66,10 +67,17 @@ RetryTransport: Any = _transport.RetryTransport
 AsyncRetryTransport: Any = _transport.AsyncRetryTransport
 CircuitOpenError: Any = _transport.CircuitOpenError
 DeadlineExceededError: Any = _transport.DeadlineExceededError
+RateLimitExceededError: Any = _transport.RateLimitExceededError
 POLICY_EXTENSION: Final[str] = _transport.POLICY_EXTENSION
 READ_BODY_EXTENSION: Final[str] = _transport.READ_BODY_EXTENSION
 HISTORY_EXTENSION: Final[str] = _transport.HISTORY_EXTENSION
 
-for _cls in (AsyncRetryTransport, CircuitOpenError, DeadlineExceededError, RetryTransport):
+for _cls in (
+    AsyncRetryTransport,
+    CircuitOpenError,
+    DeadlineExceededError,
+    RateLimitExceededError,
+    RetryTransport,
+):
     _cls.__module__ = __name__
 del _cls

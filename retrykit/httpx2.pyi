@@ -17,6 +17,7 @@ from retrykit._driver._settings import UseDefault
 from retrykit._observe._events import Hook
 from retrykit._state._breaker import CircuitBreaker
 from retrykit._state._budget import RetryBudget
+from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 
 __all__ = [
     "HISTORY_EXTENSION",
@@ -25,6 +26,7 @@ __all__ = [
     "AsyncRetryTransport",
     "CircuitOpenError",
     "DeadlineExceededError",
+    "RateLimitExceededError",
     "RetryTransport",
 ]
 
@@ -45,6 +47,9 @@ class CircuitOpenError(retrykit.CircuitOpenError, httpx2.TransportError):
         request: httpx2.Request | None = None,
     ) -> None: ...
 
+class RateLimitExceededError(retrykit.RateLimitExceededError, httpx2.TransportError):
+    """The client's rate limiter refused the request: nothing was sent (an httpx2 error)."""
+
 class DeadlineExceededError(retrykit.DeadlineExceededError, httpx2.TimeoutException):
     """The call's deadline passed before it could end with a response (an httpx2 timeout)."""
 
@@ -60,6 +65,8 @@ class RetryTransport(httpx2.BaseTransport):
         policy: RetryPolicy | None = None,
         breaker: CircuitBreaker | UseDefault | None = ...,
         budget: RetryBudget | UseDefault | None = ...,
+        limiter: RateLimiter | UseDefault | None = ...,
+        throttle: AdaptiveThrottle | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = ...,
@@ -84,6 +91,8 @@ class AsyncRetryTransport(httpx2.AsyncBaseTransport):
         policy: RetryPolicy | None = None,
         breaker: CircuitBreaker | UseDefault | None = ...,
         budget: RetryBudget | UseDefault | None = ...,
+        limiter: RateLimiter | UseDefault | None = ...,
+        throttle: AdaptiveThrottle | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = ...,

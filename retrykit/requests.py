@@ -17,11 +17,16 @@ except ImportError as _missing:  # pragma: no cover - exercised only without the
         "retrykit.requests needs requests and urllib3: pip install 'retrykit[requests]'"
     ) from _missing
 
-from retrykit._adapters._requests import CircuitOpenError, DeadlineExceededError, RetryAdapter
+from retrykit._adapters._requests import (
+    CircuitOpenError,
+    DeadlineExceededError,
+    RateLimitExceededError,
+    RetryAdapter,
+)
 
-__all__ = ["CircuitOpenError", "DeadlineExceededError", "RetryAdapter"]
+__all__ = ["CircuitOpenError", "DeadlineExceededError", "RateLimitExceededError", "RetryAdapter"]
 
 # Public names, so reprs, docs and pickles point at the module users import.
-for _cls in (CircuitOpenError, DeadlineExceededError, RetryAdapter):
+for _cls in (CircuitOpenError, DeadlineExceededError, RateLimitExceededError, RetryAdapter):
     _cls.__module__ = __name__
 del _cls

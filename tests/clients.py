@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import attrs
@@ -23,6 +22,9 @@ import requests
 from retrykit import RetryHistory, get_history
 from retrykit.httpx import AsyncRetryTransport, RetryTransport
 from retrykit.requests import RetryAdapter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 KINDS: Final = ("requests", "httpx", "asyncio", "trio")
 
@@ -70,10 +72,13 @@ def _requests_calls(calls: Sequence[Call], settings: dict[str, Any]) -> list[Out
         started = time.monotonic()
         try:
             response = session.request(
-                call.method, call.url, headers=dict(call.headers), data=call.body,
+                call.method,
+                call.url,
+                headers=dict(call.headers),
+                data=call.body,
                 timeout=call.timeout,
             )
-        except Exception as exc:  # noqa: BLE001 - the outcome records it
+        except Exception as exc:
             return _outcome(started, error=exc)
         return _outcome(started, response)
 
@@ -84,16 +89,19 @@ def _requests_calls(calls: Sequence[Call], settings: dict[str, Any]) -> list[Out
 
 
 def _httpx_calls(calls: Sequence[Call], settings: dict[str, Any]) -> list[Outcome]:
-    client = httpx.Client(transport=RetryTransport(**settings), trust_env=False, timeout=None)
+    client = httpx.Client(transport=RetryTransport(**settings), trust_env=False, timeout=None)  # noqa: S113 - each call passes its own
 
     def one(call: Call) -> Outcome:
         started = time.monotonic()
         try:
             response = client.request(
-                call.method, call.url, headers=dict(call.headers), content=call.body,
+                call.method,
+                call.url,
+                headers=dict(call.headers),
+                content=call.body,
                 timeout=call.timeout,
             )
-        except Exception as exc:  # noqa: BLE001 - the outcome records it
+        except Exception as exc:
             return _outcome(started, error=exc)
         return _outcome(started, response)
 
@@ -124,17 +132,22 @@ def _threaded(one: Callable[[Call], Outcome], calls: Sequence[Call]) -> list[Out
 async def _async_calls(calls: Sequence[Call], settings: dict[str, Any]) -> list[Outcome]:
     results: list[Outcome | None] = [None] * len(calls)
     async with httpx.AsyncClient(
-        transport=AsyncRetryTransport(**settings), trust_env=False, timeout=None
+        transport=AsyncRetryTransport(**settings),
+        trust_env=False,
+        timeout=None,  # noqa: S113
     ) as client:
 
         async def one(index: int, call: Call) -> None:
             started = time.monotonic()
             try:
                 response = await client.request(
-                    call.method, call.url, headers=dict(call.headers), content=call.body,
+                    call.method,
+                    call.url,
+                    headers=dict(call.headers),
+                    content=call.body,
                     timeout=call.timeout,
                 )
-            except Exception as exc:  # noqa: BLE001 - the outcome records it
+            except Exception as exc:
                 results[index] = _outcome(started, error=exc)
             else:
                 results[index] = _outcome(started, response)

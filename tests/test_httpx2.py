@@ -176,6 +176,7 @@ def test_stub_matches_the_implementation() -> None:
             for name, parameter in inspect.signature(implementation).parameters.items()
         ]
         assert _stub_parameters(function) == expected, qualified
-    stub_classes = {name.split(".")[0] for name in functions}
+    tree = ast.parse(STUB.read_text(encoding="utf-8"))
+    stub_classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
     public_classes = {name for name in rk2.__all__ if isinstance(getattr(rk2, name), type)}
     assert stub_classes == public_classes

@@ -44,7 +44,9 @@ def kind(request: pytest.FixtureRequest) -> str:
     return name
 
 
-def test_a_burst_that_retries_absorb_never_opens_the_circuit(server: FlakyServer, kind: str) -> None:
+def test_a_burst_that_retries_absorb_never_opens_the_circuit(
+    server: FlakyServer, kind: str
+) -> None:
     """20 GETs at once, each 503, reset, 200: with the default breaker all 20 get 200."""
     calls = []
     for index in range(20):

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from retrykit._observe._events import Hook
     from retrykit._state._breaker import CircuitBreaker
     from retrykit._state._budget import RetryBudget
+    from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 else:
     # retrykit.httpx2 sets HTTPX_MODULE before running this file a second time.
     httpx = importlib.import_module(globals().get("HTTPX_MODULE", "httpx"))
@@ -57,6 +58,7 @@ __all__ = [
     "AsyncRetryTransport",
     "CircuitOpenError",
     "DeadlineExceededError",
+    "RateLimitExceededError",
     "RetryTransport",
 ]
 
@@ -96,6 +98,14 @@ class CircuitOpenError(retrykit._errors.CircuitOpenError, httpx.TransportError):
         super().__init__(key, retry_after, opened_by=opened_by, opened_at=opened_at)
         if request is not None:
             self.request = request
+
+
+class RateLimitExceededError(retrykit._errors.RateLimitExceededError, httpx.TransportError):
+    """The client's rate limiter refused the request: nothing was sent (an httpx error).
+
+    Both a `retrykit.RateLimitExceededError` (a `retrykit.RateLimitError`, with
+    ``retry_after`` and ``info.user_message``) and an httpx ``TransportError``.
+    """
 
 
 class DeadlineExceededError(retrykit._errors.DeadlineExceededError, httpx.TimeoutException):
@@ -244,6 +254,9 @@ class _Exchange:
             error = DeadlineExceededError(
                 "the call's deadline passed before it could end", request=self.request
             )
+        elif isinstance(cause, retrykit._errors.RateLimitExceededError):
+            error = RateLimitExceededError(cause.info)
+            error.request = self.request
         else:
             error = CircuitOpenError(
                 cause.key,
@@ -359,6 +372,10 @@ class RetryTransport(httpx.BaseTransport):
     - ``breaker``, ``budget``: a `CircuitBreaker` and a `RetryBudget`; by default
       (`retrykit.DEFAULT`) new ones with their defaults, None turns them off. Share one
       between transports to share state.
+    - ``limiter``: a `RateLimiter`, by default a new ``RateLimiter()`` that follows what
+      the server says about its rate limit; None turns it off. ``throttle``: an
+      `AdaptiveThrottle` (off by default). A request they refuse raises
+      `RateLimitExceededError` without being sent.
     - ``hooks``: callables receiving every event; one that raises is logged and skipped.
     - ``read_body``: read each response's body inside the retry loop (default False).
       A transport cannot tell whether its caller streams, and reading would hold a
@@ -396,6 +413,8 @@ class RetryTransport(httpx.BaseTransport):
         policy: RetryPolicy | None = None,
         breaker: CircuitBreaker | UseDefault | None = DEFAULT,
         budget: RetryBudget | UseDefault | None = DEFAULT,
+        limiter: RateLimiter | UseDefault | None = DEFAULT,
+        throttle: AdaptiveThrottle | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = time.monotonic,
@@ -415,6 +434,8 @@ class RetryTransport(httpx.BaseTransport):
                 policy=policy,
                 breaker=breaker,
                 budget=budget,
+                limiter=limiter,
+                throttle=throttle,
                 hooks=hooks,
                 clock=clock,
                 wall_clock=wall_clock,
@@ -452,6 +473,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         policy: RetryPolicy | None = None,
         breaker: CircuitBreaker | UseDefault | None = DEFAULT,
         budget: RetryBudget | UseDefault | None = DEFAULT,
+        limiter: RateLimiter | UseDefault | None = DEFAULT,
+        throttle: AdaptiveThrottle | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = time.monotonic,
@@ -473,6 +496,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 policy=policy,
                 breaker=breaker,
                 budget=budget,
+                limiter=limiter,
+                throttle=throttle,
                 hooks=hooks,
                 clock=clock,
                 wall_clock=wall_clock,

@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     from retrykit._observe._events import Hook
     from retrykit._state._breaker import CircuitBreaker
     from retrykit._state._budget import RetryBudget
+    from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 
-__all__ = ["CircuitOpenError", "DeadlineExceededError", "RetryAdapter"]
+__all__ = ["CircuitOpenError", "DeadlineExceededError", "RateLimitExceededError", "RetryAdapter"]
 
 
 class CircuitOpenError(retrykit._errors.CircuitOpenError, requests.exceptions.ConnectionError):
@@ -54,6 +55,16 @@ class CircuitOpenError(retrykit._errors.CircuitOpenError, requests.exceptions.Co
     ``opened_by`` and ``opened_at``) and a `requests.exceptions.ConnectionError`, so code
     that already handles connection errors handles it too. ``retry_history`` holds the
     attempts made before the rejection.
+    """
+
+
+class RateLimitExceededError(
+    retrykit._errors.RateLimitExceededError, requests.exceptions.RequestException
+):
+    """The client's rate limiter refused the request: nothing was sent (a requests error).
+
+    Both a `retrykit.RateLimitExceededError` (a `retrykit.RateLimitError`, with
+    ``retry_after`` and ``info.user_message``) and a `requests.RequestException`.
     """
 
 
@@ -223,6 +234,9 @@ class _Exchange:
             error = DeadlineExceededError(
                 "the call's deadline passed before it could end", request=self.request
             )
+        elif isinstance(cause, retrykit._errors.RateLimitExceededError):
+            error = RateLimitExceededError(cause.info)
+            error.request = self.request
         else:
             error = CircuitOpenError(
                 cause.key, cause.retry_after, opened_by=cause.opened_by, opened_at=cause.opened_at
@@ -250,6 +264,10 @@ class RetryAdapter(HTTPAdapter):
     - ``breaker``, ``budget``: a `CircuitBreaker` and a `RetryBudget`; by default
       (`retrykit.DEFAULT`) new ones with their defaults, None turns them off. Share one
       between adapters to share state.
+    - ``limiter``: a `RateLimiter`, by default a new ``RateLimiter()`` that follows what
+      the server says about its rate limit; None turns it off. ``throttle``: an
+      `AdaptiveThrottle` (off by default). A request they refuse raises
+      `RateLimitExceededError` without being sent.
     - ``hooks``: callables receiving every event; one that raises is logged and skipped.
     - ``clock``: monotonic seconds, or a `Clock` object (such as
       `retrykit.testing.FakeClock`) that also gives the wall clock and the waits;
@@ -275,6 +293,8 @@ class RetryAdapter(HTTPAdapter):
         "_policy",
         "_breaker",
         "_budget",
+        "_limiter",
+        "_throttle",
         "_hooks",
         "_sleep_arg",
         "_clock",
@@ -294,6 +314,8 @@ class RetryAdapter(HTTPAdapter):
         policy: RetryPolicy | None = None,
         breaker: CircuitBreaker | UseDefault | None = DEFAULT,
         budget: RetryBudget | UseDefault | None = DEFAULT,
+        limiter: RateLimiter | UseDefault | None = DEFAULT,
+        throttle: AdaptiveThrottle | None = None,
         hooks: Sequence[Hook] = (),
         clock: Callable[[], float] | Clock = time.monotonic,
         sleep: Callable[[float], object] | None = None,
@@ -318,6 +340,8 @@ class RetryAdapter(HTTPAdapter):
         self._policy = policy
         self._breaker = breaker
         self._budget = budget
+        self._limiter = limiter
+        self._throttle = throttle
         self._hooks = hooks
         self._sleep_arg = sleep
         self._clock = clock
@@ -332,6 +356,8 @@ class RetryAdapter(HTTPAdapter):
             policy=self._policy,
             breaker=self._breaker,
             budget=self._budget,
+            limiter=self._limiter,
+            throttle=self._throttle,
             hooks=self._hooks,
             clock=self._clock,
             wall_clock=self._wall_clock,
@@ -343,6 +369,8 @@ class RetryAdapter(HTTPAdapter):
         self._policy = self._runner.policy
         self._breaker = self._runner.breaker
         self._budget = self._runner.budget
+        self._limiter = self._runner.limiter
+        self._throttle = self._runner.throttle
         self._hooks = self._runner.hooks
         self._sleep = resolve_sleep(self._sleep_arg, self._clock, asynchronous=False)
 

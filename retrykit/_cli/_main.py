@@ -80,6 +80,15 @@ REASON_SENTENCES: Mapping[str, str] = {
         "The circuit for this origin is open after repeated failures: nothing is sent "
         "until its recovery timeout has passed and a probe succeeds."
     ),
+    Reason.RATE_LIMITED: (
+        "The server's rate limit (or the limit configured on the client) would not allow "
+        "another request before max_retry_after or the deadline, so nothing was sent: "
+        "the caller gets a RateLimitExceededError saying how long to wait."
+    ),
+    Reason.THROTTLED: (
+        "The server has been refusing most requests (429, 503), so the adaptive throttle "
+        "shed this one locally, without sending it, to let the server recover."
+    ),
     Reason.BODY_NOT_REPLAYABLE: (
         "The request body was a stream that has been consumed and cannot be sent again, "
         "so the request is not retried."

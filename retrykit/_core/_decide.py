@@ -56,6 +56,8 @@ class Reason:
     BUDGET_EXHAUSTED: Final = "budget_exhausted"
     CIRCUIT_OPEN: Final = "circuit_open"
     BODY_NOT_REPLAYABLE: Final = "body_not_replayable"
+    RATE_LIMITED: Final = "rate_limited"
+    THROTTLED: Final = "throttled"
     RETRIES_DISABLED: Final = "retries_disabled"
     UNEXPECTED_ERROR: Final = "unexpected_error"
 

@@ -28,7 +28,7 @@ from retrykit._core._endpoint import key_fingerprint
 from retrykit._core._envelope import parse_error
 from retrykit._core._headers import get_header
 from retrykit._driver._history import AttemptRecord, RetryHistory
-from retrykit._errors import CircuitOpenError
+from retrykit._errors import CircuitOpenError, RateLimitExceededError
 from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from retrykit._core._policy import FailureKind, RetryPolicy
     from retrykit._state._breaker import CircuitBreaker, StateChange
     from retrykit._state._budget import RetryBudget
+    from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 
 _REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id")
 _OPEN: Final = BreakerState.OPEN
@@ -63,6 +64,8 @@ class RetryRunner:
         budget: RetryBudget | None,
         hooks: Sequence[Hook],
         clock: Callable[[], float],
+        limiter: RateLimiter | None = None,
+        throttle: AdaptiveThrottle | None = None,
         wall_clock: Callable[[], float],
         rand: Callable[[], float],
         key_func: Callable[[str], str],
@@ -71,6 +74,8 @@ class RetryRunner:
         self.policy = policy
         self.breaker = breaker
         self.budget = budget
+        self.limiter = limiter
+        self.throttle = throttle
         self.hooks = tuple(hooks)
         self.clock = clock
         self.wall_clock = wall_clock
@@ -113,13 +118,16 @@ class RetryRunner:
 class Rejection:
     """Why an attempt may not go out: the call ends before it is sent.
 
-    ``error`` is the `CircuitOpenError` of an open circuit (None when the deadline
+    ``error`` is the `CircuitOpenError` of an open circuit or the
+    `RateLimitExceededError` of the rate limiter or the throttle (None when the deadline
     passed), ``history`` the call's history up to here.
     """
 
     __slots__ = ("error", "history")
 
-    def __init__(self, error: CircuitOpenError | None, history: RetryHistory) -> None:
+    def __init__(
+        self, error: CircuitOpenError | RateLimitExceededError | None, history: RetryHistory
+    ) -> None:
         self.error = error
         self.history = history
 
@@ -131,7 +139,8 @@ class RetryCall:
     `judge_failure` (the `Decision`), then `record` with what was read of the body;
     `finish` or `abandon` end the call. ``time_left`` is the time to the deadline at
     the start of the attempt (None without a deadline): the adapter caps its timeouts
-    with it.
+    with it. ``pace`` is how long the rate limiter asks the attempt to wait before it
+    leaves: the loop waits, then asks again with `pace_again`.
     """
 
     __slots__ = (
@@ -153,6 +162,7 @@ class RetryCall:
         "idempotency_key",
         "key",
         "method",
+        "pace",
         "policy",
         "replayable",
         "runner",
@@ -176,13 +186,20 @@ class RetryCall:
         self.url = url
         self.policy = policy
         self.replayable = replayable
-        self.key = runner.key_func(url) if runner.breaker is not None else ""
+        self.key = (
+            runner.key_func(url)
+            if runner.breaker is not None
+            or runner.limiter is not None
+            or runner.throttle is not None
+            else ""
+        )
         self._headers = headers
         self._endpoint: str | None = None
         self._fingerprint: str | bool | None = False
         self.attempt = 0
         self.started = runner.clock()
         self.time_left: float | None = None
+        self.pace = 0.0
         self._attempt_started = self.started
         self._wait_before = 0.0
         self._history: list[AttemptRecord] = []
@@ -220,16 +237,13 @@ class RetryCall:
     def before_attempt(self) -> Rejection | None:
         """Start the next attempt, or return why it may not go out (the call is then over).
 
-        An attempt never starts at or after the deadline, nor while its circuit rejects
-        it; otherwise ``time_left`` is set and the attempt counted.
+        In order: the deadline (no attempt starts at or after it), the circuit, the
+        adaptive throttle, then the rate limiter, which may ask for a wait (``pace``).
         """
         runner = self.runner
         now = runner.clock()
-        deadline = self.policy.deadline
-        if deadline is not None:
-            self.time_left = deadline - (now - self.started)
-            if self.time_left <= 0 and self.attempt:
-                return Rejection(None, self.finish(Reason.DEADLINE))
+        if self._past_deadline(now) and self.attempt:
+            return Rejection(None, self.finish(Reason.DEADLINE))
         breaker = runner.breaker
         if breaker is not None:
             try:
@@ -251,13 +265,67 @@ class RetryCall:
             self._settled = False
             if ticket.moved:
                 self._emit_change(self.key, _OPEN, BreakerState.HALF_OPEN)
+        throttle = runner.throttle
+        if throttle is not None and not throttle.admit(self.key):
+            return self._refused(
+                RateLimitExceededError.cooldown(
+                    None, f"{self.key} is refusing most requests; this one was not sent"
+                ),
+                Reason.THROTTLED,
+            )
+        if runner.limiter is not None:
+            rejection = self.pace_again()
+            if rejection is not None:
+                return rejection
         self.attempt += 1
         self._attempt_started = now
         return None
 
+    def pace_again(self) -> Rejection | None:
+        """Ask the rate limiter again after waiting ``pace`` (None: the attempt may go)."""
+        runner = self.runner
+        limiter = runner.limiter
+        if limiter is None:
+            self.pace = 0.0
+            return None
+        now = runner.clock()
+        if self._past_deadline(now):
+            return self._refused(None, Reason.DEADLINE)
+        max_wait = self.policy.max_retry_after
+        if self.time_left is not None:
+            max_wait = min(max_wait, self.time_left)
+        try:
+            self.pace = limiter.acquire(self.key, self._fingerprint_of, max_wait=max_wait)
+        except RateLimitExceededError as exc:
+            return self._refused(exc, Reason.RATE_LIMITED)
+        return None
+
+    def _past_deadline(self, now: float) -> bool:
+        """Set ``time_left``; return True once no attempt may start any more."""
+        deadline = self.policy.deadline
+        if deadline is None:
+            return False
+        self.time_left = deadline - (now - self.started)
+        return self.time_left <= 0
+
+    def _refused(self, error: RateLimitExceededError | None, reason: str) -> Rejection:
+        """End the call before an attempt that holds a ticket: give the ticket back."""
+        breaker, ticket = self.runner.breaker, self._ticket
+        if breaker is not None and ticket is not None and not self._settled:
+            self._settled = True
+            breaker.release(self.key, ticket)
+        return Rejection(error, self.finish(reason))
+
+    def _fingerprint_of(self) -> str | None:
+        return self.fingerprint
+
     def judge_response(self, status: int, headers: Mapping[str, str]) -> Decision:
         """Return what to do after a response with ``status`` and ``headers``."""
         runner = self.runner
+        if runner.limiter is not None:
+            runner.limiter.observe(self.key, self._fingerprint_of, status, headers)
+        if runner.throttle is not None:
+            runner.throttle.record(self.key, status)
         decision = decide(
             self.policy,
             attempt=self.attempt,
@@ -275,6 +343,8 @@ class RetryCall:
     def judge_failure(self, failure: FailureKind) -> Decision:
         """Return what to do after an attempt that produced no response."""
         runner = self.runner
+        if runner.throttle is not None:
+            runner.throttle.record(self.key, None)
         decision = decide(
             self.policy,
             attempt=self.attempt,

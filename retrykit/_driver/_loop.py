@@ -106,12 +106,16 @@ class AsyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
 
 def run(call: RetryCall, exchange: SyncExchange[ResponseT]) -> ResponseT:
     """Run ``call`` to its end; return the final response or raise the final exception."""
-    # A retried response read whole, kept until the next attempt really starts.
+    # A retried response read whole, kept until the next attempt really starts: a call
+    # stopped before then (the deadline, a circuit, the rate limiter) returns it.
     held: tuple[ResponseT, bytes] | None = None
     while True:
         rejection = call.before_attempt()
+        while rejection is None and call.pace > 0:
+            exchange.sleep(call.pace)
+            rejection = call.pace_again()
         if rejection is not None:
-            if held is not None and rejection.error is None:
+            if held is not None:
                 return exchange.deliver(held[0], held[1], rejection.history)
             raise exchange.rejected(rejection)
         held = None
@@ -157,8 +161,11 @@ async def run_async(call: RetryCall, exchange: AsyncExchange[ResponseT]) -> Resp
     held: tuple[ResponseT, bytes] | None = None
     while True:
         rejection = call.before_attempt()
+        while rejection is None and call.pace > 0:
+            await exchange.sleep(call.pace)
+            rejection = call.pace_again()
         if rejection is not None:
-            if held is not None and rejection.error is None:
+            if held is not None:
                 return exchange.deliver(held[0], held[1], rejection.history)
             raise exchange.rejected(rejection)
         held = None

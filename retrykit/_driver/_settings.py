@@ -19,6 +19,7 @@ from retrykit._core._policy import RetryPolicy
 from retrykit._driver._call import RetryRunner
 from retrykit._state._breaker import CircuitBreaker
 from retrykit._state._budget import RetryBudget
+from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -36,7 +37,7 @@ class UseDefault(enum.Enum):
 
 
 DEFAULT: Final = UseDefault.DEFAULT
-"""The default of ``breaker=`` and ``budget=``: a new one, with its own defaults, per adapter."""
+"""The default of ``breaker=``, ``budget=`` and ``limiter=``: a new one per adapter."""
 
 
 def check_policy(policy: object, parameter: str = "policy") -> RetryPolicy:
@@ -108,6 +109,8 @@ def build_runner(
     rand: Callable[[], float],
     key_func: Callable[[str], str] | None,
     endpoint_func: Callable[[str, str], str] | None,
+    limiter: RateLimiter | UseDefault | None = None,
+    throttle: AdaptiveThrottle | None = None,
 ) -> RetryRunner:
     """Check every retrykit argument of an adapter and return its `RetryRunner`."""
     if breaker is DEFAULT:
@@ -122,6 +125,12 @@ def build_runner(
             "(a share of requests is RetryBudget(ratio=0.2))"
         )
     hooks_value: object = hooks
+    if limiter is DEFAULT:
+        limiter = RateLimiter(clock=clock, wall_clock=wall_clock)
+    elif limiter is not None and not isinstance(limiter, RateLimiter):
+        raise TypeError(f"limiter must be a RateLimiter, None or DEFAULT, got {limiter!r}")
+    if throttle is not None and not isinstance(throttle, AdaptiveThrottle):
+        raise TypeError(f"throttle must be an AdaptiveThrottle or None, got {throttle!r}")
     if isinstance(hooks_value, (str, bytes)) or not isinstance(hooks_value, (list, tuple)):
         raise TypeError(f"hooks must be a list of callables, got {hooks!r}")
     for hook in hooks:
@@ -135,6 +144,8 @@ def build_runner(
         policy=check_policy(policy),
         breaker=breaker,
         budget=budget,
+        limiter=limiter,
+        throttle=throttle,
         hooks=tuple(hooks),
         clock=monotonic_of(clock),
         wall_clock=wall_of(clock, wall_clock),
