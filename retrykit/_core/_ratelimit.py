@@ -7,8 +7,9 @@ The rules, in the order a request meets them (the holders are in retrykit._state
    or ``X-RateLimit-*``). A ``Retry-After`` on a 429 wins over them (IETF
    draft-ietf-httpapi-ratelimit-headers, section 3) and blocks the key for every caller,
    not only the call that got it (a 503's ``Retry-After`` is the call's own wait: the
-   service, not the client's quota, is the trouble). Otherwise a response with ``remaining`` and a reset
-   sets the key's allowance: that many more requests until the reset, each request
+   service, not the client's quota, is the trouble). Otherwise a response with
+   ``remaining`` and a reset sets the key's allowance: that many more requests until the
+   reset, each request
    taking one as it leaves, so requests already in flight are counted before their
    answers come back. With none left, the next request waits for the reset. A new
    window is assumed to hold ``limit`` requests again (when the server said it).

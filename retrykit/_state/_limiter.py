@@ -56,8 +56,9 @@ class RateLimiter:
     ``RateLimiter()`` (the adapters' default) follows what servers say, per origin and
     credential fingerprint: after a response with nothing remaining and a reset, the next
     request to that key waits until the reset (plus up to a tenth of it, at most 1 s, of
-    jitter), and a 429's ``Retry-After`` blocks the key the same way for every caller. ``RateLimiter(rate=100, per=60.0, burst=10)`` also enforces a limit you know
-    from the API's documentation, with GCRA, before any 429. A wait longer than the
+    jitter), and a 429's ``Retry-After`` blocks the key the same way for every caller.
+    ``RateLimiter(rate=100, per=60.0, burst=10)`` also enforces a limit you know from
+    the API's documentation, with GCRA, before any 429. A wait longer than the
     policy's ``max_retry_after`` or the time left to the deadline is not made: the call
     fails at once with a `RateLimitExceededError` telling the cooldown.
 
