@@ -49,6 +49,7 @@ from retrykit._errors import (
     ServerError,
     ServiceUnavailableError,
     ValidationError,
+    WriteAppliedError,
     error_for,
     raise_for_error,
 )
@@ -60,6 +61,7 @@ from retrykit._observe._events import (
     CallRejected,
     CircuitStateChanged,
     Event,
+    FallbackUsed,
     Hook,
     RetryScheduled,
 )
@@ -101,6 +103,7 @@ __all__ = [
     "ErrorInfo",
     "Event",
     "FailureKind",
+    "FallbackUsed",
     "FieldError",
     "GatewayTimeoutError",
     "Hook",
@@ -126,6 +129,7 @@ __all__ = [
     "Ticket",
     "UseDefault",
     "ValidationError",
+    "WriteAppliedError",
     "__version__",
     "classify_status",
     "counts_as_failure",

@@ -6,6 +6,7 @@
     RetrykitError
     ├── CircuitOpenError            a call refused by an open circuit
     ├── DeadlineExceededError       the deadline passed with no response to return
+    ├── WriteAppliedError           reconciled: the write took effect, do not send it again
     └── ApiError                    any 4xx or 5xx
         ├── ValidationError         400, 422
         ├── AuthenticationError     401
@@ -105,6 +106,24 @@ class DeadlineExceededError(RetrykitError):
     raise subclasses that are also the client's own timeout error; ``retry_history``
     holds the attempts.
     """
+
+
+class WriteAppliedError(RetrykitError):
+    """A write whose outcome was unknown took effect, by the ``reconcile`` function's word.
+
+    Raised instead of the connection error (or the 502 or 504) that left the outcome
+    unknown, so the caller does not send the write again: treat it as a success whose
+    response was lost. ``retry_history`` holds the attempts (reason
+    ``"reconciled_applied"``); ``request`` is the request; ``response`` is the gateway's
+    502 or 504 (closed) when there was one, and the original exception is the cause.
+    Deliberately not a subclass of the client's connection errors: code that retries on
+    those must not retry this.
+    """
+
+    def __init__(self, message: str, *, request: object = None, response: object = None) -> None:
+        super().__init__(message)
+        self.request = request
+        self.response = response
 
 
 class ApiError(RetrykitError):

@@ -5,7 +5,7 @@
 # the real classes. tests/test_httpx2.py checks that every signature here matches the
 # implementation's, parameter by parameter.
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final
 
 import httpx2
@@ -67,6 +67,8 @@ class RetryTransport(httpx2.BaseTransport):
         budget: RetryBudget | UseDefault | None = ...,
         limiter: RateLimiter | UseDefault | None = ...,
         throttle: AdaptiveThrottle | None = None,
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
+        reconcile: Callable[[httpx2.Request], bool | None] | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = ...,
@@ -93,6 +95,8 @@ class AsyncRetryTransport(httpx2.AsyncBaseTransport):
         budget: RetryBudget | UseDefault | None = ...,
         limiter: RateLimiter | UseDefault | None = ...,
         throttle: AdaptiveThrottle | None = None,
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
+        reconcile: Callable[[httpx2.Request], Awaitable[bool | None]] | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = ...,

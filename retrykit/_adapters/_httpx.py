@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Final
 
@@ -33,6 +34,7 @@ import retrykit._errors
 from retrykit._core._policy import FailureKind, RetryPolicy
 from retrykit._driver._history import attach_history
 from retrykit._driver._loop import run, run_async
+from retrykit._driver._reconcile import reconcile_async, reconcile_in_thread
 from retrykit._driver._settings import DEFAULT, UseDefault, build_runner, resolve_sleep
 
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
     import httpx
 
     from retrykit._clock import Clock
-    from retrykit._driver._call import Rejection, RetryCall, RetryRunner
+    from retrykit._driver._call import Attempt, Rejection, RetryCall, RetryRunner
     from retrykit._driver._history import RetryHistory
     from retrykit._observe._events import Hook
     from retrykit._state._breaker import CircuitBreaker
@@ -209,6 +211,53 @@ def _buffered(response: httpx.Response, raw: bytes) -> httpx.Response:
     )
 
 
+def _request_for(request: httpx.Request, attempt: Attempt) -> httpx.Request:
+    """Return the request to send for ``attempt``: a copy for a fallback origin or a hedge."""
+    if attempt.target is None and not attempt.hedge:
+        return request
+    url = httpx.URL(attempt.url)
+    headers = request.headers.copy()
+    headers["Host"] = url.netloc.decode("ascii")
+    return httpx.Request(
+        request.method,
+        url,
+        headers=headers,
+        stream=request.stream,
+        extensions=dict(request.extensions),
+    )
+
+
+class _OnceAsync:
+    """An async iterator over one chunk that is a plain object, not an async generator."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def __aiter__(self) -> _OnceAsync:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data = self._data
+        if data is None:
+            raise StopAsyncIteration
+        self._data = None
+        return data
+
+
+class _ReplayableBytes(httpx.ByteStream):
+    """A request body of bytes whose async iteration leaves no async generator behind.
+
+    An attempt cut off while it writes the body drops its iterator half-way; an async
+    generator dropped so is finalized by the event loop's hooks, which under trio may
+    already be gone. A plain iterator object needs no finalizing.
+    """
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _OnceAsync(b"".join(self))
+
+
 def _already_read(response: httpx.Response) -> bytes | None:
     """Return the body of a response its transport has read already (MockTransport...)."""
     try:
@@ -220,11 +269,14 @@ def _already_read(response: httpx.Response) -> bytes | None:
 class _Exchange:
     """The steps of one call that both transports share (see `retrykit._driver._loop`)."""
 
-    __slots__ = ("read_body", "request")
+    __slots__ = ("read_body", "reconcile_func", "request")
 
-    def __init__(self, request: httpx.Request, read_body: bool) -> None:
+    def __init__(
+        self, request: httpx.Request, read_body: bool, reconcile: Callable[..., Any] | None
+    ) -> None:
         self.request = request
         self.read_body = read_body
+        self.reconcile_func = reconcile
 
     @staticmethod
     def head(response: httpx.Response) -> tuple[int, Mapping[str, str]]:
@@ -268,6 +320,15 @@ class _Exchange:
         attach_history(error, rejection.history)
         return error
 
+    def applied(self, history: RetryHistory, response: httpx.Response | None) -> BaseException:
+        error = retrykit._errors.WriteAppliedError(
+            "the write took effect (reconciled): it was not sent again",
+            request=self.request,
+            response=response,
+        )
+        attach_history(error, history)
+        return error
+
     @staticmethod
     def rewind() -> None:
         """Bytes content replays as it is."""
@@ -280,19 +341,28 @@ class _SyncExchange(_Exchange):
         self,
         request: httpx.Request,
         read_body: bool,
+        reconcile: Callable[..., Any] | None,
         transport: httpx.BaseTransport,
         sleep: Callable[[float], object],
     ) -> None:
-        super().__init__(request, read_body)
+        super().__init__(request, read_body, reconcile)
         self.transport = transport
         self._sleep = sleep
 
-    def send(self, time_left: float | None) -> httpx.Response:
-        _capped_timeouts(self.request, time_left)
-        return self.transport.handle_request(self.request)
+    def send(self, time_left: float | None, attempt: Attempt) -> httpx.Response:
+        request = _request_for(self.request, attempt)
+        _capped_timeouts(request, time_left)
+        return self.transport.handle_request(request)
 
     def sleep(self, seconds: float) -> None:
         self._sleep(seconds)
+
+    def reconcile(self, time_left: float | None) -> bool | None:
+        return reconcile_in_thread(self.reconcile_func, self.request, time_left)
+
+    @staticmethod
+    def submit(work: Callable[[], None]) -> None:
+        threading.Thread(target=work, name="retrykit-hedge", daemon=True).start()
 
     def read(self, response: httpx.Response) -> bytes | None:
         if not self.read_body:
@@ -322,19 +392,24 @@ class _AsyncExchange(_Exchange):
         self,
         request: httpx.Request,
         read_body: bool,
+        reconcile: Callable[..., Any] | None,
         transport: httpx.AsyncBaseTransport,
         sleep: Callable[[float], Awaitable[object]],
     ) -> None:
-        super().__init__(request, read_body)
+        super().__init__(request, read_body, reconcile)
         self.transport = transport
         self._sleep = sleep
 
     async def sleep(self, seconds: float) -> None:
         await self._sleep(seconds)
 
-    async def send(self, time_left: float | None) -> httpx.Response:
-        _capped_timeouts(self.request, time_left)
-        return await self.transport.handle_async_request(self.request)
+    async def reconcile(self, time_left: float | None) -> bool | None:
+        return await reconcile_async(self.reconcile_func, self.request, time_left)
+
+    async def send(self, time_left: float | None, attempt: Attempt) -> httpx.Response:
+        request = _request_for(self.request, attempt)
+        _capped_timeouts(request, time_left)
+        return await self.transport.handle_async_request(request)
 
     async def read(self, response: httpx.Response) -> bytes | None:
         if not self.read_body:
@@ -376,6 +451,14 @@ class RetryTransport(httpx.BaseTransport):
       the server says about its rate limit; None turns it off. ``throttle``: an
       `AdaptiveThrottle` (off by default). A request they refuse raises
       `RateLimitExceededError` without being sent.
+    - ``fallbacks``: ``{"https://api.example.com": ["https://eu.api.example.com"]}``:
+      after a 502, 503, 504 or a failed connection, or while the primary's circuit is
+      open, the next attempt goes to the next origin (scheme, host and port change;
+      path, query, body and headers stay).
+    - ``reconcile(request) -> bool | None`` (an async function for
+      `AsyncRetryTransport`): asked when a request not safe to repeat ends with an
+      unknown outcome. True: it took effect, `retrykit.WriteAppliedError` is raised;
+      False: it certainly did not, one more attempt is made; None: as without it.
     - ``hooks``: callables receiving every event; one that raises is logged and skipped.
     - ``read_body``: read each response's body inside the retry loop (default False).
       A transport cannot tell whether its caller streams, and reading would hold a
@@ -415,6 +498,8 @@ class RetryTransport(httpx.BaseTransport):
         budget: RetryBudget | UseDefault | None = DEFAULT,
         limiter: RateLimiter | UseDefault | None = DEFAULT,
         throttle: AdaptiveThrottle | None = None,
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
+        reconcile: Callable[[httpx.Request], bool | None] | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = time.monotonic,
@@ -436,6 +521,8 @@ class RetryTransport(httpx.BaseTransport):
                 budget=budget,
                 limiter=limiter,
                 throttle=throttle,
+                fallbacks=fallbacks,
+                reconcile=reconcile,
                 hooks=hooks,
                 clock=clock,
                 wall_clock=wall_clock,
@@ -449,7 +536,12 @@ class RetryTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy allows; return the final response."""
         call, read_body = self._settings.start(request)
-        return run(call, _SyncExchange(request, read_body, self._transport, self._sleep))
+        return run(
+            call,
+            _SyncExchange(
+                request, read_body, self._settings.runner.reconcile, self._transport, self._sleep
+            ),
+        )
 
     def close(self) -> None:
         """Close the inner transport."""
@@ -475,6 +567,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         budget: RetryBudget | UseDefault | None = DEFAULT,
         limiter: RateLimiter | UseDefault | None = DEFAULT,
         throttle: AdaptiveThrottle | None = None,
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
+        reconcile: Callable[[httpx.Request], Awaitable[bool | None]] | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = time.monotonic,
@@ -498,6 +592,9 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 budget=budget,
                 limiter=limiter,
                 throttle=throttle,
+                fallbacks=fallbacks,
+                reconcile=reconcile,
+                asynchronous=True,
                 hooks=hooks,
                 clock=clock,
                 wall_clock=wall_clock,
@@ -510,9 +607,14 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy allows; return the final response."""
+        if type(request.stream) is httpx.ByteStream:
+            request.stream = _ReplayableBytes(b"".join(request.stream))
         call, read_body = self._settings.start(request)
         return await run_async(
-            call, _AsyncExchange(request, read_body, self._transport, self._sleep)
+            call,
+            _AsyncExchange(
+                request, read_body, self._settings.runner.reconcile, self._transport, self._sleep
+            ),
         )
 
     async def aclose(self) -> None:

@@ -17,6 +17,7 @@ this module translates. How the outcome of an attempt maps onto the core:
 from __future__ import annotations
 
 import random
+import threading
 import time
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -30,6 +31,7 @@ from retrykit._core._bodies import DRAIN_CHUNK
 from retrykit._core._policy import FailureKind, RetryPolicy
 from retrykit._driver._history import attach_history
 from retrykit._driver._loop import run
+from retrykit._driver._reconcile import reconcile_in_thread
 from retrykit._driver._settings import DEFAULT, UseDefault, build_runner, resolve_sleep
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from requests import PreparedRequest, Response
 
     from retrykit._clock import Clock
-    from retrykit._driver._call import Rejection
+    from retrykit._driver._call import Attempt, Rejection
     from retrykit._driver._history import RetryHistory
     from retrykit._observe._events import Hook
     from retrykit._state._breaker import CircuitBreaker
@@ -169,13 +171,19 @@ class _Exchange:
         self.options = options
         self.rewind_to = rewind_to
 
-    def send(self, time_left: float | None) -> Response:
+    def send(self, time_left: float | None, attempt: Attempt) -> Response:
         options = self.options
         timeout = _capped_timeout(options["timeout"], time_left)
+        request = self.request
+        if attempt.target is not None or attempt.hedge:
+            # A fallback origin or a hedge beside the first attempt: a copy of its own.
+            request = request.copy()
+            request.url = attempt.url
+            request.headers.pop("Host", None)
         # Always streamed here: the loop reads a body only when it knows what is needed.
         return HTTPAdapter.send(
             self.adapter,
-            self.request,
+            request,
             stream=True,
             timeout=timeout,
             verify=options["verify"],
@@ -245,12 +253,28 @@ class _Exchange:
         attach_history(error, rejection.history)
         return error
 
+    def applied(self, history: RetryHistory, response: Response | None) -> BaseException:
+        error = retrykit._errors.WriteAppliedError(
+            "the write took effect (reconciled): it was not sent again",
+            request=self.request,
+            response=response,
+        )
+        attach_history(error, history)
+        return error
+
     def rewind(self) -> None:
         if self.rewind_to is not None:
             self.request.body.seek(self.rewind_to)  # type: ignore[union-attr]
 
     def sleep(self, seconds: float) -> None:
         self.adapter._sleep(seconds)
+
+    def reconcile(self, time_left: float | None) -> bool | None:
+        return reconcile_in_thread(self.adapter._reconcile, self.request, time_left)
+
+    @staticmethod
+    def submit(work: Callable[[], None]) -> None:
+        threading.Thread(target=work, name="retrykit-hedge", daemon=True).start()
 
 
 class RetryAdapter(HTTPAdapter):
@@ -268,6 +292,14 @@ class RetryAdapter(HTTPAdapter):
       the server says about its rate limit; None turns it off. ``throttle``: an
       `AdaptiveThrottle` (off by default). A request they refuse raises
       `RateLimitExceededError` without being sent.
+    - ``fallbacks``: ``{"https://api.example.com": ["https://eu.api.example.com"]}``:
+      after a 502, 503, 504 or a failed connection, or while the primary's circuit is
+      open, the next attempt goes to the next origin (scheme, host and port change;
+      path, query, body and headers stay).
+    - ``reconcile(request) -> bool | None``: asked when a request not safe to repeat
+      ends with an unknown outcome. True: it took effect, `retrykit.WriteAppliedError`
+      is raised; False: it certainly did not, one more attempt is made; None: as
+      without it.
     - ``hooks``: callables receiving every event; one that raises is logged and skipped.
     - ``clock``: monotonic seconds, or a `Clock` object (such as
       `retrykit.testing.FakeClock`) that also gives the wall clock and the waits;
@@ -295,6 +327,8 @@ class RetryAdapter(HTTPAdapter):
         "_budget",
         "_limiter",
         "_throttle",
+        "_fallbacks",
+        "_reconcile",
         "_hooks",
         "_sleep_arg",
         "_clock",
@@ -316,6 +350,8 @@ class RetryAdapter(HTTPAdapter):
         budget: RetryBudget | UseDefault | None = DEFAULT,
         limiter: RateLimiter | UseDefault | None = DEFAULT,
         throttle: AdaptiveThrottle | None = None,
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
+        reconcile: Callable[[PreparedRequest], bool | None] | None = None,
         hooks: Sequence[Hook] = (),
         clock: Callable[[], float] | Clock = time.monotonic,
         sleep: Callable[[float], object] | None = None,
@@ -342,6 +378,8 @@ class RetryAdapter(HTTPAdapter):
         self._budget = budget
         self._limiter = limiter
         self._throttle = throttle
+        self._fallbacks = fallbacks
+        self._reconcile = reconcile
         self._hooks = hooks
         self._sleep_arg = sleep
         self._clock = clock
@@ -358,6 +396,8 @@ class RetryAdapter(HTTPAdapter):
             budget=self._budget,
             limiter=self._limiter,
             throttle=self._throttle,
+            fallbacks=self._fallbacks,
+            reconcile=self._reconcile,
             hooks=self._hooks,
             clock=self._clock,
             wall_clock=self._wall_clock,

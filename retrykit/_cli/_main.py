@@ -89,6 +89,15 @@ REASON_SENTENCES: Mapping[str, str] = {
         "The server has been refusing most requests (429, 503), so the adaptive throttle "
         "shed this one locally, without sending it, to let the server recover."
     ),
+    Reason.RECONCILED_APPLIED: (
+        "The request was not safe to send again and its outcome was unknown; the "
+        "reconcile function found that it took effect, so it is not sent again and the "
+        "caller gets a WriteAppliedError saying so."
+    ),
+    Reason.HEDGE_LOST: (
+        "This attempt was one of two sent at once (a hedged read); the other answered "
+        "first, so this one was cancelled or its answer dropped."
+    ),
     Reason.BODY_NOT_REPLAYABLE: (
         "The request body was a stream that has been consumed and cannot be sent again, "
         "so the request is not retried."

@@ -58,6 +58,8 @@ class Reason:
     BODY_NOT_REPLAYABLE: Final = "body_not_replayable"
     RATE_LIMITED: Final = "rate_limited"
     THROTTLED: Final = "throttled"
+    RECONCILED_APPLIED: Final = "reconciled_applied"
+    HEDGE_LOST: Final = "hedge_lost"
     RETRIES_DISABLED: Final = "retries_disabled"
     UNEXPECTED_ERROR: Final = "unexpected_error"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
@@ -19,6 +19,20 @@ DEFAULT_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE
 # worst case for every call, even with requests (no default timeout) or a server
 # asking for long waits.
 DEFAULT_DEADLINE = 60.0
+
+
+HedgeAfter: TypeAlias = "float | Literal['p95'] | None"
+"""Seconds to wait for an answer before a hedged attempt, ``"p95"``, or None (no hedging)."""
+
+
+def _hedge_after(value: object) -> HedgeAfter:
+    if value is None or value == "p95":
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"hedge_after must be seconds, 'p95' or None, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"hedge_after must be finite and >= 0, got {value!r}")
+    return float(value)
 
 
 class FailureKind(enum.Enum):
@@ -95,6 +109,9 @@ class RetryPolicy:
     - ``idempotency_header``: a request carrying it is safe to repeat whatever its method.
     - ``auto_idempotency_key``: give a POST or PATCH without one a fresh key, the same on
       every attempt of one call.
+    - ``hedge_after``: for a request safe to repeat, send a second attempt alongside the
+      first when it has not answered after this many seconds, or after the endpoint's
+      own 95th percentile (``"p95"``); None (the default) never hedges.
 
     Use ``attrs.evolve(policy, max_attempts=2)`` for a variant.
     """
@@ -116,3 +133,4 @@ class RetryPolicy:
     auto_idempotency_key: bool = attrs.field(
         default=False, validator=attrs.validators.instance_of(bool)
     )
+    hedge_after: HedgeAfter = attrs.field(default=None, converter=_hedge_after)

@@ -2,17 +2,21 @@
 
 A `RetryRunner` holds an adapter's settings and is shared by every call and thread; its
 `start` returns a `RetryCall`, which the loops of `retrykit._driver._loop` feed with each
-attempt's outcome. The call asks `decide`, applies the breaker and the budget through
-the core's `limit`, keeps the history and emits the events, once each.
+attempt's outcome. The call asks `decide`, routes each attempt to its origin, applies the
+breaker, the budget, the throttle and the rate limiter through the core's rules, keeps the
+history and emits the events, once each.
 
-Nothing here decides what is retryable or how long to wait: that is `retrykit._core`.
+Nothing here decides what is retryable, how long to wait or where to send: that is
+`retrykit._core`.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
+import threading
 import uuid
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from retrykit._core._breaker import BreakerState, Ticket
 from retrykit._core._decide import (
@@ -27,6 +31,14 @@ from retrykit._core._decide import (
 from retrykit._core._endpoint import key_fingerprint
 from retrykit._core._envelope import parse_error
 from retrykit._core._headers import get_header
+from retrykit._core._routing import (
+    hedge_delay,
+    may_reconcile,
+    moves_on,
+    next_index,
+    origins_for,
+    with_origin,
+)
 from retrykit._driver._history import AttemptRecord, RetryHistory
 from retrykit._errors import CircuitOpenError, RateLimitExceededError
 from retrykit._observe._events import (
@@ -36,6 +48,7 @@ from retrykit._observe._events import (
     CallRejected,
     CircuitStateChanged,
     Event,
+    FallbackUsed,
     Hook,
     RetryScheduled,
 )
@@ -51,6 +64,38 @@ if TYPE_CHECKING:
 
 _REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id")
 _OPEN: Final = BreakerState.OPEN
+# Attempt durations kept per endpoint for a "p95" hedge delay, and how many are needed.
+_LATENCY_SAMPLES: Final = 200
+_LATENCY_MINIMUM: Final = 20
+
+
+class _Latencies:
+    """The last attempt durations of each endpoint, for its 95th percentile."""
+
+    __slots__ = ("_lock", "_samples")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._samples: collections.OrderedDict[str, collections.deque[float]] = (
+            collections.OrderedDict()
+        )
+
+    def add(self, endpoint: str, seconds: float) -> None:
+        with self._lock:
+            samples = self._samples.get(endpoint)
+            if samples is None:
+                samples = self._samples[endpoint] = collections.deque(maxlen=_LATENCY_SAMPLES)
+                if len(self._samples) > 1000:
+                    self._samples.popitem(last=False)
+            samples.append(seconds)
+
+    def p95(self, endpoint: str) -> float | None:
+        with self._lock:
+            samples = self._samples.get(endpoint)
+            if samples is None or len(samples) < _LATENCY_MINIMUM:
+                return None
+            ordered = sorted(samples)
+        return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
 class RetryRunner:
@@ -64,12 +109,14 @@ class RetryRunner:
         budget: RetryBudget | None,
         hooks: Sequence[Hook],
         clock: Callable[[], float],
-        limiter: RateLimiter | None = None,
-        throttle: AdaptiveThrottle | None = None,
         wall_clock: Callable[[], float],
         rand: Callable[[], float],
         key_func: Callable[[str], str],
         endpoint_func: Callable[[str, str], str],
+        limiter: RateLimiter | None = None,
+        throttle: AdaptiveThrottle | None = None,
+        fallbacks: Mapping[str, tuple[str, ...]] | None = None,
+        reconcile: Callable[[Any], Any] | None = None,
     ) -> None:
         self.policy = policy
         self.breaker = breaker
@@ -82,6 +129,11 @@ class RetryRunner:
         self.rand = rand
         self.key_func = key_func
         self.endpoint_func = endpoint_func
+        self.fallbacks = dict(fallbacks or {})
+        self.reconcile = reconcile
+        self.latencies = _Latencies()
+        # Whether a call needs its origin's key at all (per-origin state is kept).
+        self.keyed = breaker is not None or limiter is not None or throttle is not None
 
     def start(
         self,
@@ -132,35 +184,81 @@ class Rejection:
         self.history = history
 
 
+class Attempt:
+    """One attempt: where it goes, its circuit ticket, and its outcome so far.
+
+    ``target`` is the origin it is sent to when that is not the request's own (a
+    fallback), else None; ``url`` is the URL it is sent to.
+    """
+
+    __slots__ = (
+        "cause",
+        "failed",
+        "hedge",
+        "key",
+        "number",
+        "origin",
+        "settled",
+        "started",
+        "target",
+        "ticket",
+        "url",
+        "wait_before",
+    )
+
+    def __init__(
+        self,
+        number: int,
+        *,
+        url: str,
+        key: str,
+        origin: str | None,
+        target: str | None,
+        started: float,
+        wait_before: float,
+        hedge: bool,
+    ) -> None:
+        self.number = number
+        self.url = url
+        self.key = key
+        self.origin = origin
+        self.target = target
+        self.started = started
+        self.wait_before = wait_before
+        self.hedge = hedge
+        self.ticket: Ticket | None = None
+        self.settled = True
+        self.failed = False
+        self.cause: int | FailureKind | None = None
+
+
 class RetryCall:
     """The driver of one call: feed it each attempt's outcome, do what it decides.
 
     Per attempt: `before_attempt` (None, or a `Rejection`), then `judge_response` or
     `judge_failure` (the `Decision`), then `record` with what was read of the body;
-    `finish` or `abandon` end the call. ``time_left`` is the time to the deadline at
-    the start of the attempt (None without a deadline): the adapter caps its timeouts
-    with it. ``pace`` is how long the rate limiter asks the attempt to wait before it
-    leaves: the loop waits, then asks again with `pace_again`.
+    `finish` or `abandon` end the call. ``current`` is the attempt in flight: its
+    ``target`` is a fallback origin to send to, or None. ``time_left`` is the time to
+    the deadline at the start of the attempt (None without a deadline): the adapter caps
+    its timeouts with it. ``pace`` is how long the rate limiter asks the attempt to wait
+    before it leaves: the loop waits, then asks again with `pace_again`.
     """
 
     __slots__ = (
-        "_attempt_started",
-        "_cause",
         "_endpoint",
-        "_failed",
         "_fingerprint",
         "_headers",
         "_history",
         "_last_decision",
         "_last_error_code",
         "_last_request_id",
-        "_settled",
-        "_ticket",
+        "_origins",
+        "_route",
         "_wait_before",
         "attempt",
+        "current",
         "has_idempotency_key",
         "idempotency_key",
-        "key",
         "method",
         "pace",
         "policy",
@@ -186,35 +284,29 @@ class RetryCall:
         self.url = url
         self.policy = policy
         self.replayable = replayable
-        self.key = (
-            runner.key_func(url)
-            if runner.breaker is not None
-            or runner.limiter is not None
-            or runner.throttle is not None
-            else ""
-        )
         self._headers = headers
         self._endpoint: str | None = None
         self._fingerprint: str | bool | None = False
+        # The call's origins (primary first) when fallbacks are configured, else None.
+        self._origins = origins_for(url, runner.fallbacks) if runner.fallbacks else None
+        if self._origins is not None and len(self._origins) == 1:
+            self._origins = None
+        self._route = 0
         self.attempt = 0
+        self.current: Attempt | None = None
         self.started = runner.clock()
         self.time_left: float | None = None
         self.pace = 0.0
-        self._attempt_started = self.started
         self._wait_before = 0.0
         self._history: list[AttemptRecord] = []
         self._last_decision: Decision | None = None
         self._last_request_id: str | None = None
         self._last_error_code: str | None = None
-        self._ticket: Ticket | None = None
-        self._settled = True
-        self._failed = False
-        self._cause: int | FailureKind | None = None
         self.idempotency_key: str | None = None
         # A key changes nothing for a request already safe to repeat: skip the header scan.
         self.has_idempotency_key = not is_safe_to_repeat(
             policy, self.method, has_idempotency_key=False
-        ) and (get_header(headers, policy.idempotency_header.lower()) is not None)
+        ) and _has_key(get_header(headers, policy.idempotency_header.lower()))
         if needs_idempotency_key(policy, self.method, has_idempotency_key=self.has_idempotency_key):
             # The adapter sends this key on every attempt, so the server can deduplicate.
             self.idempotency_key = str(uuid.uuid4())
@@ -234,20 +326,32 @@ class RetryCall:
             self._fingerprint = key_fingerprint(self._headers)
         return self._fingerprint  # type: ignore[return-value]
 
-    def before_attempt(self) -> Rejection | None:
-        """Start the next attempt, or return why it may not go out (the call is then over).
+    @property
+    def safe(self) -> bool:
+        """True if the request may be sent twice without being applied twice."""
+        return is_safe_to_repeat(
+            self.policy, self.method, has_idempotency_key=self.has_idempotency_key
+        )
 
-        In order: the deadline (no attempt starts at or after it), the circuit, the
-        adaptive throttle, then the rate limiter, which may ask for a wait (``pace``).
+    # -- before an attempt -------------------------------------------------------------
+
+    def before_attempt(self, *, hedge: bool = False) -> Rejection | None:
+        """Start the next attempt (``current``), or return why it may not go out.
+
+        In order: the deadline (no attempt starts at or after it), the origin and its
+        circuit, the adaptive throttle, then the rate limiter, which may ask for a wait
+        (``pace``). A hedge (``hedge=True``) goes to the next origin when there is one.
         """
         runner = self.runner
         now = runner.clock()
         if self._past_deadline(now) and self.attempt:
             return Rejection(None, self.finish(Reason.DEADLINE))
+        attempt = self._next_attempt(now, hedge=hedge)
+        self.current = attempt
         breaker = runner.breaker
         if breaker is not None:
             try:
-                ticket = breaker.allow(self.key)
+                ticket = breaker.allow(attempt.key)
             except CircuitOpenError as exc:
                 # Rejections are the fail-fast path: build the event only for an observer.
                 if runner.observed(logging.INFO):
@@ -261,15 +365,15 @@ class RetryCall:
                         )
                     )
                 return Rejection(exc, self.finish(Reason.CIRCUIT_OPEN))
-            self._ticket = ticket
-            self._settled = False
+            attempt.ticket = ticket
+            attempt.settled = False
             if ticket.moved:
-                self._emit_change(self.key, _OPEN, BreakerState.HALF_OPEN)
+                self._emit_change(attempt.key, _OPEN, BreakerState.HALF_OPEN)
         throttle = runner.throttle
-        if throttle is not None and not throttle.admit(self.key):
+        if throttle is not None and not throttle.admit(attempt.key):
             return self._refused(
                 RateLimitExceededError.cooldown(
-                    None, f"{self.key} is refusing most requests; this one was not sent"
+                    None, f"{attempt.key} is refusing most requests; this one was not sent"
                 ),
                 Reason.THROTTLED,
             )
@@ -278,27 +382,126 @@ class RetryCall:
             if rejection is not None:
                 return rejection
         self.attempt += 1
-        self._attempt_started = now
+        attempt.number = self.attempt
+        if attempt.target is not None and runner.observed(logging.INFO):
+            runner.emit(
+                FallbackUsed(
+                    method=self.method,
+                    endpoint=self.endpoint,
+                    attempt=attempt.number,
+                    origin=attempt.target,
+                    primary=self._origins[0] if self._origins else attempt.target,
+                    key_fingerprint=self.fingerprint,
+                )
+            )
         return None
+
+    def _next_attempt(self, now: float, *, hedge: bool) -> Attempt:
+        """Build the next attempt, routed to its origin (see retrykit._core._routing)."""
+        runner = self.runner
+        origins = self._origins
+        if origins is None:
+            key = runner.key_func(self.url) if runner.keyed else ""
+            return Attempt(
+                0,
+                url=self.url,
+                key=key,
+                origin=None,
+                target=None,
+                started=now,
+                wait_before=self._wait_before,
+                hedge=hedge,
+            )
+        index = self._route
+        if hedge:
+            index = next_index(index, len(origins), move=True)
+        index = self._first_closed(origins, index)
+        if not hedge:
+            self._route = index
+        url = self.url if index == 0 else with_origin(self.url, origins[index])
+        return Attempt(
+            0,
+            url=url,
+            key=runner.key_func(url),
+            origin=origins[index],
+            target=origins[index] if index else None,
+            started=now,
+            wait_before=self._wait_before,
+            hedge=hedge,
+        )
+
+    def _first_closed(self, origins: tuple[str, ...], index: int) -> int:
+        """Return ``index``, or the next origin whose circuit is not open (rule 3)."""
+        breaker = self.runner.breaker
+        if breaker is None:
+            return index
+        for step in range(len(origins)):
+            candidate = (index + step) % len(origins)
+            url = self.url if candidate == 0 else with_origin(self.url, origins[candidate])
+            if breaker.state(self.runner.key_func(url)) is not _OPEN:
+                return candidate
+        return index
 
     def pace_again(self) -> Rejection | None:
         """Ask the rate limiter again after waiting ``pace`` (None: the attempt may go)."""
         runner = self.runner
-        limiter = runner.limiter
-        if limiter is None:
+        limiter, attempt = runner.limiter, self.current
+        if limiter is None or attempt is None:
             self.pace = 0.0
             return None
-        now = runner.clock()
-        if self._past_deadline(now):
+        if self._past_deadline(runner.clock()):
             return self._refused(None, Reason.DEADLINE)
         max_wait = self.policy.max_retry_after
         if self.time_left is not None:
             max_wait = min(max_wait, self.time_left)
         try:
-            self.pace = limiter.acquire(self.key, self._fingerprint_of, max_wait=max_wait)
+            self.pace = limiter.acquire(attempt.key, self._fingerprint_of, max_wait=max_wait)
         except RateLimitExceededError as exc:
             return self._refused(exc, Reason.RATE_LIMITED)
         return None
+
+    def hedge_delay(self) -> float | None:
+        """Return how long to wait for the first attempt before hedging, or None."""
+        hedge_after = self.policy.hedge_after
+        if hedge_after is None or not self.safe or not self.replayable:
+            return None
+        p95 = self.runner.latencies.p95(self.endpoint) if hedge_after == "p95" else None
+        return hedge_delay(hedge_after, p95)
+
+    def start_hedge(self) -> Attempt | None:
+        """Start a hedged attempt beside the one in flight, or return None not to.
+
+        A hedge goes only when the deadline, its origin's circuit, the throttle and the
+        rate limiter let it go at once, and the retry budget pays for it; a refusal
+        ends nothing, the first attempt goes on alone.
+        """
+        runner = self.runner
+        now = runner.clock()
+        if self._past_deadline(now) or self.attempt >= self.policy.max_attempts:
+            return None
+        attempt = self._next_attempt(now, hedge=True)
+        attempt.wait_before = 0.0
+        breaker = runner.breaker
+        if breaker is not None:
+            try:
+                attempt.ticket = breaker.allow(attempt.key)
+            except CircuitOpenError:
+                return None
+            attempt.settled = False
+        refused = runner.throttle is not None and not runner.throttle.admit(attempt.key)
+        if not refused and runner.limiter is not None:
+            try:
+                refused = (
+                    runner.limiter.acquire(attempt.key, self._fingerprint_of, max_wait=0.0) > 0
+                )
+            except RateLimitExceededError:
+                refused = True
+        if refused or (runner.budget is not None and not runner.budget.try_withdraw()):
+            self.release(attempt)
+            return None
+        self.attempt += 1
+        attempt.number = self.attempt
+        return attempt
 
     def _past_deadline(self, now: float) -> bool:
         """Set ``time_left``; return True once no attempt may start any more."""
@@ -310,22 +513,27 @@ class RetryCall:
 
     def _refused(self, error: RateLimitExceededError | None, reason: str) -> Rejection:
         """End the call before an attempt that holds a ticket: give the ticket back."""
-        breaker, ticket = self.runner.breaker, self._ticket
-        if breaker is not None and ticket is not None and not self._settled:
-            self._settled = True
-            breaker.release(self.key, ticket)
+        attempt = self.current
+        if attempt is not None:
+            self.release(attempt)
         return Rejection(error, self.finish(reason))
 
     def _fingerprint_of(self) -> str | None:
         return self.fingerprint
 
-    def judge_response(self, status: int, headers: Mapping[str, str]) -> Decision:
+    # -- after an attempt ---------------------------------------------------------------
+
+    def judge_response(
+        self, status: int, headers: Mapping[str, str], attempt: Attempt | None = None
+    ) -> Decision:
         """Return what to do after a response with ``status`` and ``headers``."""
         runner = self.runner
+        attempt = attempt or self.current
+        assert attempt is not None  # noqa: S101 - before_attempt made it
         if runner.limiter is not None:
-            runner.limiter.observe(self.key, self._fingerprint_of, status, headers)
+            runner.limiter.observe(attempt.key, self._fingerprint_of, status, headers)
         if runner.throttle is not None:
-            runner.throttle.record(self.key, status)
+            runner.throttle.record(attempt.key, status)
         decision = decide(
             self.policy,
             attempt=self.attempt,
@@ -338,13 +546,16 @@ class RetryCall:
             rand=runner.rand(),
             previous_delay=self._wait_before or None,
         )
-        return self._limit(decision, counts_as_failure(self.policy, status=status), status)
+        failed = counts_as_failure(self.policy, status=status)
+        return self._limit(attempt, decision, failed, status, moves_on(status, None))
 
-    def judge_failure(self, failure: FailureKind) -> Decision:
+    def judge_failure(self, failure: FailureKind, attempt: Attempt | None = None) -> Decision:
         """Return what to do after an attempt that produced no response."""
         runner = self.runner
+        attempt = attempt or self.current
+        assert attempt is not None  # noqa: S101 - before_attempt made it
         if runner.throttle is not None:
-            runner.throttle.record(self.key, None)
+            runner.throttle.record(attempt.key, None)
         decision = decide(
             self.policy,
             attempt=self.attempt,
@@ -356,7 +567,50 @@ class RetryCall:
             rand=runner.rand(),
             previous_delay=self._wait_before or None,
         )
-        return self._limit(decision, True, failure)
+        return self._limit(attempt, decision, True, failure, moves_on(None, failure))
+
+    def accepts(self, *, status: int | None = None, failure: FailureKind | None = None) -> bool:
+        """Return True if the policy would end the call on this outcome (for a hedged race)."""
+        return not decide(
+            self.policy,
+            attempt=self.attempt,
+            method=self.method,
+            has_idempotency_key=self.has_idempotency_key,
+            status=status,
+            failure=failure,
+        ).retry
+
+    def needs_reconcile(
+        self, decision: Decision, *, status: int | None = None, failure: FailureKind | None = None
+    ) -> bool:
+        """Return True if a ``reconcile`` function should be asked about this outcome."""
+        return self.runner.reconcile is not None and may_reconcile(
+            decision.reason, status=status, failure=failure
+        )
+
+    def reconciled(
+        self,
+        answer: bool | None,
+        decision: Decision,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        failure: FailureKind | None = None,
+    ) -> Decision:
+        """Return the decision after ``reconcile`` answered (None: it could not tell).
+
+        True: the write took effect, the call ends (``"reconciled_applied"``). False: it
+        certainly did not, so one more attempt is safe and the usual rules apply.
+        """
+        if answer is True:
+            return Decision(retry=False, delay=0.0, reason=Reason.RECONCILED_APPLIED)
+        if answer is not False:
+            return decision
+        self.has_idempotency_key = True  # the server has certainly not applied it
+        if failure is not None:
+            return self.judge_failure(failure)
+        assert status is not None  # noqa: S101 - a response was judged
+        return self.judge_response(status, headers or {})
 
     def drain_until(self, decision: Decision) -> float | None:
         """Return the clock time by which reading a discarded response must end, or None.
@@ -381,6 +635,7 @@ class RetryCall:
         headers: Mapping[str, str] | None = None,
         failure: FailureKind | None = None,
         body: bytes | None = None,
+        attempt: Attempt | None = None,
     ) -> None:
         """Record the attempt's outcome and the decision taken; emit its events.
 
@@ -388,19 +643,25 @@ class RetryCall:
         parsed for an error code and a request id when someone observes them.
         """
         runner = self.runner
+        attempt = attempt or self.current
+        assert attempt is not None  # noqa: S101 - before_attempt made it
         if not decision.retry:
-            self._settle(final=True)
+            self._settle(attempt, final=True)
         now = runner.clock()
-        duration = now - self._attempt_started
+        duration = now - attempt.started
+        if self.policy.hedge_after == "p95":
+            runner.latencies.add(self.endpoint, duration)
         self._history.append(
             AttemptRecord(
-                self.attempt,
+                attempt.number,
                 status,
                 failure,
-                self._wait_before,
+                attempt.wait_before,
                 duration,
                 decision.reason,
                 decision.server_wait,
+                attempt.origin,
+                attempt.hedge,
             )
         )
         self._last_decision = decision
@@ -418,13 +679,15 @@ class RetryCall:
                     AttemptFinished(
                         method=self.method,
                         endpoint=self.endpoint,
-                        attempt=self.attempt,
+                        attempt=attempt.number,
                         status=status,
                         failure=failure,
                         duration=duration,
                         request_id=request_id,
                         key_fingerprint=self.fingerprint,
                         error_code=error_code,
+                        origin=attempt.target,
+                        hedged=attempt.hedge,
                     )
                 )
         if decision.retry:
@@ -434,7 +697,7 @@ class RetryCall:
                     RetryScheduled(
                         method=self.method,
                         endpoint=self.endpoint,
-                        attempt=self.attempt,
+                        attempt=attempt.number,
                         max_attempts=self.policy.max_attempts,
                         delay=decision.delay,
                         reason=decision.reason,
@@ -446,16 +709,40 @@ class RetryCall:
                     )
                 )
 
+    def record_unused(
+        self, attempt: Attempt, *, status: int | None = None, failure: FailureKind | None = None
+    ) -> None:
+        """Record an attempt of a hedged race whose answer was not used (or never came)."""
+        self.release(attempt)
+        self._history.append(
+            AttemptRecord(
+                attempt.number,
+                status,
+                failure,
+                attempt.wait_before,
+                self.runner.clock() - attempt.started,
+                Reason.HEDGE_LOST,
+                None,
+                attempt.origin,
+                True,
+            )
+        )
+
+    def release(self, attempt: Attempt) -> None:
+        """Give the attempt's probe permit back without an outcome (once)."""
+        breaker, ticket = self.runner.breaker, attempt.ticket
+        if breaker is not None and ticket is not None and not attempt.settled:
+            attempt.settled = True
+            breaker.release(attempt.key, ticket)
+
     def abandon(self) -> RetryHistory:
         """End the call after an exception the adapter does not map; return its history.
 
         A probe permit the attempt holds is given back without an outcome, and the
         history's reason is ``"unexpected_error"``.
         """
-        breaker, ticket = self.runner.breaker, self._ticket
-        if breaker is not None and ticket is not None and not self._settled:
-            self._settled = True
-            breaker.release(self.key, ticket)
+        if self.current is not None:
+            self.release(self.current)
         return self.finish(Reason.UNEXPECTED_ERROR)
 
     def finish(self, reason: str | None = None) -> RetryHistory:
@@ -468,6 +755,7 @@ class RetryCall:
         history = RetryHistory(attempts=tuple(history_list), reason=reason, total_time=total_time)
         succeeded = last is not None and last.reason == Reason.SUCCESS
         if self.runner.observed(logging.DEBUG if succeeded else logging.INFO):
+            origins = self._origins
             self.runner.emit(
                 CallFinished(
                     method=self.method,
@@ -481,22 +769,43 @@ class RetryCall:
                     request_id=self._last_request_id,
                     key_fingerprint=self.fingerprint,
                     error_code=self._last_error_code,
+                    origin=last.origin if last and origins else None,
+                    fallback=bool(last and origins and last.origin != origins[0]),
                 )
             )
         return history
 
-    def _limit(self, decision: Decision, failed: bool, cause: int | FailureKind) -> Decision:
-        """Apply the breaker (probes and per-attempt counting now) and the core's `limit`."""
-        self._failed, self._cause = failed, cause
+    # -- the rules around decide ----------------------------------------------------------
+
+    def _limit(
+        self,
+        attempt: Attempt,
+        decision: Decision,
+        failed: bool,
+        cause: int | FailureKind,
+        move: bool,
+    ) -> Decision:
+        """Apply the breaker (probes and per-attempt counting now), routing and `limit`."""
+        attempt.failed, attempt.cause = failed, cause
         if not decision.retry:
             return decision
-        self._settle(final=False)
+        self._settle(attempt, final=False)
         runner = self.runner
         breaker, budget = runner.breaker, runner.budget
+        circuit_open = False
+        if self._origins is not None:
+            if move and not attempt.hedge:
+                self._route = next_index(self._route, len(self._origins), move=True)
+            if breaker is not None:
+                index = self._first_closed(self._origins, self._route)
+                url = self.url if index == 0 else with_origin(self.url, self._origins[index])
+                circuit_open = breaker.state(runner.key_func(url)) is _OPEN
+        elif breaker is not None:
+            circuit_open = breaker.state(attempt.key) is _OPEN
         decision = limit(
             decision,
             replayable=self.replayable,
-            circuit_open=breaker is not None and breaker.state(self.key) is _OPEN,
+            circuit_open=circuit_open,
             take_retry=budget.try_withdraw if budget is not None else None,
         )
         if decision.reason == Reason.BUDGET_EXHAUSTED and runner.observed(logging.WARNING):
@@ -504,35 +813,40 @@ class RetryCall:
                 BudgetExhausted(
                     method=self.method,
                     endpoint=self.endpoint,
-                    attempt=self.attempt,
+                    attempt=attempt.number,
                     key_fingerprint=self.fingerprint,
                 )
             )
         return decision
 
-    def _settle(self, *, final: bool) -> None:
+    def _settle(self, attempt: Attempt, *, final: bool) -> None:
         """Give the attempt's outcome to the breaker when it counts (see `CircuitBreaker`).
 
         A probe's outcome and, with ``counts="attempts"``, every attempt's count at
         once; otherwise only the call's final outcome counts.
         """
-        breaker, ticket = self.runner.breaker, self._ticket
-        if breaker is None or ticket is None or self._settled:
+        breaker, ticket = self.runner.breaker, attempt.ticket
+        if breaker is None or ticket is None or attempt.settled:
             return
         if not (final or ticket.is_probe or breaker.per_attempt):
             return
-        self._settled = True
+        attempt.settled = True
         change: StateChange | None
-        if self._failed:
-            change = breaker.record_failure(self.key, ticket, self._cause)
+        if attempt.failed:
+            change = breaker.record_failure(attempt.key, ticket, attempt.cause)
         else:
-            change = breaker.record_success(self.key, ticket)
+            change = breaker.record_success(attempt.key, ticket)
         if change is not None:
             self._emit_change(change.key, change.old, change.new)
 
     def _emit_change(self, key: str, old: BreakerState, new: BreakerState) -> None:
         if self.runner.observed(logging.INFO):
             self.runner.emit(CircuitStateChanged(key=key, old=old, new=new))
+
+
+def _has_key(value: str | None) -> bool:
+    """Return True for an idempotency key that names something: blank is no key at all."""
+    return value is not None and bool(value.strip())
 
 
 def _request_id(headers: Mapping[str, str]) -> str | None:

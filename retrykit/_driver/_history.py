@@ -15,10 +15,13 @@ from retrykit._core._policy import FailureKind
 class AttemptRecord:
     """One attempt of a call: its outcome, the wait before it, and how long it took.
 
-    ``status`` is set when the attempt got a response, ``failure`` when it did not.
+    ``status`` is set when the attempt got a response, ``failure`` when it did not
+    (neither for a hedged attempt that lost the race, reason ``"hedge_lost"``).
     ``reason`` is the decision taken after it. ``server_wait`` is the wait the server
     asked for in that response (``Retry-After``, or a rate-limit reset on a 429), so a
-    caller need not parse the header again; None when it asked for none.
+    caller need not parse the header again; None when it asked for none. ``origin`` is
+    the origin it was sent to when fallbacks are configured (else None), and ``hedged``
+    is True for an attempt sent alongside another.
     """
 
     attempt: int
@@ -28,6 +31,8 @@ class AttemptRecord:
     duration: float
     reason: str
     server_wait: float | None = None
+    origin: str | None = None
+    hedged: bool = False
 
 
 @attrs.frozen

@@ -1,16 +1,20 @@
 """The retry loops, written once: the adapters supply the steps that differ per client.
 
-For each attempt: ask the call whether it may go out, send, read the status and headers,
-judge them, then either hand the final response over (its body read when the mode
-reads bodies) or read at most the drain allowance of a response that will be retried,
-close it, wait and go again. An exception from sending or reading is judged by its
-`FailureKind` from the adapter's table; one the table does not know ends the call
-unretried. The sync and async loops are twins, kept apart as the house style asks.
+For each attempt: ask the call whether it may go out (waiting as the rate limiter asks),
+send it to its origin, judge the status and headers (racing a hedged attempt when the
+policy hedges), ask ``reconcile`` about a write whose outcome is unknown, then either
+hand the final response over (its body read when the mode reads bodies) or read at most
+the drain allowance of a response that will be retried, close it, wait and go again.
+An exception from sending or reading is judged by its `FailureKind` from the adapter's
+table; one the table does not know ends the call unretried. The sync and async loops
+are twins, kept apart as the house style asks.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeVar
+import queue
+import threading
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import anyio
 
@@ -21,8 +25,10 @@ from retrykit._core._headers import get_header
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
+    from anyio.streams.memory import MemoryObjectReceiveStream
+
     from retrykit._core._policy import FailureKind
-    from retrykit._driver._call import Rejection, RetryCall
+    from retrykit._driver._call import Attempt, Rejection, RetryCall
     from retrykit._driver._history import RetryHistory
 
 ResponseT = TypeVar("ResponseT")
@@ -51,6 +57,10 @@ class _Exchange(Protocol[ResponseT]):
         """Return the exception for a call that ends before an attempt goes out."""
         ...  # pragma: no cover - a protocol
 
+    def applied(self, history: RetryHistory, response: ResponseT | None) -> BaseException:
+        """Return the `WriteAppliedError` for a write that reconcile found applied."""
+        ...  # pragma: no cover - a protocol
+
     def rewind(self) -> None:
         """Make the request body ready to be sent again."""
         ...  # pragma: no cover - a protocol
@@ -59,8 +69,12 @@ class _Exchange(Protocol[ResponseT]):
 class SyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
     """One call's steps for a blocking client."""
 
-    def send(self, time_left: float | None) -> ResponseT:
-        """Send one attempt, its timeouts cut to ``time_left``; return the unread response."""
+    def send(self, time_left: float | None, attempt: Attempt) -> ResponseT:
+        """Send ``attempt`` (to its origin), timeouts cut to ``time_left``; return it unread.
+
+        A hedged attempt is sent from a worker thread, beside another: it must send a
+        copy of the request.
+        """
         ...  # pragma: no cover - a protocol
 
     def read(self, response: ResponseT) -> bytes | None:
@@ -79,12 +93,20 @@ class SyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
         """Wait between attempts."""
         ...  # pragma: no cover - a protocol
 
+    def reconcile(self, time_left: float | None) -> bool | None:
+        """Ask the user's ``reconcile`` about the request, within ``time_left`` (None: unsure)."""
+        ...  # pragma: no cover - a protocol
+
+    def submit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` on a worker thread (for a hedged attempt)."""
+        ...  # pragma: no cover - a protocol
+
 
 class AsyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
     """One call's steps for an async client."""
 
-    async def send(self, time_left: float | None) -> ResponseT:
-        """Send one attempt, its timeouts cut to ``time_left``; return the unread response."""
+    async def send(self, time_left: float | None, attempt: Attempt) -> ResponseT:
+        """Send ``attempt`` (to its origin), timeouts cut to ``time_left``; return it unread."""
         ...  # pragma: no cover - a protocol
 
     async def read(self, response: ResponseT) -> bytes | None:
@@ -103,6 +125,38 @@ class AsyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
         """Wait between attempts."""
         ...  # pragma: no cover - a protocol
 
+    async def reconcile(self, time_left: float | None) -> bool | None:
+        """Ask the user's ``reconcile`` about the request, within ``time_left`` (None: unsure)."""
+        ...  # pragma: no cover - a protocol
+
+
+class _Outcome(Generic[ResponseT]):
+    """How one attempt (or a hedged race) ended, and what the call decided."""
+
+    __slots__ = ("attempt", "decision", "error", "failure", "headers", "response", "status")
+
+    def __init__(
+        self,
+        attempt: Attempt,
+        decision: Decision,
+        *,
+        response: ResponseT | None = None,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        error: BaseException | None = None,
+        failure: FailureKind | None = None,
+    ) -> None:
+        self.attempt = attempt
+        self.decision = decision
+        self.response = response
+        self.status = status
+        self.headers = headers
+        self.error = error
+        self.failure = failure
+
+
+# -- the blocking loop ------------------------------------------------------------------
+
 
 def run(call: RetryCall, exchange: SyncExchange[ResponseT]) -> ResponseT:
     """Run ``call`` to its end; return the final response or raise the final exception."""
@@ -119,20 +173,35 @@ def run(call: RetryCall, exchange: SyncExchange[ResponseT]) -> ResponseT:
                 return exchange.deliver(held[0], held[1], rejection.history)
             raise exchange.rejected(rejection)
         held = None
-        response: ResponseT | None = None
-        try:
-            response = exchange.send(call.time_left)
-            status, headers = exchange.head(response)
-            decision = call.judge_response(status, headers)
-            body = None if decision.retry else exchange.read(response)
-        except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless retried
-            if response is not None:
+        delay = call.hedge_delay()
+        outcome = _once(call, exchange) if delay is None else _race(call, exchange, delay)
+        decision = outcome.decision
+        if call.needs_reconcile(decision, status=outcome.status, failure=outcome.failure):
+            answer = exchange.reconcile(call.time_left)
+            decision = call.reconciled(
+                answer,
+                decision,
+                status=outcome.status,
+                headers=outcome.headers,
+                failure=outcome.failure,
+            )
+        attempt, response = outcome.attempt, outcome.response
+        status, headers = outcome.status, outcome.headers
+        if response is None or status is None or headers is None:
+            _end_on_exception(call, exchange, outcome, decision)
+        elif not decision.retry:
+            if decision.reason == Reason.RECONCILED_APPLIED:
                 exchange.close(response)
-            decision = _judge_exception(call, exchange, exc)
-        else:
-            if not decision.retry:
-                call.record(decision, status=status, headers=headers, body=body)
+                call.record(decision, status=status, headers=headers, attempt=attempt)
+                raise exchange.applied(call.finish(), response)
+            try:
+                body = exchange.read(response)
+            except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless retried
+                decision = _judge_exception(call, exchange, exc, attempt)
+            else:
+                call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
                 return exchange.deliver(response, body, call.finish())
+        else:
             allowance = drain_allowance(get_header(headers, "content-length"))
             until = call.drain_until(decision)
             body, whole = _drain(exchange.chunks(response), allowance, until, call.runner.clock)
@@ -147,13 +216,121 @@ def run(call: RetryCall, exchange: SyncExchange[ResponseT]) -> ResponseT:
                     headers=headers,
                     body=body,
                     whole=whole,
+                    attempt=attempt,
                 )
-            call.record(decision, status=status, headers=headers, body=body)
+            call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
             if whole:
                 held = (response, body)
         exchange.rewind()
         if decision.delay > 0:
             exchange.sleep(decision.delay)
+
+
+def _once(call: RetryCall, exchange: SyncExchange[ResponseT]) -> _Outcome[ResponseT]:
+    """Send the current attempt and judge its status and headers, or its exception."""
+    attempt = call.current
+    assert attempt is not None  # noqa: S101 - before_attempt made it
+    response: ResponseT | None = None
+    try:
+        response = exchange.send(call.time_left, attempt)
+        status, headers = exchange.head(response)
+    except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless mapped
+        if response is not None:
+            exchange.close(response)
+        return _failed(call, exchange, attempt, exc)
+    return _Outcome(
+        attempt,
+        call.judge_response(status, headers, attempt),
+        response=response,
+        status=status,
+        headers=headers,
+    )
+
+
+def _race(call: RetryCall, exchange: SyncExchange[ResponseT], delay: float) -> _Outcome[ResponseT]:
+    """Send the current attempt, and a hedge if it has not answered after ``delay``.
+
+    The first answer the policy accepts wins; an answer it would retry waits for the
+    other attempt, if one is still out. Every attempt runs on a worker thread; one whose
+    answer comes after the race is over closes its own response there.
+    """
+    first = call.current
+    assert first is not None  # noqa: S101 - before_attempt made it
+    answers: queue.Queue[tuple[Attempt, ResponseT | None, BaseException | None]] = queue.Queue()
+    over = threading.Event()
+    time_left = call.time_left
+
+    def send(attempt: Attempt) -> None:
+        try:
+            response = exchange.send(time_left, attempt)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            answers.put((attempt, None, exc))
+            return
+        if over.is_set():
+            exchange.close(response)  # the race is over: drop this answer here
+            return
+        answers.put((attempt, response, None))
+
+    exchange.submit(lambda: send(first))
+    out = {first}
+    try:
+        answer = answers.get(timeout=delay)
+    except queue.Empty:
+        hedge = call.start_hedge()
+        if hedge is not None:
+            out.add(hedge)
+            exchange.submit(lambda: send(hedge))
+        answer = answers.get()
+    try:
+        while True:
+            attempt, response, error = answer
+            out.discard(attempt)
+            outcome = _judge_answer(call, exchange, attempt, response, error, last=not out)
+            if outcome is not None:
+                return outcome
+            answer = answers.get()
+    finally:
+        over.set()
+        for attempt in out:
+            call.record_unused(attempt)
+        while not answers.empty():
+            late = answers.get_nowait()[1]
+            if late is not None:
+                exchange.close(late)
+
+
+def _judge_answer(
+    call: RetryCall,
+    exchange: SyncExchange[ResponseT],
+    attempt: Attempt,
+    response: ResponseT | None,
+    error: BaseException | None,
+    *,
+    last: bool,
+) -> _Outcome[ResponseT] | None:
+    """Return the outcome this answer ends the race with, or None to wait for the other."""
+    if error is not None:
+        failure = exchange.failure_kind(error)
+        if not last and (failure is None or not call.accepts(failure=failure)):
+            call.record_unused(attempt, failure=failure)
+            return None
+        return _failed(call, exchange, attempt, error)
+    assert response is not None  # noqa: S101 - an answer is a response or an error
+    status, headers = exchange.head(response)
+    if not last and not call.accepts(status=status):
+        call.record_unused(attempt, status=status)
+        exchange.close(response)
+        return None
+    return _Outcome(
+        attempt,
+        call.judge_response(status, headers, attempt),
+        response=response,
+        status=status,
+        headers=headers,
+    )
+
+
+# -- the async loop -----------------------------------------------------------------------
 
 
 async def run_async(call: RetryCall, exchange: AsyncExchange[ResponseT]) -> ResponseT:
@@ -169,20 +346,38 @@ async def run_async(call: RetryCall, exchange: AsyncExchange[ResponseT]) -> Resp
                 return exchange.deliver(held[0], held[1], rejection.history)
             raise exchange.rejected(rejection)
         held = None
-        response: ResponseT | None = None
-        try:
-            response = await exchange.send(call.time_left)
-            status, headers = exchange.head(response)
-            decision = call.judge_response(status, headers)
-            body = None if decision.retry else await exchange.read(response)
-        except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless retried
-            if response is not None:
-                await exchange.close(response)
-            decision = _judge_exception(call, exchange, exc)
+        delay = call.hedge_delay()
+        if delay is None:
+            outcome = await _once_async(call, exchange)
         else:
-            if not decision.retry:
-                call.record(decision, status=status, headers=headers, body=body)
+            outcome = await _race_async(call, exchange, delay)
+        decision = outcome.decision
+        if call.needs_reconcile(decision, status=outcome.status, failure=outcome.failure):
+            answer = await exchange.reconcile(call.time_left)
+            decision = call.reconciled(
+                answer,
+                decision,
+                status=outcome.status,
+                headers=outcome.headers,
+                failure=outcome.failure,
+            )
+        attempt, response = outcome.attempt, outcome.response
+        status, headers = outcome.status, outcome.headers
+        if response is None or status is None or headers is None:
+            _end_on_exception(call, exchange, outcome, decision)
+        elif not decision.retry:
+            if decision.reason == Reason.RECONCILED_APPLIED:
+                await exchange.close(response)
+                call.record(decision, status=status, headers=headers, attempt=attempt)
+                raise exchange.applied(call.finish(), response)
+            try:
+                body = await exchange.read(response)
+            except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless retried
+                decision = _judge_exception(call, exchange, exc, attempt)
+            else:
+                call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
                 return exchange.deliver(response, body, call.finish())
+        else:
             allowance = drain_allowance(get_header(headers, "content-length"))
             until = call.drain_until(decision)
             body, whole = await _drain_async(
@@ -199,8 +394,9 @@ async def run_async(call: RetryCall, exchange: AsyncExchange[ResponseT]) -> Resp
                     headers=headers,
                     body=body,
                     whole=whole,
+                    attempt=attempt,
                 )
-            call.record(decision, status=status, headers=headers, body=body)
+            call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
             if whole:
                 held = (response, body)
         exchange.rewind()
@@ -208,16 +404,175 @@ async def run_async(call: RetryCall, exchange: AsyncExchange[ResponseT]) -> Resp
             await exchange.sleep(decision.delay)
 
 
-def _judge_exception(
-    call: RetryCall, exchange: _Exchange[ResponseT], exc: BaseException
-) -> Decision:
-    """Judge an exception from sending or reading; re-raise it when the call ends with it."""
+async def _once_async(call: RetryCall, exchange: AsyncExchange[ResponseT]) -> _Outcome[ResponseT]:
+    """Send the current attempt and judge its status and headers, or its exception."""
+    attempt = call.current
+    assert attempt is not None  # noqa: S101 - before_attempt made it
+    response: ResponseT | None = None
+    try:
+        response = await exchange.send(call.time_left, attempt)
+        status, headers = exchange.head(response)
+    except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless mapped
+        if response is not None:
+            await exchange.close(response)
+        return _failed(call, exchange, attempt, exc)
+    return _Outcome(
+        attempt,
+        call.judge_response(status, headers, attempt),
+        response=response,
+        status=status,
+        headers=headers,
+    )
+
+
+async def _race_async(
+    call: RetryCall, exchange: AsyncExchange[ResponseT], delay: float
+) -> _Outcome[ResponseT]:
+    """Race the current attempt against a hedge after ``delay``, as `_race` does.
+
+    The loser is cancelled (its connection closed by the client) when the race ends.
+    """
+    first = call.current
+    assert first is not None  # noqa: S101 - before_attempt made it
+    answers_in, answers = anyio.create_memory_object_stream[
+        tuple["Attempt", Any, BaseException | None]
+    ](4)
+    time_left = call.time_left
+    out = {first}
+    result: _Outcome[ResponseT] | None = None
+
+    async def send(attempt: Attempt) -> None:
+        response = None
+        try:
+            response = await exchange.send(time_left, attempt)
+            answers_in.send_nowait((attempt, response, None))
+            response = None
+        except anyio.get_cancelled_exc_class():
+            if response is not None:
+                with anyio.CancelScope(shield=True):
+                    await exchange.close(response)
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to the racing task
+            answers_in.send_nowait((attempt, None, exc))
+
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(send, first)
+            answer = None
+            with anyio.move_on_after(delay):
+                answer = await answers.receive()
+            if answer is None:
+                hedge = call.start_hedge()
+                if hedge is not None:
+                    out.add(hedge)
+                    group.start_soon(send, hedge)
+                answer = await answers.receive()
+            while result is None:
+                attempt, response, error = answer
+                out.discard(attempt)
+                result = await _judge_answer_async(
+                    call, exchange, attempt, response, error, last=not out
+                )
+                if result is None:
+                    answer = await answers.receive()
+            group.cancel_scope.cancel()
+    finally:
+        for attempt in out:
+            call.record_unused(attempt)
+        await _close_late(exchange, answers)
+        answers_in.close()
+    assert result is not None  # noqa: S101 - the race loop ends with an outcome
+    return result
+
+
+async def _close_late(
+    exchange: AsyncExchange[ResponseT],
+    answers: MemoryObjectReceiveStream[tuple[Attempt, Any, BaseException | None]],
+) -> None:
+    """Close every answer that came in while the race was being decided."""
+    while True:
+        try:
+            late = answers.receive_nowait()[1]
+        except (anyio.WouldBlock, anyio.EndOfStream):
+            break
+        if late is not None:
+            with anyio.CancelScope(shield=True):
+                await exchange.close(late)
+    answers.close()
+
+
+async def _judge_answer_async(
+    call: RetryCall,
+    exchange: AsyncExchange[ResponseT],
+    attempt: Attempt,
+    response: ResponseT | None,
+    error: BaseException | None,
+    *,
+    last: bool,
+) -> _Outcome[ResponseT] | None:
+    """Return the outcome this answer ends the race with, or None to wait for the other."""
+    if error is not None:
+        failure = exchange.failure_kind(error)
+        if not last and (failure is None or not call.accepts(failure=failure)):
+            call.record_unused(attempt, failure=failure)
+            return None
+        return _failed(call, exchange, attempt, error)
+    assert response is not None  # noqa: S101 - an answer is a response or an error
+    status, headers = exchange.head(response)
+    if not last and not call.accepts(status=status):
+        call.record_unused(attempt, status=status)
+        await exchange.close(response)
+        return None
+    return _Outcome(
+        attempt,
+        call.judge_response(status, headers, attempt),
+        response=response,
+        status=status,
+        headers=headers,
+    )
+
+
+# -- shared steps ---------------------------------------------------------------------------
+
+
+def _failed(
+    call: RetryCall, exchange: _Exchange[ResponseT], attempt: Attempt, exc: BaseException
+) -> _Outcome[ResponseT]:
+    """Judge an exception from sending; re-raise it when the adapter's table does not map it."""
     failure = exchange.failure_kind(exc)
     if failure is None:
         exchange.attach(exc, call.abandon())
         raise exc
-    decision = call.judge_failure(failure)
-    call.record(decision, failure=failure)
+    return _Outcome(attempt, call.judge_failure(failure, attempt), error=exc, failure=failure)
+
+
+def _end_on_exception(
+    call: RetryCall,
+    exchange: _Exchange[ResponseT],
+    outcome: _Outcome[ResponseT],
+    decision: Decision,
+) -> None:
+    """Record an attempt that got no response; raise unless the call retries."""
+    error = outcome.error
+    assert error is not None  # noqa: S101 - no response means an error
+    call.record(decision, failure=outcome.failure, attempt=outcome.attempt)
+    if decision.reason == Reason.RECONCILED_APPLIED:
+        raise exchange.applied(call.finish(), None) from error
+    if not decision.retry:
+        exchange.attach(error, call.finish())
+        raise error
+
+
+def _judge_exception(
+    call: RetryCall, exchange: _Exchange[ResponseT], exc: BaseException, attempt: Attempt
+) -> Decision:
+    """Judge an exception from reading a final body; re-raise it when the call ends with it."""
+    failure = exchange.failure_kind(exc)
+    if failure is None:
+        exchange.attach(exc, call.abandon())
+        raise exc
+    decision = call.judge_failure(failure, attempt)
+    call.record(decision, failure=failure, attempt=attempt)
     if not decision.retry:
         exchange.attach(exc, call.finish())
         raise exc
@@ -234,12 +589,13 @@ def _deadline_stop(
     headers: Mapping[str, str],
     body: bytes,
     whole: bool,
+    attempt: Attempt,
 ) -> ResponseT:
     """End a call whose retry no longer fits before the deadline after its drain."""
     stop = Decision(
         retry=False, delay=0.0, reason=Reason.DEADLINE, server_wait=decision.server_wait
     )
-    call.record(stop, status=status, headers=headers, body=body)
+    call.record(stop, status=status, headers=headers, body=body, attempt=attempt)
     history = call.finish()
     if whole:
         return exchange.deliver(response, body, history)

@@ -10,19 +10,20 @@ from __future__ import annotations
 import enum
 import inspect
 import time
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from retrykit._clock import Clock, monotonic_of, wall_of
 from retrykit._core._endpoint import endpoint_template
 from retrykit._core._origin import origin_key
 from retrykit._core._policy import RetryPolicy
+from retrykit._core._routing import check_fallbacks
 from retrykit._driver._call import RetryRunner
 from retrykit._state._breaker import CircuitBreaker
 from retrykit._state._budget import RetryBudget
 from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from retrykit._observe._events import Hook
 
@@ -60,9 +61,7 @@ def check_policy(policy: object, parameter: str = "policy") -> RetryPolicy:
 def _check_sleep(sleep: object, *, asynchronous: bool) -> None:
     if not callable(sleep):
         raise TypeError(f"sleep must be a callable taking seconds, got {sleep!r}")
-    is_async = inspect.iscoroutinefunction(sleep) or inspect.iscoroutinefunction(
-        getattr(sleep, "__call__", None)  # noqa: B004 - an object whose __call__ is async
-    )
+    is_async = _is_async(sleep)
     if asynchronous and not is_async:
         raise TypeError(
             f"sleep must be an async function for an async transport (such as anyio.sleep), "
@@ -73,6 +72,24 @@ def _check_sleep(sleep: object, *, asynchronous: bool) -> None:
             f"sleep must be a blocking function for a sync adapter (such as time.sleep), "
             f"got the async {sleep!r}"
         )
+
+
+def _check_reconcile(reconcile: object, *, asynchronous: bool) -> None:
+    if not callable(reconcile):
+        raise TypeError(f"reconcile must be a callable taking the request, got {reconcile!r}")
+    is_async = _is_async(reconcile)
+    if asynchronous and not is_async:
+        raise TypeError(
+            f"reconcile must be an async function for an async transport, got {reconcile!r}"
+        )
+    if not asynchronous and is_async:
+        raise TypeError(f"reconcile must be a plain function for a sync adapter, got {reconcile!r}")
+
+
+def _is_async(function: object) -> bool:
+    return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
+        getattr(function, "__call__", None)  # noqa: B004 - an object whose __call__ is async
+    )
 
 
 def _check_callable(value: object, parameter: str, accepts: str) -> None:
@@ -111,6 +128,9 @@ def build_runner(
     endpoint_func: Callable[[str, str], str] | None,
     limiter: RateLimiter | UseDefault | None = None,
     throttle: AdaptiveThrottle | None = None,
+    fallbacks: Mapping[str, Sequence[str]] | None = None,
+    reconcile: Callable[[Any], object] | None = None,
+    asynchronous: bool = False,
 ) -> RetryRunner:
     """Check every retrykit argument of an adapter and return its `RetryRunner`."""
     if breaker is DEFAULT:
@@ -131,6 +151,8 @@ def build_runner(
         raise TypeError(f"limiter must be a RateLimiter, None or DEFAULT, got {limiter!r}")
     if throttle is not None and not isinstance(throttle, AdaptiveThrottle):
         raise TypeError(f"throttle must be an AdaptiveThrottle or None, got {throttle!r}")
+    if reconcile is not None:
+        _check_reconcile(reconcile, asynchronous=asynchronous)
     if isinstance(hooks_value, (str, bytes)) or not isinstance(hooks_value, (list, tuple)):
         raise TypeError(f"hooks must be a list of callables, got {hooks!r}")
     for hook in hooks:
@@ -146,6 +168,8 @@ def build_runner(
         budget=budget,
         limiter=limiter,
         throttle=throttle,
+        fallbacks=check_fallbacks(fallbacks),
+        reconcile=reconcile,
         hooks=tuple(hooks),
         clock=monotonic_of(clock),
         wall_clock=wall_of(clock, wall_clock),

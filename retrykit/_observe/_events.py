@@ -17,7 +17,11 @@ from retrykit._core._policy import FailureKind
 
 @attrs.frozen
 class AttemptFinished:
-    """One attempt ended with a response (``status``) or without one (``failure``)."""
+    """One attempt ended with a response (``status``) or without one (``failure``).
+
+    ``origin`` is the fallback origin it went to (None for the request's own), and
+    ``hedged`` is True for an attempt sent alongside another.
+    """
 
     method: str
     endpoint: str
@@ -28,6 +32,8 @@ class AttemptFinished:
     request_id: str | None = None
     key_fingerprint: str | None = None
     error_code: str | None = None
+    origin: str | None = None
+    hedged: bool = False
 
 
 @attrs.frozen
@@ -56,7 +62,9 @@ class CallFinished:
     """The retry loop is over: ``succeeded`` says whether the caller got a non-error answer.
 
     ``reason`` is the last `Decision`'s reason (``"success"``, ``"attempts_exhausted"``,
-    ``"budget_exhausted"``...), ``total_time`` includes every attempt and wait.
+    ``"budget_exhausted"``...), ``total_time`` includes every attempt and wait. With
+    fallbacks configured, ``origin`` is the origin of the last attempt and ``fallback``
+    says whether that was not the primary.
     """
 
     method: str
@@ -70,6 +78,8 @@ class CallFinished:
     request_id: str | None = None
     key_fingerprint: str | None = None
     error_code: str | None = None
+    origin: str | None = None
+    fallback: bool = False
 
 
 @attrs.frozen
@@ -102,6 +112,18 @@ class BudgetExhausted:
     key_fingerprint: str | None = None
 
 
+@attrs.frozen
+class FallbackUsed:
+    """Attempt ``attempt`` went to the fallback ``origin`` instead of ``primary``."""
+
+    method: str
+    endpoint: str
+    attempt: int
+    origin: str
+    primary: str
+    key_fingerprint: str | None = None
+
+
 Event: TypeAlias = (
     AttemptFinished
     | RetryScheduled
@@ -109,5 +131,6 @@ Event: TypeAlias = (
     | CircuitStateChanged
     | CallRejected
     | BudgetExhausted
+    | FallbackUsed
 )
 Hook: TypeAlias = Callable[[Event], None]

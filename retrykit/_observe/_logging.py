@@ -25,6 +25,7 @@ from retrykit._observe._events import (
     CallFinished,
     CallRejected,
     CircuitStateChanged,
+    FallbackUsed,
     RetryScheduled,
 )
 
@@ -42,6 +43,7 @@ _FIXED_LEVELS: dict[type, int] = {
     RetryScheduled: logging.INFO,
     CallRejected: logging.INFO,
     BudgetExhausted: logging.WARNING,
+    FallbackUsed: logging.INFO,
 }
 
 
@@ -160,6 +162,12 @@ def _message_and_extra(event: Event) -> tuple[str, dict[str, object]]:
         message = (
             f"{name} rejected: circuit {event.key} is open, "
             f"retry after {event.retry_after:.2f}s{_details(('key', key))}"
+        )
+    elif isinstance(event, FallbackUsed):
+        extra.update(attempt=event.attempt, circuit=event.origin)
+        message = (
+            f"{name} attempt {event.attempt} sent to fallback {event.origin} "
+            f"instead of {event.primary}{_details(('key', key))}"
         )
     else:
         extra.update(attempt=event.attempt, reason="budget_exhausted")
