@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import attrs
 import pytest
 from hypothesis import assume, given
@@ -480,3 +482,58 @@ def test_needs_idempotency_key(auto: bool, method: str, has_key: bool, expected:
     """Only a POST or PATCH without a key gets one, and only with auto_idempotency_key."""
     policy = RetryPolicy(auto_idempotency_key=auto)
     assert needs_idempotency_key(policy, method, has_idempotency_key=has_key) is expected
+
+
+# --- Reason -------------------------------------------------------------------------------
+
+REASON_VALUES = {
+    "SUCCESS": "success",
+    "RETRYABLE_STATUS": "retryable_status",
+    "CONNECT_FAILED": "connect_failed",
+    "UNKNOWN_OUTCOME": "unknown_outcome",
+    "NOT_RETRYABLE_STATUS": "not_retryable_status",
+    "UNSAFE_METHOD": "unsafe_method",
+    "ATTEMPTS_EXHAUSTED": "attempts_exhausted",
+    "DEADLINE": "deadline",
+    "RETRY_AFTER_TOO_LONG": "retry_after_too_long",
+    "BUDGET_EXHAUSTED": "budget_exhausted",
+    "CIRCUIT_OPEN": "circuit_open",
+    "BODY_NOT_REPLAYABLE": "body_not_replayable",
+    "UNEXPECTED_ERROR": "unexpected_error",
+}
+
+
+def test_reason_values_are_the_documented_strings() -> None:
+    """Every Reason keeps the string value that logs, metrics and histories have always shown."""
+    assert {reason.name: reason.value for reason in Reason} == REASON_VALUES
+
+
+@pytest.mark.parametrize("reason", list(Reason), ids=str)
+def test_reason_reads_as_its_plain_value(reason: Reason) -> None:
+    """A Reason equals, prints, formats, hashes and serialises as its plain string."""
+    value = REASON_VALUES[reason.name]
+    assert reason == value
+    assert (str(reason), f"{reason}", "%s" % reason, format(reason, "")) == (value,) * 4  # noqa: UP031
+    assert json.dumps({"reason": reason}) == json.dumps({"reason": value})
+    by_value: dict[str, bool] = {value: True}
+    by_reason: dict[str, bool] = {reason: True}
+    assert by_value[reason]
+    assert by_reason[value]
+
+
+def test_decision_reason_is_a_reason() -> None:
+    """decide() gives a Reason member, and comparing it with its string still holds."""
+    reason = decide(POLICY, attempt=1, method="GET", status=200).reason
+    assert reason == "success"
+    assert reason is Reason.SUCCESS
+
+
+def test_decision_converts_a_plain_reason_value() -> None:
+    """A Decision built with a reason's plain value holds the Reason member."""
+    assert Decision(retry=False, delay=0.0, reason="deadline").reason is Reason.DEADLINE
+
+
+def test_decision_refuses_an_unknown_reason() -> None:
+    """A reason that is no Reason is refused when the Decision is built."""
+    with pytest.raises(ValueError, match="retries_disabled"):
+        Decision(retry=False, delay=0.0, reason="retries_disabled")

@@ -84,7 +84,6 @@ REASON_SENTENCES: Mapping[str, str] = {
         "The request body was a stream that has been consumed and cannot be sent again, "
         "so the request is not retried."
     ),
-    Reason.RETRIES_DISABLED: "Retries are turned off for this request.",
     Reason.UNEXPECTED_ERROR: (
         "The attempt ended in an error retrykit does not retry (a certificate or proxy error, "
         "an invalid URL, a bug in a caller's code); it is raised as it is."

@@ -19,7 +19,8 @@ The rules, in the order they are applied:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+import enum
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -35,37 +36,54 @@ _NOT_PROCESSED_STATUSES = frozenset({408, 429})
 _AUTO_KEY_METHODS = frozenset({"POST", "PATCH"})
 
 
-class Reason:
-    """The machine-readable reasons a `Decision` (or a retry loop) gives."""
+class Reason(str, enum.Enum):
+    """Why a `Decision`, or a retry loop around `decide`, retried or stopped.
 
-    SUCCESS: Final = "success"
-    RETRYABLE_STATUS: Final = "retryable_status"
-    CONNECT_FAILED: Final = "connect_failed"
-    UNKNOWN_OUTCOME: Final = "unknown_outcome"
-    NOT_RETRYABLE_STATUS: Final = "not_retryable_status"
-    UNSAFE_METHOD: Final = "unsafe_method"
-    ATTEMPTS_EXHAUSTED: Final = "attempts_exhausted"
-    DEADLINE: Final = "deadline"
-    RETRY_AFTER_TOO_LONG: Final = "retry_after_too_long"
+    Each member is a ``str`` equal to its value (``Reason.SUCCESS == "success"``), and
+    ``str()``, f-strings, ``%s`` and JSON give the plain value, so logs, metrics labels and
+    comparisons with strings read as they did when reasons were plain strings.
+    """
+
+    SUCCESS = "success"
+    RETRYABLE_STATUS = "retryable_status"
+    CONNECT_FAILED = "connect_failed"
+    UNKNOWN_OUTCOME = "unknown_outcome"
+    NOT_RETRYABLE_STATUS = "not_retryable_status"
+    UNSAFE_METHOD = "unsafe_method"
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
+    DEADLINE = "deadline"
+    RETRY_AFTER_TOO_LONG = "retry_after_too_long"
     # Given by the retry loops around `decide`, not by `decide` itself.
-    BUDGET_EXHAUSTED: Final = "budget_exhausted"
-    CIRCUIT_OPEN: Final = "circuit_open"
-    BODY_NOT_REPLAYABLE: Final = "body_not_replayable"
-    RETRIES_DISABLED: Final = "retries_disabled"
-    UNEXPECTED_ERROR: Final = "unexpected_error"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    CIRCUIT_OPEN = "circuit_open"
+    BODY_NOT_REPLAYABLE = "body_not_replayable"
+    UNEXPECTED_ERROR = "unexpected_error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    # Enum hashes members by name; a member equal to "success" must hash as "success"
+    # does, or a dict keyed by one would miss the other.
+    __hash__ = str.__hash__
+
+
+def _to_reason(value: str) -> Reason:
+    # Callers outside the core may still pass a reason's plain value.
+    return value if type(value) is Reason else Reason(value)
 
 
 @attrs.frozen
 class Decision:
     """What to do after an attempt: retry after ``delay`` seconds, or stop.
 
-    ``reason`` is one of the `Reason` strings. ``server_wait`` is the wait the server
-    asked for (``Retry-After``, or a rate-limit reset on a 429), when it asked.
+    ``reason`` is a `Reason` (a plain value such as ``"success"`` is converted).
+    ``server_wait`` is the wait the server asked for (``Retry-After``, or a rate-limit
+    reset on a 429), when it asked.
     """
 
     retry: bool
     delay: float
-    reason: str
+    reason: Reason = attrs.field(converter=_to_reason)
     server_wait: float | None = None
 
 
