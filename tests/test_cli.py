@@ -14,7 +14,8 @@ import pytest
 
 from retrykit import Backoff, Reason
 from retrykit._cli._demo import Timeline
-from retrykit._cli._main import REASON_SENTENCES, build_parser, main
+from retrykit._cli._main import build_parser, main
+from retrykit._core._sentences import REASON_SENTENCES
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, NoReturn, get_args
 import attrs
 
 from retrykit._core._backoff import Backoff, JitterKind
-from retrykit._core._decide import Decision, Reason, decide
+from retrykit._core._decide import Decision, decide
 from retrykit._core._policy import FailureKind, RetryPolicy
+from retrykit._core._sentences import REASON_SENTENCES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -30,65 +31,6 @@ _CHART_WIDTH = 40
 # The largest float below 1: ``rand`` is drawn from [0, 1), so this gives the longest wait.
 _RAND_MAX = math.nextafter(1.0, 0.0)
 _RAND_SHOWN = 0.5
-
-# One sentence per Reason. Placeholders: method, status, attempt, max_attempts, elapsed,
-# deadline, server_wait, max_retry_after, safe_because.
-REASON_SENTENCES: Mapping[str, str] = {
-    Reason.SUCCESS: (
-        "Status {status} is an answer, not a failure: the call is over and the caller "
-        "gets this response."
-    ),
-    Reason.RETRYABLE_STATUS: (
-        "Status {status} is one the policy retries, and {safe_because}, so another "
-        "attempt follows after the wait."
-    ),
-    Reason.CONNECT_FAILED: (
-        "The connection failed before the request was sent, so the server never saw it; "
-        "sending it again is safe for any method, {method} included."
-    ),
-    Reason.UNKNOWN_OUTCOME: (
-        "The exchange broke after the request was sent, so the server may have acted on "
-        "it; {safe_because}, so it is sent again."
-    ),
-    Reason.NOT_RETRYABLE_STATUS: (
-        "Status {status} is not in the policy's retry statuses: the answer is final "
-        "(asking again would get the same answer), so it goes back to the caller."
-    ),
-    Reason.UNSAFE_METHOD: (
-        "{method} is not idempotent and carries no idempotency key; the server may have "
-        "acted on it, so it is not sent again."
-    ),
-    Reason.ATTEMPTS_EXHAUSTED: (
-        "This was attempt {attempt} of {max_attempts}: the policy allows no more, so the "
-        "last outcome goes back to the caller."
-    ),
-    Reason.DEADLINE: (
-        "The wait before another attempt would end past the policy's deadline of "
-        "{deadline} s ({elapsed} s already spent), so the call stops now instead of "
-        "failing later."
-    ),
-    Reason.RETRY_AFTER_TOO_LONG: (
-        "The server asked to wait {server_wait} s, longer than max_retry_after "
-        "({max_retry_after} s); rather than block that long, the response goes back to "
-        "the caller at once."
-    ),
-    Reason.BUDGET_EXHAUSTED: (
-        "The retry budget is spent: too many recent calls needed retries, so this one is "
-        "not retried, to keep from piling load on a struggling server."
-    ),
-    Reason.CIRCUIT_OPEN: (
-        "The circuit for this origin is open after repeated failures: nothing is sent "
-        "until its recovery timeout has passed and a probe succeeds."
-    ),
-    Reason.BODY_NOT_REPLAYABLE: (
-        "The request body was a stream that has been consumed and cannot be sent again, "
-        "so the request is not retried."
-    ),
-    Reason.UNEXPECTED_ERROR: (
-        "The attempt ended in an error retrykit does not retry (a certificate or proxy error, "
-        "an invalid URL, a bug in a caller's code); it is raised as it is."
-    ),
-}
 
 
 class _CliError(Exception):

@@ -7,39 +7,17 @@ a request.
 
 from __future__ import annotations
 
-import datetime
-import math
 import re
 from typing import TYPE_CHECKING
 
 import attrs
 
+from retrykit._core._dates import parse_http_date, reset_wait, wait_until
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 _DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
-    )
-}
-_TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
-_MONTH = r"(?P<month>[A-Za-z]{3})"
-# RFC 9110, section 5.6.7: the preferred IMF-fixdate and the two obsolete forms.
-_IMF_FIXDATE = re.compile(
-    rf"[A-Za-z]{{3}}, (?P<day>[0-9]{{2}}) {_MONTH} (?P<year>[0-9]{{4}}) {_TIME} GMT"
-)
-_RFC850_DATE = re.compile(
-    rf"[A-Za-z]{{6,9}}, (?P<day>[0-9]{{2}})-{_MONTH}-(?P<year>[0-9]{{2}}) {_TIME} GMT"
-)
-_ASCTIME_DATE = re.compile(
-    rf"[A-Za-z]{{3}} {_MONTH} (?P<day>[ 0-9][0-9]) {_TIME} (?P<year>[0-9]{{4}})"
-)
-_SECONDS_PER_YEAR = 365.25 * 24 * 3600
-# A reset value above this is a Unix timestamp; below it, seconds from now.
-_TIMESTAMP_THRESHOLD = 1_000_000_000
-_MILLISECOND_TIMESTAMP_THRESHOLD = 100_000_000_000
 
 
 def get_header(headers: Mapping[str, str], name: str) -> str | None:
@@ -57,56 +35,13 @@ def get_header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def parse_http_date(value: str, *, now: float) -> float | None:
-    """Return the Unix time of an RFC 9110 HTTP-date, or None if ``value`` is not one.
-
-    All three forms are read (IMF-fixdate, RFC 850, asctime), always as GMT. A two-digit
-    RFC 850 year more than 50 years in the future of ``now`` is read as the past century,
-    as RFC 9110 section 5.6.7 asks.
-    """
-    text = value.strip()
-    match = _IMF_FIXDATE.fullmatch(text) or _ASCTIME_DATE.fullmatch(text)
-    two_digit_year = False
-    if match is None:
-        match = _RFC850_DATE.fullmatch(text)
-        two_digit_year = match is not None
-    if match is None:
-        return None
-    month = _MONTHS.get(match["month"].lower())
-    if month is None:
-        return None
-    year = int(match["year"])
-    second = int(match["second"])
-    if second == 60:
-        # A leap second is read as the last second of its minute.
-        second = 59
-    if two_digit_year:
-        current_year = 1970 + int(now // _SECONDS_PER_YEAR) if math.isfinite(now) else 2000
-        year += current_year - current_year % 100
-        if year > current_year + 50:
-            year -= 100
-    try:
-        moment = datetime.datetime(
-            year,
-            month,
-            int(match["day"]),
-            int(match["hour"]),
-            int(match["minute"]),
-            second,
-            tzinfo=datetime.timezone.utc,
-        )
-    except (ValueError, OverflowError):
-        return None
-    return moment.timestamp()
-
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
+def parse_retry_after(value: str | None, *, now: float | None) -> float | None:
     """Return how many seconds a ``Retry-After`` header asks the client to wait.
 
     Reads delay-seconds (ASCII digits, also decimals such as ``"0.5"``) and every
     HTTP-date form of RFC 9110 (section 10.2.3), with ``now`` as the current Unix time. A
-    date in the past gives 0.0. A missing, empty, negative or malformed value gives None.
-    Never raises.
+    date in the past gives 0.0. A missing, empty, negative or malformed value gives None,
+    and so does a date when ``now`` is None (no clock). Never raises.
     """
     if not isinstance(value, str):
         return None
@@ -115,13 +50,8 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
         return None
     if _DELAY_SECONDS.fullmatch(text):
         return float(text)
-    try:
-        moment = parse_http_date(text, now=now)
-        if moment is None:
-            return None
-        return max(0.0, moment - now)
-    except (TypeError, ValueError, OverflowError):
-        return None
+    moment = parse_http_date(text, now=now)
+    return None if moment is None else wait_until(moment, now)
 
 
 @attrs.frozen
@@ -150,7 +80,7 @@ def _int_field(value: str | None) -> int | None:
         return None
 
 
-def _reset_field(value: str | None, *, now: float) -> float | None:
+def _reset_field(value: str | None, *, now: float | None) -> float | None:
     if value is None:
         return None
     whole = value.strip()
@@ -158,12 +88,7 @@ def _reset_field(value: str | None, *, now: float) -> float | None:
     if not _DELAY_SECONDS.fullmatch(text):
         # Not a number: perhaps an HTTP-date, whose own comma must not be split at.
         return parse_retry_after(whole, now=now) if whole else None
-    number = float(text)
-    if number >= _MILLISECOND_TIMESTAMP_THRESHOLD:
-        return max(0.0, number / 1000.0 - now)
-    if number >= _TIMESTAMP_THRESHOLD:
-        return max(0.0, number - now)
-    return number
+    return reset_wait(float(text), now)
 
 
 _PARAMETER = re.compile(r";\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(\"[^\"]*\"|[^;,\s]*)")
@@ -192,14 +117,15 @@ def _legacy_draft_fields(value: str) -> dict[str, str]:
     return fields
 
 
-def parse_rate_limit(headers: Mapping[str, str], *, now: float) -> RateLimitInfo | None:
+def parse_rate_limit(headers: Mapping[str, str], *, now: float | None) -> RateLimitInfo | None:
     """Return the rate-limit state a response's headers announce, or None if they say nothing.
 
     Reads, in this order of preference, the IETF ``RateLimit`` structured field (with
     ``RateLimit-Policy`` for the limit), ``RateLimit-Limit/-Remaining/-Reset`` and
     ``X-RateLimit-Limit/-Remaining/-Reset``. Names are case-insensitive. A reset that looks
-    like a Unix timestamp (seconds or milliseconds) is turned into seconds from ``now``; a
-    small one is already seconds. Malformed fields are left out. Never raises.
+    like a Unix timestamp (seconds or milliseconds) is turned into seconds from ``now``
+    (with ``now=None``, no clock, such a reset is left out); a small one is already
+    seconds. Malformed fields are left out. Never raises.
     """
     try:
         return _parse_rate_limit(headers, now=now)
@@ -207,7 +133,7 @@ def parse_rate_limit(headers: Mapping[str, str], *, now: float) -> RateLimitInfo
         return None
 
 
-def _parse_rate_limit(headers: Mapping[str, str], *, now: float) -> RateLimitInfo | None:
+def _parse_rate_limit(headers: Mapping[str, str], *, now: float | None) -> RateLimitInfo | None:
     limit = remaining = None
     reset_after = None
     structured = get_header(headers, "ratelimit")
