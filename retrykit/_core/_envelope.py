@@ -27,7 +27,6 @@ Rules:
 
 from __future__ import annotations
 
-import http
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
@@ -37,16 +36,21 @@ import attrs
 
 from retrykit._core._dates import parse_iso_8601, reset_wait, wait_until
 from retrykit._core._decide import decide
-from retrykit._core._headers import get_header, parse_rate_limit, parse_retry_after
+from retrykit._core._headers import (
+    MAX_REQUEST_ID,
+    parse_rate_limit,
+    parse_retry_after,
+    read_header,
+    request_id,
+)
 from retrykit._core._policy import RetryPolicy
 from retrykit._core._sentences import user_message
-from retrykit._core._status import StatusFamily, classify_status
+from retrykit._core._status import StatusFamily, classify_status, reason_phrase
 from retrykit._core._text import MAX_MESSAGE, clean, decode, excerpt, looks_like_html
 
 MAX_BODY_BYTES = 64 * 1024
 """The most of a body `parse_error` reads: bytes, or characters for a ``str`` body."""
 
-_MAX_REQUEST_ID = 200
 _DEFAULT_POLICY = RetryPolicy()
 
 _REQUEST_ID_KEYS = (
@@ -57,14 +61,6 @@ _REQUEST_ID_KEYS = (
     "trace_id",
     "correlation_id",
     "correlationId",
-)
-_REQUEST_ID_HEADERS = (
-    "x-request-id",
-    "request-id",
-    "x-amzn-requestid",
-    "x-amz-request-id",
-    "x-correlation-id",
-    "x-github-request-id",
 )
 _MESSAGE_KEYS = (
     "message",
@@ -145,11 +141,9 @@ def _family_of(status: int) -> StatusFamily:
         return StatusFamily.SERVER
 
 
-def _reason_phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except (TypeError, ValueError):
-        return f"HTTP {status}"
+def _message_for(status: int) -> str:
+    # The message of a response that gave none: its reason phrase, never empty.
+    return reason_phrase(status) or f"HTTP {status}"
 
 
 def _is_retryable_status(status: int) -> bool:
@@ -202,7 +196,7 @@ class ErrorInfo:
 
     @message.default
     def _message_default(self) -> str:
-        return _reason_phrase(self.status)
+        return _message_for(self.status)
 
     @retryable.default
     def _retryable_default(self) -> bool:
@@ -259,7 +253,7 @@ def _parse(
 ) -> ErrorInfo:
     if now is not None and not math.isfinite(now):
         now = None
-    content_type = _header_text(headers, "content-type").lower()
+    content_type = (read_header(headers, "content-type") or "").lower()
     text = decode(body, content_type, MAX_BODY_BYTES)
     try:
         value = json.loads(text)
@@ -268,7 +262,7 @@ def _parse(
     else:
         found = _read_json(value, status, content_type, now)
 
-    wait = _retry_after_header(headers, now)
+    wait = parse_retry_after(read_header(headers, "retry-after"), now=now)
     if wait is None:
         wait = found.wait
     if wait is None and status == 429:
@@ -276,8 +270,8 @@ def _parse(
     return ErrorInfo(
         status=status,
         code=found.code,
-        message=found.message or _reason_phrase(status),
-        request_id=found.request_id or _header_request_id(headers),
+        message=found.message or _message_for(status),
+        request_id=found.request_id or request_id(headers),
         details=found.details,
         field_errors=_unique(found.field_errors),
         timestamp=found.timestamp,
@@ -321,8 +315,8 @@ def _read_envelope(
         found.message = _first_text(first_item, _MESSAGE_KEYS, MAX_MESSAGE)
     if found.message is None and nested:
         found.message = _first_text(document, _MESSAGE_KEYS, MAX_MESSAGE)
-    found.request_id = _first_text(inner, _REQUEST_ID_KEYS, _MAX_REQUEST_ID) or _first_text(
-        document, _REQUEST_ID_KEYS, _MAX_REQUEST_ID
+    found.request_id = _first_text(inner, _REQUEST_ID_KEYS, MAX_REQUEST_ID) or _first_text(
+        document, _REQUEST_ID_KEYS, MAX_REQUEST_ID
     )
     found.timestamp = _first_text(inner, ("timestamp",), MAX_MESSAGE) or _first_text(
         document, ("timestamp",), MAX_MESSAGE
@@ -464,32 +458,9 @@ def _seconds(value: Any) -> float | None:
     return None
 
 
-def _retry_after_header(headers: Mapping[str, str], now: float | None) -> float | None:
-    try:
-        return parse_retry_after(get_header(headers, "retry-after"), now=now)
-    except Exception:  # noqa: BLE001 - a malformed header costs a hint, never the error
-        return None
-
-
 def _rate_limit_reset(headers: Mapping[str, str], now: float | None) -> float | None:
     info = parse_rate_limit(headers, now=now)
     return info.reset_after if info is not None else None
-
-
-def _header_text(headers: Mapping[str, str], name: str) -> str:
-    try:
-        value = get_header(headers, name)
-    except Exception:  # noqa: BLE001 - a broken headers object costs a hint, never the error
-        return ""
-    return value if isinstance(value, str) else ""
-
-
-def _header_request_id(headers: Mapping[str, str]) -> str | None:
-    for name in _REQUEST_ID_HEADERS:
-        value = clean(_header_text(headers, name), _MAX_REQUEST_ID)
-        if value:
-            return value
-    return None
 
 
 def _mappings(value: Any) -> list[Mapping[str, Any]]:

@@ -13,11 +13,24 @@ from typing import TYPE_CHECKING
 import attrs
 
 from retrykit._core._dates import parse_http_date, reset_wait, wait_until
+from retrykit._core._text import clean
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 _DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+MAX_REQUEST_ID = 200
+"""The longest request id kept, in characters."""
+REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "request-id",
+    "x-amzn-requestid",
+    "x-amz-request-id",
+    "x-correlation-id",
+    "x-github-request-id",
+)
+"""The headers a request id is read from, most common first."""
 
 
 def get_header(headers: Mapping[str, str], name: str) -> str | None:
@@ -32,6 +45,33 @@ def get_header(headers: Mapping[str, str], name: str) -> str | None:
     for key, candidate in headers.items():
         if isinstance(key, str) and key.lower() == name:
             return str(candidate)
+    return None
+
+
+def read_header(headers: Mapping[str, str], name: str) -> str | None:
+    """Return `get_header`'s value if it is text, else None; never raises.
+
+    For reading hints from untrusted responses: a headers object that fails, or a value
+    that is not a ``str`` (requests lets bytes through), costs the hint, never the call.
+    """
+    try:
+        value = get_header(headers, name)
+    except Exception:  # noqa: BLE001 - a broken headers object costs a hint, never the call
+        return None
+    return value if isinstance(value, str) else None
+
+
+def request_id(headers: Mapping[str, str]) -> str | None:
+    """Return the request id a response's headers carry, for support tickets, or None.
+
+    The first of `REQUEST_ID_HEADERS` with a value wins; the value is cleaned to one line
+    without control characters and cut to `MAX_REQUEST_ID` characters. Never raises: a
+    headers object that cannot be read gives None.
+    """
+    for name in REQUEST_ID_HEADERS:
+        cleaned = clean(read_header(headers, name) or "", MAX_REQUEST_ID)
+        if cleaned:
+            return cleaned
     return None
 
 

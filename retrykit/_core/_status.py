@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import http
 
 
 class StatusFamily(enum.Enum):
@@ -75,3 +76,14 @@ def classify_status(status: int) -> StatusFamily:
     if not 100 <= status <= 599:
         raise ValueError(f"HTTP status must be from 100 to 599, got {status}")
     return _BY_CLASS[status // 100]
+
+
+def reason_phrase(status: int) -> str:
+    """Return the standard reason phrase of ``status`` ("Not Found"), or "" if it has none.
+
+    Never raises, whatever ``status`` is.
+    """
+    try:
+        return http.HTTPStatus(status).phrase
+    except (TypeError, ValueError):
+        return ""

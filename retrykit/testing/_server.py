@@ -10,7 +10,6 @@ serve the clients under test: keep-alive, Content-Length and chunked request bod
 from __future__ import annotations
 
 import contextlib
-import http
 import json as _json
 import socket
 import struct
@@ -20,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
+
+from retrykit._core._status import reason_phrase
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -285,10 +286,7 @@ def _read_body(reader: _Reader, head: _Head) -> tuple[bytes, bool]:
 
 
 def _status_line(status: int) -> bytes:
-    try:
-        reason = http.HTTPStatus(status).phrase
-    except ValueError:
-        reason = "Unknown"
+    reason = reason_phrase(status) or "Unknown"
     return f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
 
 
