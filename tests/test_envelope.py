@@ -12,7 +12,7 @@ import requests.structures
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrykit import ErrorInfo, FieldError, StatusFamily, parse_error
+from retrykit import ErrorInfo, FieldError, RetryPolicy, StatusFamily, parse_error
 from retrykit._core._envelope import MAX_BODY_BYTES
 from tests.strategies import header_mappings
 
@@ -754,3 +754,33 @@ def test_arbitrary_json_never_raises(
     _assert_sound(info)
     # repr, not ==: a NaN in details is unequal to itself.
     assert repr(_pickled(info)) == repr(info)
+
+
+@pytest.mark.parametrize(
+    ("retry_statuses", "status", "retryable"),
+    [
+        ({503}, 503, True),
+        ({503}, 500, False),
+        ({429, 500}, 500, True),
+        ({418}, 418, True),
+        ((), 503, False),
+    ],
+)
+def test_retryable_follows_the_policy_given(
+    retry_statuses: set[int], status: int, retryable: bool
+) -> None:
+    """With policy=, retryable follows that policy's retry_statuses, not the default ones."""
+    policy = RetryPolicy(retry_statuses=retry_statuses)
+    assert parse_error(status, {}, None, policy=policy).retryable is retryable
+
+
+def test_retryable_ignores_attempts_and_deadline() -> None:
+    """A policy with one attempt or a tiny deadline still calls a transient status retryable."""
+    policy = RetryPolicy(max_attempts=1, deadline=0.001)
+    assert parse_error(503, {}, None, policy=policy).retryable
+
+
+def test_retryable_uses_the_policy_even_for_an_unreadable_body() -> None:
+    """The policy decides retryable whatever the body holds, garbage included."""
+    policy = RetryPolicy(retry_statuses={418})
+    assert parse_error(418, {"Content-Type": "text/html"}, b"<<<\xff", policy=policy).retryable

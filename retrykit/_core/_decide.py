@@ -103,6 +103,24 @@ def is_safe_to_repeat(policy: RetryPolicy, method: str, *, has_idempotency_key: 
     return has_idempotency_key or method.upper() in policy.idempotent_methods
 
 
+def retries_status(policy: RetryPolicy, status: int) -> bool:
+    """Return True if ``policy`` retries ``status`` for a request that is safe to repeat.
+
+    That is the status rule alone (rule 3): attempts left, the deadline and a long
+    ``Retry-After`` do not change it.
+    """
+    return status in policy.retry_statuses
+
+
+def proves_not_processed(status: int) -> bool:
+    """Return True if ``status`` proves the server did not act on the request.
+
+    408 (RFC 9110, section 15.5.9) and 429 (RFC 6585, section 4) say the request was not
+    processed, so even a request that is not safe to repeat may be sent again (rule 4).
+    """
+    return status in _NOT_PROCESSED_STATUSES
+
+
 def needs_idempotency_key(policy: RetryPolicy, method: str, *, has_idempotency_key: bool) -> bool:
     """Return True if the caller should add a fresh idempotency key to this request.
 
@@ -157,20 +175,19 @@ def decide(
             raise ValueError("decide() needs a status or a failure")
         if status < 400:
             return _SUCCESS
-
-    safe = has_idempotency_key or method.upper() in policy.idempotent_methods
-    if failure is FailureKind.CONNECT:
-        reason = Reason.CONNECT_FAILED
-    elif failure is not None:
-        if not safe:
+        if not retries_status(policy, status):
+            return _NOT_RETRYABLE
+        if not proves_not_processed(status) and not is_safe_to_repeat(
+            policy, method, has_idempotency_key=has_idempotency_key
+        ):
             return _UNSAFE
-        reason = Reason.UNKNOWN_OUTCOME
-    elif status not in policy.retry_statuses:
-        return _NOT_RETRYABLE
-    elif not safe and status not in _NOT_PROCESSED_STATUSES:
+        reason = Reason.RETRYABLE_STATUS
+    elif failure is FailureKind.CONNECT:
+        reason = Reason.CONNECT_FAILED
+    elif not is_safe_to_repeat(policy, method, has_idempotency_key=has_idempotency_key):
         return _UNSAFE
     else:
-        reason = Reason.RETRYABLE_STATUS
+        reason = Reason.UNKNOWN_OUTCOME
 
     if attempt >= policy.max_attempts:
         return _EXHAUSTED

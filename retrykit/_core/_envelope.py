@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 
 from retrykit._core._dates import parse_iso_8601, reset_wait, wait_until
-from retrykit._core._decide import decide
+from retrykit._core._decide import retries_status
 from retrykit._core._headers import (
     MAX_REQUEST_ID,
     parse_rate_limit,
@@ -146,12 +146,12 @@ def _message_for(status: int) -> str:
     return reason_phrase(status) or f"HTTP {status}"
 
 
-def _is_retryable_status(status: int) -> bool:
-    # The status rule alone: decide() for a first GET attempt, without headers, so a
-    # Retry-After longer than max_retry_after does not hide that the status is transient.
+def _is_retryable_status(status: int, policy: RetryPolicy) -> bool:
+    # The status rule alone, so a Retry-After longer than max_retry_after, or a policy's
+    # last attempt, does not hide that the status is transient.
     try:
-        return decide(_DEFAULT_POLICY, attempt=1, method="GET", status=status).retry
-    except (TypeError, ValueError):
+        return retries_status(policy, status)
+    except TypeError:  # an unhashable status
         return False
 
 
@@ -168,8 +168,9 @@ class ErrorInfo:
     - ``details``: the envelope's details object, read-only (arrays become tuples).
     - ``field_errors``: one `FieldError` per invalid input the server named.
     - ``timestamp``, ``path``: as the server sent them, or None.
-    - ``retryable``: whether `decide` retries this status for a GET; a long
-      ``retry_after`` does not change it, so compare that with your own limit.
+    - ``retryable``: whether the policy given to `parse_error` (the default
+      `RetryPolicy` otherwise) retries this status for a request safe to repeat, such as a
+      GET; a long ``retry_after`` does not change it, so compare that with your own limit.
     - ``retry_after``: seconds the server asked to wait (Retry-After, a rate-limit
       reset on a 429, or a reset time in the body), or None.
     - ``user_message``: a sentence safe to show an end user: no stack trace, no secret.
@@ -200,7 +201,7 @@ class ErrorInfo:
 
     @retryable.default
     def _retryable_default(self) -> bool:
-        return _is_retryable_status(self.status)
+        return _is_retryable_status(self.status, _DEFAULT_POLICY)
 
     @user_message.default
     def _user_message_default(self) -> str:
@@ -228,6 +229,7 @@ def parse_error(
     body: bytes | str | None,
     *,
     now: float | None = None,
+    policy: RetryPolicy | None = None,
 ) -> ErrorInfo:
     """Return what an error response says, whatever envelope the API wraps it in.
 
@@ -237,19 +239,27 @@ def parse_error(
     Content-Type charset, else UTF-8, replacing invalid bytes. ``now`` is the current
     Unix time, used to turn dates (a Retry-After HTTP-date, a ``resetsAt`` ISO 8601 time,
     a rate-limit reset timestamp) into seconds; without it those waits are None, while
-    waits given in seconds still count. The body's fields win over headers.
+    waits given in seconds still count. The body's fields win over headers. ``policy``
+    (default: the default `RetryPolicy`) decides ``retryable``, so pass the one your
+    client retries with.
 
     Never raises, on any input; ``message`` is never empty. The envelopes read are listed
     in this module's docstring.
     """
+    retryable = _is_retryable_status(status, _DEFAULT_POLICY if policy is None else policy)
     try:
-        return _parse(status, headers, body, now)
+        return _parse(status, headers, body, now, retryable=retryable)
     except Exception:  # noqa: BLE001 - an error body must never cause an error of its own
-        return ErrorInfo(status=status)
+        return ErrorInfo(status=status, retryable=retryable)
 
 
 def _parse(
-    status: int, headers: Mapping[str, str], body: bytes | str | None, now: float | None
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes | str | None,
+    now: float | None,
+    *,
+    retryable: bool,
 ) -> ErrorInfo:
     if now is not None and not math.isfinite(now):
         now = None
@@ -276,6 +286,7 @@ def _parse(
         field_errors=_unique(found.field_errors),
         timestamp=found.timestamp,
         path=found.path,
+        retryable=retryable,
         retry_after=wait,
     )
 
