@@ -278,10 +278,13 @@ def test_schedule_without_retries() -> None:
         (["explain", "--method", "GET"], "one of the arguments --status --failure is required"),
         (["explain", "--status", "700"], "between 100 and 599"),
         (["explain", "--failure", "connect", "--body", "{}"], "need --status"),
-        (["explain", "--status", "503", "--deadline", "0"], "invalid policy: deadline"),
+        (
+            ["explain", "--status", "503", "--deadline", "0"],
+            "invalid policy: 'deadline' must be > 0",
+        ),
         (["explain", "--status", "422", "--body-file", "/nonexistent/x"], "cannot read"),
-        (["schedule", "--cap", "-1"], "invalid policy: cap must be finite and >= 0"),
-        (["schedule", "--max-attempts", "0"], "invalid policy: max_attempts"),
+        (["schedule", "--cap", "-1"], "invalid policy: 'cap' must be >= 0"),
+        (["schedule", "--max-attempts", "0"], "invalid policy: 'max_attempts' must be >= 1"),
         (["schedule", "--jitter", "wobbly"], "invalid choice"),
         ([], "required"),
     ],
@@ -301,7 +304,7 @@ def test_bad_arguments_exit_2_from_the_command_line() -> None:
     result = _run("schedule", "--cap", "-1")
     assert result.returncode == 2
     assert "usage: python -m retrykit schedule" in result.stderr
-    assert "cap must be finite and >= 0" in result.stderr
+    assert "'cap' must be >= 0" in result.stderr
     assert "Traceback" not in result.stderr
 
 

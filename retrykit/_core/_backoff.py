@@ -6,26 +6,13 @@ import math
 from typing import Literal
 
 import attrs
+from attrs.validators import in_
+
+from retrykit._core._validators import non_negative
 
 JitterKind = Literal["none", "full", "equal", "proportional", "decorrelated"]
 
 _JITTER_KINDS = ("none", "full", "equal", "proportional", "decorrelated")
-
-
-def _non_negative_finite(
-    _instance: object, attribute: attrs.Attribute[float], value: float
-) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{attribute.name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{attribute.name} must be finite and >= 0, got {value!r}")
-
-
-def _known_jitter(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in _JITTER_KINDS:
-        raise ValueError(
-            f"{attribute.name} must be one of {', '.join(_JITTER_KINDS)}; got {value!r}"
-        )
 
 
 @attrs.frozen
@@ -45,11 +32,11 @@ class Backoff:
       counts as ``base``)
     """
 
-    base: float = attrs.field(default=1.0, validator=_non_negative_finite)
-    multiplier: float = attrs.field(default=2.0, validator=_non_negative_finite)
-    cap: float = attrs.field(default=30.0, validator=_non_negative_finite)
-    jitter: JitterKind = attrs.field(default="full", validator=_known_jitter)
-    jitter_ratio: float = attrs.field(default=0.2, validator=_non_negative_finite)
+    base: float = attrs.field(default=1.0, validator=non_negative)
+    multiplier: float = attrs.field(default=2.0, validator=non_negative)
+    cap: float = attrs.field(default=30.0, validator=non_negative)
+    jitter: JitterKind = attrs.field(default="full", validator=in_(_JITTER_KINDS))
+    jitter_ratio: float = attrs.field(default=0.2, validator=non_negative)
 
     def raw(self, retry: int) -> float:
         """Return the capped exponential delay for ``retry``, before jitter."""

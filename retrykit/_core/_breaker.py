@@ -28,12 +28,13 @@ Opening and closing forget every recorded outcome, so a closed circuit starts af
 from __future__ import annotations
 
 import enum
-import math
 from typing import Final
 
 import attrs
+from attrs.validators import optional
 
 from retrykit._core._budget import WindowCounts
+from retrykit._core._validators import fraction, positive, positive_int
 
 HALF_OPEN_RETRY_AFTER: Final = 1.0
 
@@ -51,27 +52,6 @@ _OPEN: Final = BreakerState.OPEN
 _HALF_OPEN: Final = BreakerState.HALF_OPEN
 
 
-def _positive_int(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{attribute.name} must be an int >= 1, got {value!r}")
-
-
-def _positive_finite(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{attribute.name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{attribute.name} must be finite and > 0, got {value!r}")
-
-
-def _rate(_instance: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{attribute.name} must be a number or None, got {value!r}")
-    if not 0 < value <= 1:
-        raise ValueError(f"{attribute.name} must be in (0, 1] or None, got {value!r}")
-
-
 @attrs.frozen
 class BreakerConfig:
     """A circuit breaker's settings, validated on construction.
@@ -81,14 +61,14 @@ class BreakerConfig:
     (consecutive mode) or in (0, 1] (rate mode). See this module's docstring.
     """
 
-    failure_threshold: int = attrs.field(default=5, validator=_positive_int)
-    recovery_timeout: float = attrs.field(default=30.0, validator=_positive_finite)
-    half_open_max_calls: int = attrs.field(default=1, validator=_positive_int)
-    success_threshold: int = attrs.field(default=1, validator=_positive_int)
-    failure_rate: float | None = attrs.field(default=None, validator=_rate)
-    minimum_calls: int = attrs.field(default=20, validator=_positive_int)
-    window: float = attrs.field(default=30.0, validator=_positive_finite)
-    max_keys: int = attrs.field(default=10_000, validator=_positive_int)
+    failure_threshold: int = attrs.field(default=5, validator=positive_int)
+    recovery_timeout: float = attrs.field(default=30.0, validator=positive)
+    half_open_max_calls: int = attrs.field(default=1, validator=positive_int)
+    success_threshold: int = attrs.field(default=1, validator=positive_int)
+    failure_rate: float | None = attrs.field(default=None, validator=optional(fraction))
+    minimum_calls: int = attrs.field(default=20, validator=positive_int)
+    window: float = attrs.field(default=30.0, validator=positive)
+    max_keys: int = attrs.field(default=10_000, validator=positive_int)
 
 
 class Circuit:

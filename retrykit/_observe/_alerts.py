@@ -13,21 +13,26 @@ import math
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 import attrs
+from attrs.validators import and_, ge, optional
 
+from retrykit._core._validators import number, positive, positive_int
 from retrykit._observe._events import AttemptFinished
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
+    from retrykit._core._validators import Validator
     from retrykit._observe._events import Event
 
 AUTH_SPIKE: Final = "auth_spike"
 RATE_LIMIT_TREND: Final = "rate_limit_trend"
 UNAVAILABLE_SPIKE: Final = "unavailable_spike"
 SERVER_ERROR_RATIO: Final = "server_error_ratio"
+
+# A trend needs two windows at least; None turns the rule off.
+_trend_windows: Validator = optional(and_(number(whole=True), ge(2)))
 
 # Sliding windows are kept as this many slots, so "the last 60 s" means the last 54 to
 # 60 s: a fixed amount of memory whatever the traffic.
@@ -131,6 +136,7 @@ class _EndpointState:
         self.server = _SlidingCount(rules.server_error_window, now)
 
 
+@attrs.define(eq=False)
 class AlertRules:
     """A hook that calls ``on_alert(Alert)`` when an endpoint shows a known kind of trouble.
 
@@ -156,56 +162,25 @@ class AlertRules:
     exception from it propagates to the caller of the hook.
     """
 
-    def __init__(
-        self,
-        on_alert: Callable[[Alert], None],
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        auth_threshold: int | None = 5,
-        auth_window: float = 60.0,
-        auth_rise_factor: float = 3.0,
-        auth_baseline_windows: int = 10,
-        rate_limit_windows: int | None = 3,
-        rate_limit_window: float = 60.0,
-        rate_limit_min_count: int = 10,
-        unavailable_threshold: int | None = 10,
-        unavailable_window: float = 60.0,
-        server_error_ratio: float | None = 0.10,
-        server_error_min_requests: int = 100,
-        server_error_window: float = 300.0,
-        max_endpoints: int = 1000,
-    ) -> None:
-        for name, window in (
-            ("auth_window", auth_window),
-            ("rate_limit_window", rate_limit_window),
-            ("unavailable_window", unavailable_window),
-            ("server_error_window", server_error_window),
-        ):
-            if not (math.isfinite(window) and window > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {window!r}")
-        if rate_limit_windows is not None and rate_limit_windows < 2:
-            raise ValueError(f"rate_limit_windows must be >= 2 or None, got {rate_limit_windows}")
-        if auth_baseline_windows < 1:
-            raise ValueError(f"auth_baseline_windows must be >= 1, got {auth_baseline_windows}")
-        if max_endpoints < 1:
-            raise ValueError(f"max_endpoints must be >= 1, got {max_endpoints}")
-        self.on_alert = on_alert
-        self.clock = clock
-        self.auth_threshold = auth_threshold
-        self.auth_window = float(auth_window)
-        self.auth_rise_factor = auth_rise_factor
-        self.auth_baseline_windows = auth_baseline_windows
-        self.rate_limit_windows = rate_limit_windows
-        self.rate_limit_window = float(rate_limit_window)
-        self.rate_limit_min_count = rate_limit_min_count
-        self.unavailable_threshold = unavailable_threshold
-        self.unavailable_window = float(unavailable_window)
-        self.server_error_ratio = server_error_ratio
-        self.server_error_min_requests = server_error_min_requests
-        self.server_error_window = float(server_error_window)
-        self.max_endpoints = max_endpoints
-        self._lock = threading.Lock()
-        self._endpoints: OrderedDict[str, _EndpointState] = OrderedDict()
+    on_alert: Callable[[Alert], None]
+    clock: Callable[[], float] = attrs.field(default=time.monotonic, kw_only=True)
+    auth_threshold: int | None = attrs.field(default=5, kw_only=True)
+    auth_window: float = attrs.field(default=60.0, kw_only=True, validator=positive)
+    auth_rise_factor: float = attrs.field(default=3.0, kw_only=True)
+    auth_baseline_windows: int = attrs.field(default=10, kw_only=True, validator=positive_int)
+    rate_limit_windows: int | None = attrs.field(default=3, kw_only=True, validator=_trend_windows)
+    rate_limit_window: float = attrs.field(default=60.0, kw_only=True, validator=positive)
+    rate_limit_min_count: int = attrs.field(default=10, kw_only=True)
+    unavailable_threshold: int | None = attrs.field(default=10, kw_only=True)
+    unavailable_window: float = attrs.field(default=60.0, kw_only=True, validator=positive)
+    server_error_ratio: float | None = attrs.field(default=0.10, kw_only=True)
+    server_error_min_requests: int = attrs.field(default=100, kw_only=True)
+    server_error_window: float = attrs.field(default=300.0, kw_only=True, validator=positive)
+    max_endpoints: int = attrs.field(default=1000, kw_only=True, validator=positive_int)
+    _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
+    _endpoints: OrderedDict[str, _EndpointState] = attrs.field(
+        init=False, repr=False, factory=OrderedDict
+    )
 
     def __call__(self, event: Event) -> None:
         """Update the rules with ``event`` and call ``on_alert`` for any that fired."""
