@@ -26,6 +26,7 @@ import attrs
 
 from retrykit._core._headers import get_header, parse_rate_limit, parse_retry_after
 from retrykit._core._policy import FailureKind, RetryPolicy
+from retrykit._core._status import is_server_error
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -144,7 +145,7 @@ def counts_as_failure(
     """
     if failure is not None:
         return True
-    return status is not None and status >= 500 and status in policy.retry_statuses
+    return status is not None and is_server_error(status) and status in policy.retry_statuses
 
 
 def decide(

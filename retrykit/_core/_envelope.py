@@ -45,7 +45,7 @@ from retrykit._core._headers import (
 )
 from retrykit._core._policy import RetryPolicy
 from retrykit._core._sentences import user_message
-from retrykit._core._status import StatusFamily, classify_status, reason_phrase
+from retrykit._core._status import StatusFamily, family_of, reason_phrase
 from retrykit._core._text import MAX_MESSAGE, clean, decode, excerpt, looks_like_html
 
 MAX_BODY_BYTES = 64 * 1024
@@ -129,18 +129,6 @@ def _to_field_errors(value: Iterable[FieldError]) -> tuple[FieldError, ...]:
     return tuple(value)
 
 
-def _family_of(status: int) -> StatusFamily:
-    """Return `classify_status` of ``status``; a status outside 100-599 is SERVER.
-
-    A status no HTTP server may send is a broken server (or proxy), so it is the
-    server's fault. Never raises.
-    """
-    try:
-        return classify_status(status)
-    except (TypeError, ValueError):
-        return StatusFamily.SERVER
-
-
 def _message_for(status: int) -> str:
     # The message of a response that gave none: its reason phrase, never empty.
     return reason_phrase(status) or f"HTTP {status}"
@@ -193,7 +181,7 @@ class ErrorInfo:
 
     @family.default
     def _family_default(self) -> StatusFamily:
-        return _family_of(self.status)
+        return family_of(self.status)
 
     @message.default
     def _message_default(self) -> str:

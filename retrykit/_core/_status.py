@@ -87,3 +87,20 @@ def reason_phrase(status: int) -> str:
         return http.HTTPStatus(status).phrase
     except (TypeError, ValueError):
         return ""
+
+
+def family_of(status: int) -> StatusFamily:
+    """Return `classify_status` of ``status``; a status outside 100-599 is SERVER.
+
+    For statuses a server really sent: one no HTTP server may send is a broken server (or
+    proxy), so it is the server's fault. Never raises.
+    """
+    try:
+        return classify_status(status)
+    except (TypeError, ValueError):
+        return StatusFamily.SERVER
+
+
+def is_server_error(status: int) -> bool:
+    """Return True for a 5xx status: the server failed to answer (RFC 9110, section 15.6)."""
+    return 500 <= status <= 599

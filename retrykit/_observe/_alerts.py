@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 from attrs.validators import and_, ge, optional
 
+from retrykit._core._status import StatusFamily, family_of, is_server_error
 from retrykit._core._validators import number, positive, positive_int
 from retrykit._observe._events import AttemptFinished
 
@@ -31,6 +32,8 @@ RATE_LIMIT_TREND: Final = "rate_limit_trend"
 UNAVAILABLE_SPIKE: Final = "unavailable_spike"
 SERVER_ERROR_RATIO: Final = "server_error_ratio"
 
+# Refused credentials: 401 (AUTH) and 403 (POLICY).
+_REFUSED = frozenset({StatusFamily.AUTH, StatusFamily.POLICY})
 # A trend needs two windows at least; None turns the rule off.
 _trend_windows: Validator = optional(and_(number(whole=True), ge(2)))
 
@@ -187,6 +190,7 @@ class AlertRules:
         if type(event) is not AttemptFinished or event.status is None:
             return
         endpoint, status = event.endpoint, event.status
+        family = family_of(status)
         now = self.clock()
         with self._lock:
             state = self._endpoints.get(endpoint)
@@ -197,15 +201,18 @@ class AlertRules:
             else:
                 self._endpoints.move_to_end(endpoint)
             active = state.active
-            alerts = [self._server_error_ratio(state, endpoint, status, now)]
+            alerts = [self._server_error_ratio(state, endpoint, is_server_error(status), now)]
             # The other rules need an event only if its status matters to them, or to let
             # an episode clear; their windows catch up lazily on the next one.
-            if status in (401, 403) or AUTH_SPIKE in active:
-                alerts.append(self._auth_spike(state, endpoint, status, now))
-            if status == 429 or RATE_LIMIT_TREND in active:
-                alerts.append(self._rate_limit_trend(state, endpoint, status, now))
-            if status == 503 or UNAVAILABLE_SPIKE in active:
-                alerts.append(self._unavailable_spike(state, endpoint, status, now))
+            is_auth = family in _REFUSED
+            if is_auth or AUTH_SPIKE in active:
+                alerts.append(self._auth_spike(state, endpoint, is_auth, now))
+            is_rate_limited = family is StatusFamily.RATE_LIMITED
+            if is_rate_limited or RATE_LIMIT_TREND in active:
+                alerts.append(self._rate_limit_trend(state, endpoint, is_rate_limited, now))
+            is_unavailable = family is StatusFamily.UNAVAILABLE
+            if is_unavailable or UNAVAILABLE_SPIKE in active:
+                alerts.append(self._unavailable_spike(state, endpoint, is_unavailable, now))
         for alert in alerts:
             if alert is not None:
                 self.on_alert(alert)
@@ -222,11 +229,10 @@ class AlertRules:
         return True
 
     def _auth_spike(
-        self, state: _EndpointState, endpoint: str, status: int, now: float
+        self, state: _EndpointState, endpoint: str, is_auth: bool, now: float
     ) -> Alert | None:
         if self.auth_threshold is None:
             return None
-        is_auth = status in (401, 403)
         baseline = state.auth_baseline
         baseline.advance(now)
         baseline.current += is_auth
@@ -238,7 +244,7 @@ class AlertRules:
         return None
 
     def _rate_limit_trend(
-        self, state: _EndpointState, endpoint: str, status: int, now: float
+        self, state: _EndpointState, endpoint: str, is_rate_limited: bool, now: float
     ) -> Alert | None:
         if self.rate_limit_windows is None:
             return None
@@ -246,7 +252,7 @@ class AlertRules:
         if series.advance(now) and len(series.done) >= 2 and series.done[-1] <= series.done[-2]:
             # A completed window that did not rise ends the episode.
             state.active.discard(RATE_LIMIT_TREND)
-        series.current += status == 429
+        series.current += is_rate_limited
         chain = [*list(series.done)[-(self.rate_limit_windows - 1) :], series.current]
         rising = (
             len(chain) == self.rate_limit_windows
@@ -266,11 +272,11 @@ class AlertRules:
         return None
 
     def _unavailable_spike(
-        self, state: _EndpointState, endpoint: str, status: int, now: float
+        self, state: _EndpointState, endpoint: str, is_unavailable: bool, now: float
     ) -> Alert | None:
         if self.unavailable_threshold is None:
             return None
-        count = state.unavailable.add(now, status == 503)
+        count = state.unavailable.add(now, is_unavailable)
         if self._episode(state, UNAVAILABLE_SPIKE, count >= self.unavailable_threshold):
             return Alert(
                 UNAVAILABLE_SPIKE,
@@ -282,12 +288,12 @@ class AlertRules:
         return None
 
     def _server_error_ratio(
-        self, state: _EndpointState, endpoint: str, status: int, now: float
+        self, state: _EndpointState, endpoint: str, is_server: bool, now: float
     ) -> Alert | None:
         if self.server_error_ratio is None:
             return None
         responses = state.responses.add(now)
-        errors = state.server.add(now, 500 <= status <= 599)
+        errors = state.server.add(now, is_server)
         ratio = errors / responses
         condition = responses >= self.server_error_min_requests and ratio > self.server_error_ratio
         if self._episode(state, SERVER_ERROR_RATIO, condition):
