@@ -214,6 +214,27 @@ def test_explain_reads_a_body_file(tmp_path: Path) -> None:
     assert "code:         quota_exceeded" in output
 
 
+@pytest.mark.parametrize(
+    ("args", "because"),
+    [
+        (["--method", "post", "--status", "429"], "a 429 means the server did not act"),
+        (["--method", "POST", "--status", "408"], "a 408 means the server did not act"),
+        (["--method", "delete", "--status", "503"], "DELETE is idempotent"),
+        (["--method", "PATCH", "--failure", "connect"], "sending it again is safe for any method"),
+        (
+            ["--method", "POST", "--status", "503", "--idempotency-key"],
+            "carries an idempotency key",
+        ),
+    ],
+)
+def test_explain_says_why_a_repeat_is_safe(
+    args: list[str], because: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reason names the rule that made the retry safe, as the core states it."""
+    assert main(["explain", *args]) == 0
+    assert because in capsys.readouterr().out
+
+
 def test_every_reason_has_a_sentence() -> None:
     """Every Reason, including those the retry loops give, is explained in plain words."""
     assert set(Reason) == set(REASON_SENTENCES)

@@ -20,6 +20,7 @@ from retrykit import (
     is_safe_to_repeat,
     needs_idempotency_key,
 )
+from retrykit._core._decide import proves_not_processed, retries_status
 from tests.strategies import (
     error_statuses,
     failures,
@@ -537,3 +538,24 @@ def test_decision_refuses_an_unknown_reason() -> None:
     """A reason that is no Reason is refused when the Decision is built."""
     with pytest.raises(ValueError, match="retries_disabled"):
         Decision(retry=False, delay=0.0, reason="retries_disabled")
+
+
+@pytest.mark.parametrize("status", [408, 429])
+def test_statuses_that_prove_the_server_did_not_act(status: int) -> None:
+    """408 and 429 say the request was not processed, so even a POST may be sent again."""
+    assert proves_not_processed(status)
+    assert decide(POLICY, attempt=1, method="POST", status=status).retry
+
+
+@pytest.mark.parametrize("status", [400, 409, 500, 502, 503, 504])
+def test_other_statuses_prove_nothing(status: int) -> None:
+    """Any other status leaves open whether the server acted."""
+    assert not proves_not_processed(status)
+
+
+@given(policies(), error_statuses())
+def test_retries_status_is_decides_status_rule(policy: RetryPolicy, status: int) -> None:
+    """retries_status says what decide does with a status for a safe first attempt."""
+    assume(policy.max_attempts > 1 and policy.deadline is None)
+    decision = decide(policy, attempt=1, method="GET", has_idempotency_key=True, status=status)
+    assert retries_status(policy, status) is decision.retry

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, NoReturn, get_args
 import attrs
 
 from retrykit._core._backoff import Backoff, JitterKind
-from retrykit._core._decide import Decision, decide
+from retrykit._core._decide import Decision, decide, is_safe_to_repeat, proves_not_processed
 from retrykit._core._policy import FailureKind, RetryPolicy
 from retrykit._core._sentences import REASON_SENTENCES
 
@@ -508,14 +508,18 @@ def _reason_sentence(
     status: int | None,
     failure: FailureKind | None,
 ) -> str:
+    # Why a repeat is safe, from the core's own predicates; the sentences that use it are
+    # only given for decisions where one of these holds.
     if args.idempotency_key:
         safe_because = "the request carries an idempotency key, so the server can deduplicate it"
-    elif method in policy.idempotent_methods:
+    elif is_safe_to_repeat(policy, method, has_idempotency_key=False):
         safe_because = f"{method} is idempotent (sending it twice does what sending it once does)"
     elif failure is FailureKind.CONNECT:
         safe_because = "the server never received it"
-    else:
+    elif status is not None and proves_not_processed(status):
         safe_because = f"a {status} means the server did not act on the request"
+    else:
+        safe_because = f"{method} is not safe to repeat"
     template = REASON_SENTENCES.get(decision.reason, "{reason}")
     return template.format(
         reason=decision.reason,

@@ -34,6 +34,10 @@ _SUB_BUCKETS = 32
 _MIN_EXPONENT = -19
 _MAX_EXPONENT = 14
 _MAX_ERROR_CODES = 50
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+"""Histogram bucket boundaries for durations in seconds, as the OpenTelemetry HTTP semantic
+conventions advise for request durations; the exporters use them."""
 _OTHER = "(other)"
 
 
