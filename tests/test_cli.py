@@ -15,6 +15,7 @@ import pytest
 from retrykit import Backoff, Reason
 from retrykit._cli._demo import Timeline
 from retrykit._cli._main import build_parser, main
+from retrykit._core._schedule import schedule_rows
 from retrykit._core._sentences import REASON_SENTENCES
 
 if TYPE_CHECKING:
@@ -243,20 +244,6 @@ def test_every_reason_has_a_sentence() -> None:
 # -- schedule ---------------------------------------------------------------------------
 
 
-def _expected_rows(backoff: Backoff, retries: int) -> list[tuple[float, float, float, float]]:
-    rows = []
-    low_prev = median_prev = high_prev = None
-    total = 0.0
-    for retry in range(1, retries + 1):
-        low = backoff.delay(retry, rand=0.0, previous=low_prev)
-        median = backoff.delay(retry, rand=0.5, previous=median_prev)
-        high = backoff.bounds(retry, previous=high_prev)[1]
-        total += high
-        rows.append((low, median, high, total))
-        low_prev, median_prev, high_prev = low, median, high
-    return rows
-
-
 @pytest.mark.parametrize("jitter", ["full", "none", "equal", "proportional", "decorrelated"])
 def test_schedule_matches_backoff_delay(jitter: JitterKind) -> None:
     """The table's min, median, max and worst total are Backoff.delay's and bounds' numbers."""
@@ -269,8 +256,9 @@ def test_schedule_matches_backoff_delay(jitter: JitterKind) -> None:
     assert result.returncode == 0, result.stderr
     rows = [match.groups() for line in result.stdout.splitlines() if (match := _ROW.match(line))]
     assert [int(row[0]) for row in rows] == [1, 2, 3, 4, 5]
-    for row, expected in zip(rows, _expected_rows(backoff, 5), strict=True):
-        assert [float(cell) for cell in row[1:]] == pytest.approx(expected, abs=5e-4)
+    for row, expected in zip(rows, schedule_rows(backoff, 5), strict=True):
+        numbers = (expected.low, expected.median, expected.high, expected.worst_total)
+        assert [float(cell) for cell in row[1:]] == pytest.approx(numbers, abs=5e-4)
 
 
 def test_schedule_draws_a_chart() -> None:

@@ -20,6 +20,7 @@ import attrs
 from retrykit._core._backoff import Backoff, JitterKind
 from retrykit._core._decide import Decision, decide, is_safe_to_repeat, proves_not_processed
 from retrykit._core._policy import FailureKind, RetryPolicy
+from retrykit._core._schedule import MEDIAN_RAND, ScheduleRow, schedule_rows
 from retrykit._core._sentences import REASON_SENTENCES
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ _DEFAULT_POLICY = RetryPolicy()
 _CHART_WIDTH = 40
 # The largest float below 1: ``rand`` is drawn from [0, 1), so this gives the longest wait.
 _RAND_MAX = math.nextafter(1.0, 0.0)
-_RAND_SHOWN = 0.5
 
 
 class _CliError(Exception):
@@ -306,39 +306,6 @@ def _number(value: float | None) -> str:
 # -- schedule ---------------------------------------------------------------------------
 
 
-@attrs.frozen
-class ScheduleRow:
-    """One retry of a schedule: its shortest, median and longest wait, and the worst total."""
-
-    retry: int
-    low: float
-    median: float
-    high: float
-    worst_total: float
-
-
-def schedule_rows(backoff: Backoff, retries: int) -> list[ScheduleRow]:
-    """Return the waits before retries 1..``retries`` as `Backoff.delay` gives them.
-
-    ``low`` is ``delay(rand=0)``, ``median`` is ``delay(rand=0.5)`` and ``high`` the upper
-    end of `Backoff.bounds`. With decorrelated jitter each column follows its own chain:
-    the low wait is computed from the previous low wait, and so on.
-    """
-    rows: list[ScheduleRow] = []
-    previous_low: float | None = None
-    previous_median: float | None = None
-    previous_high: float | None = None
-    worst_total = 0.0
-    for retry in range(1, retries + 1):
-        low = backoff.delay(retry, rand=0.0, previous=previous_low)
-        median = backoff.delay(retry, rand=_RAND_SHOWN, previous=previous_median)
-        high = backoff.bounds(retry, previous=previous_high)[1]
-        worst_total += high
-        rows.append(ScheduleRow(retry, low, median, high, worst_total))
-        previous_low, previous_median, previous_high = low, median, high
-    return rows
-
-
 def _schedule(args: argparse.Namespace) -> int:
     policy = _policy(args)
     backoff = policy.backoff
@@ -425,7 +392,7 @@ def _explain(args: argparse.Namespace) -> int:
             previous_delay=args.previous_delay,
         )
 
-    shown = decision_at(_RAND_SHOWN)
+    shown = decision_at(MEDIAN_RAND)
     shortest, longest = decision_at(0.0), decision_at(_RAND_MAX)
 
     key = "with an idempotency key" if args.idempotency_key else "no idempotency key"
