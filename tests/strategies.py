@@ -63,6 +63,24 @@ def asctime_date(moment: datetime.datetime) -> str:
     )
 
 
+def offset_date(moment: datetime.datetime, offset_minutes: int, *, lower: bool) -> str:
+    """Format ``moment`` as servers do beside the grammar: a one-digit day, a numeric zone."""
+    zone = datetime.timezone(datetime.timedelta(minutes=offset_minutes))
+    local = moment.astimezone(zone)
+    sign = "-" if offset_minutes < 0 else "+"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    text = (
+        f"{_DAY_NAMES[local.weekday()]}, {local.day} {_MONTH_NAMES[local.month - 1]} "
+        f"{local.year:04d} {local:%H:%M:%S} {sign}{hours:02d}{minutes:02d}"
+    )
+    return text.lower() if lower else text
+
+
+def utc_offsets() -> st.SearchStrategy[int]:
+    """A UTC offset in minutes, from -12:00 to +14:00, as real zones have them."""
+    return st.integers(min_value=-12 * 60, max_value=14 * 60)
+
+
 def statuses() -> st.SearchStrategy[int]:
     """Any valid HTTP status code, 100 to 599."""
     return st.integers(min_value=100, max_value=599)

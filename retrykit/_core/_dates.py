@@ -31,6 +31,7 @@ _MONTHS = {
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
     )
 }
+_LONGEST_DATE = 64
 _TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
 _MONTH = r"(?P<month>[A-Za-z]{3})"
 # RFC 9110, section 5.6.7: the preferred IMF-fixdate and the two obsolete forms.
@@ -43,11 +44,42 @@ _RFC850_DATE = re.compile(
 _ASCTIME_DATE = re.compile(
     rf"[A-Za-z]{{3}} {_MONTH} (?P<day>[ 0-9][0-9]) {_TIME} (?P<year>[0-9]{{4}})"
 )
+# What real servers send beside the grammar (see parse_http_date): any case and spacing, an
+# optional day name, a one-digit day, optional seconds, and a zone other than GMT or none.
+_DAY_NAME = r"(?:[A-Za-z]{2,9}(?:\s*,\s*|\s+))?"
+_LOOSE_TIME = r"(?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{2})(?::(?P<second>[0-9]{2}))?"
+_OFFSET = r"[+-][0-9]{2}(?::?[0-9]{2})?"
+_LOOSE_ZONE = rf"(?:\s*(?P<offset>{_OFFSET})|\s+(?P<zone>[A-Za-z]{{1,5}}))?"
+_DATE_SEPARATOR = r"(?:\s+|\s*-\s*)"
+_LOOSE_DAY_FIRST = re.compile(
+    rf"{_DAY_NAME}(?P<day>[0-9]{{1,2}}){_DATE_SEPARATOR}{_MONTH}{_DATE_SEPARATOR}"
+    rf"(?P<year>[0-9]{{4}}|[0-9]{{2}})\s+{_LOOSE_TIME}{_LOOSE_ZONE}"
+)
+_LOOSE_MONTH_FIRST = re.compile(
+    rf"{_DAY_NAME}{_MONTH}\s+(?P<day>[0-9]{{1,2}})\s+{_LOOSE_TIME}\s+(?P<year>[0-9]{{4}})"
+    rf"{_LOOSE_ZONE}"
+)
+# RFC 5322, section 4.3: the zone names a date may carry, in hours from UTC. Any other name
+# gives no date rather than a guess.
+_ZONE_HOURS = {
+    "gmt": 0,
+    "utc": 0,
+    "ut": 0,
+    "z": 0,
+    "est": -5,
+    "edt": -4,
+    "cst": -6,
+    "cdt": -5,
+    "mst": -7,
+    "mdt": -6,
+    "pst": -8,
+    "pdt": -7,
+}
 _ISO_8601 = re.compile(
     r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})[Tt ]"
     r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
     r"(?::(?P<second>[0-9]{2})(?:[.,](?P<fraction>[0-9]{1,9}))?)?"
-    r"\s*(?P<zone>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+    rf"\s*(?:(?P<zone>[Zz])|(?P<offset>{_OFFSET}))?"
 )
 
 
@@ -70,28 +102,39 @@ def reset_wait(number: float, now: float | None) -> float | None:
 
 
 def parse_http_date(value: str, *, now: float | None) -> float | None:
-    """Return the Unix time of an RFC 9110 HTTP-date, or None if ``value`` is not one.
+    """Return the Unix time of an HTTP-date, or None if ``value`` is not one.
 
-    All three forms are read (IMF-fixdate, RFC 850, asctime), always as GMT. A two-digit
-    RFC 850 year more than 50 years in the future of ``now`` is read as the past century,
-    as RFC 9110 section 5.6.7 asks (without a usable ``now``, the century is 2000's).
-    Never raises.
+    The three forms of RFC 9110, section 5.6.7 (IMF-fixdate, RFC 850 and asctime) are
+    read as the grammar has them, always as GMT. The same section asks recipients to be
+    robust, so the forms servers send beside the grammar are read too: names in any
+    letter case and any spacing, no day name (or any word for it), a one-digit day, no
+    seconds, a two-digit year in any form, and a zone other than GMT: UTC, UT, Z, an
+    offset (``+0200``, ``-05:00``) or a zone name of RFC 5322 (``EST``, ``PDT``...). A
+    date with no zone is UTC; a zone name not in RFC 5322 gives None rather than a guess.
+
+    A two-digit year more than 50 years in the future of ``now`` is read as the past
+    century, as RFC 9110 asks (without a usable ``now``, the century is 2000's). Never
+    raises.
     """
     text = value.strip()
+    if len(text) > _LONGEST_DATE:
+        return None
     match = _IMF_FIXDATE.fullmatch(text) or _ASCTIME_DATE.fullmatch(text)
-    two_digit_year = False
+    match = match or _RFC850_DATE.fullmatch(text)
+    offset: datetime.timedelta | None = _UTC
     if match is None:
-        match = _RFC850_DATE.fullmatch(text)
-        two_digit_year = match is not None
-    if match is None:
-        return None
+        match = _LOOSE_DAY_FIRST.fullmatch(text) or _LOOSE_MONTH_FIRST.fullmatch(text)
+        if match is None:
+            return None
+        offset = _zone_offset(match["zone"], match["offset"])
     month = _MONTHS.get(match["month"].lower())
-    if month is None:
+    if month is None or offset is None:
         return None
-    year = int(match["year"])
-    if two_digit_year:
+    year_text = match["year"]
+    year = int(year_text)
+    if len(year_text) == 2:
         year = _full_year(year, now)
-    return _unix_time(match, year=year, month=month, offset=_UTC)
+    return _unix_time(match, year=year, month=month, offset=offset)
 
 
 def parse_iso_8601(value: str) -> float | None:
@@ -102,26 +145,42 @@ def parse_iso_8601(value: str) -> float | None:
     match = _ISO_8601.fullmatch(value.strip())
     if match is None:
         return None
-    zone = match["zone"]
-    offset = _UTC
-    if zone and zone not in "Zz":
-        digits = zone[1:].replace(":", "")
-        delta = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-        offset = -delta if zone[0] == "-" else delta
+    offset = _zone_offset(match["zone"], match["offset"])
+    if offset is None:
+        return None
     moment = _unix_time(match, year=int(match["year"]), month=int(match["month"]), offset=offset)
     if moment is None:
         return None
     return moment + float(f"0.{match['fraction'] or 0}")
 
 
+def _zone_offset(name: str | None, offset: str | None) -> datetime.timedelta | None:
+    """Return the UTC offset of a zone name or a ``+hh[[:]mm]`` offset; no zone is UTC.
+
+    None for a zone name not in RFC 5322 or minutes of 60 or more.
+    """
+    if name is not None:
+        hours = _ZONE_HOURS.get(name.lower())
+        return None if hours is None else datetime.timedelta(hours=hours)
+    if offset is None:
+        return _UTC
+    digits = offset[1:].replace(":", "")
+    minutes = int(digits[2:] or 0)
+    if minutes >= 60:
+        return None
+    delta = datetime.timedelta(hours=int(digits[:2]), minutes=minutes)
+    return -delta if offset[0] == "-" else delta
+
+
 def _full_year(two_digits: int, now: float | None) -> int:
-    # RFC 9110, section 5.6.7: a two-digit year more than 50 years ahead is the past century.
+    # RFC 9110, section 5.6.7: the year ending in these digits that is at most 50 years
+    # after the current one (more than 50 years ahead means the past century).
     if now is None or not math.isfinite(now):
         current_year = 2000
     else:
         current_year = 1970 + int(now // _SECONDS_PER_YEAR)
-    year = two_digits + current_year - current_year % 100
-    return year - 100 if year > current_year + 50 else year
+    latest = current_year + 50
+    return latest - (latest - two_digits) % 100
 
 
 def _unix_time(
