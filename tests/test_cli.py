@@ -236,6 +236,15 @@ def test_explain_says_why_a_repeat_is_safe(
     assert because in capsys.readouterr().out
 
 
+def test_explain_reads_a_repeated_retry_after(capsys: pytest.CaptureFixture[str]) -> None:
+    """Retry-After given twice is joined as a client joins it, and its wait is honoured."""
+    args = ["explain", "--status", "503", "-H", "Retry-After: 1", "-H", "retry-after: 3"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Retry-After: 1, 3" in out
+    assert "server:    asked to wait 3 s" in out
+
+
 def test_every_reason_has_a_sentence() -> None:
     """Every Reason, including those the retry loops give, is explained in plain words."""
     assert set(Reason) == set(REASON_SENTENCES)

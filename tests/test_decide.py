@@ -559,3 +559,9 @@ def test_retries_status_is_decides_status_rule(policy: RetryPolicy, status: int)
     assume(policy.max_attempts > 1 and policy.deadline is None)
     decision = decide(policy, attempt=1, method="GET", has_idempotency_key=True, status=status)
     assert retries_status(policy, status) is decision.retry
+
+
+def test_repeated_retry_after_waits_the_longest() -> None:
+    """A 503 whose Retry-After came twice ("2, 5") waits the longer of the two."""
+    decision = decide(POLICY, attempt=1, method="GET", status=503, headers={"Retry-After": "2, 5"})
+    assert (decision.retry, decision.delay, decision.server_wait) == (True, 5.0, 5.0)

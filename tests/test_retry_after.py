@@ -219,6 +219,39 @@ def test_date_in_an_unknown_zone_gives_none(value: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1, 1", 1.0),
+        ("1,1", 1.0),
+        ("1, 5", 5.0),
+        ("5, 1", 5.0),
+        ("0.5, 2, 1", 2.0),
+        ("Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:49:47 GMT", 110.0),
+        ("Sun, 06 Nov 1994 08:49:47 GMT, Sun, 06 Nov 1994 08:49:37 GMT", 110.0),
+        ("30, Sun, 06 Nov 1994 08:49:37 GMT", 100.0),
+        ("Sun, 06 Nov 1994 08:49:37 GMT, 300", 300.0),
+        ("soon, 5", 5.0),
+        ("5, -1", 5.0),
+    ],
+)
+def test_repeated_header_takes_the_longest_valid_wait(value: str, expected: float) -> None:
+    """A Retry-After sent twice, joined by a comma, waits the longest of its valid parts."""
+    assert parse_retry_after(value, now=RFC_EXAMPLE - 100) == expected
+
+
+@pytest.mark.parametrize("value", ["soon, later", ", ,", "-1, -2", "Sun, Mon"])
+def test_repeated_header_with_no_valid_part_gives_none(value: str) -> None:
+    """Joined values of which none is valid on its own give None."""
+    assert parse_retry_after(value, now=RFC_EXAMPLE - 100) is None
+
+
+def test_repeated_dates_need_a_clock() -> None:
+    """Without now, repeated dates give None while repeated seconds still count."""
+    assert parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT, 7", now=None) == 7.0
+    assert parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now=None) is None
+
+
+@pytest.mark.parametrize(
     "tz",
     [
         UTC,

@@ -78,20 +78,45 @@ def request_id(headers: Mapping[str, str]) -> str | None:
 def parse_retry_after(value: str | None, *, now: float | None) -> float | None:
     """Return how many seconds a ``Retry-After`` header asks the client to wait.
 
-    Reads delay-seconds (ASCII digits, also decimals such as ``"0.5"``) and every
-    HTTP-date form of RFC 9110 (section 10.2.3), with ``now`` as the current Unix time. A
-    date in the past gives 0.0. A missing, empty, negative or malformed value gives None,
-    and so does a date when ``now`` is None (no clock). Never raises.
+    Reads delay-seconds (ASCII digits, also decimals such as ``"0.5"``) and HTTP-dates
+    (every form `parse_http_date` reads), with ``now`` as the current Unix time. A date in
+    the past gives 0.0. A header sent twice reaches the client joined by a comma (``"1,
+    1"``, RFC 9110, section 5.3): each part that is valid on its own counts, and the
+    longest wait wins. A missing, empty, negative or malformed value gives None, and so
+    does a date when ``now`` is None (no clock). Never raises.
     """
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if not text:
-        return None
+    wait = _retry_after_value(text, now)
+    if wait is not None or "," not in text:
+        return wait
+    return max(_repeated_waits(text.split(","), now), default=None)
+
+
+def _retry_after_value(text: str, now: float | None) -> float | None:
+    text = text.strip()
     if _DELAY_SECONDS.fullmatch(text):
         return float(text)
-    moment = parse_http_date(text, now=now)
+    moment = parse_http_date(text, now=now) if text else None
     return None if moment is None else wait_until(moment, now)
+
+
+def _repeated_waits(parts: list[str], now: float | None) -> list[float]:
+    # An IMF date holds a comma of its own: a part that is not valid alone may be the
+    # day name of a date, valid together with the part after it.
+    waits: list[float] = []
+    index = 0
+    while index < len(parts):
+        wait = _retry_after_value(parts[index], now)
+        taken = 1
+        if wait is None and index + 1 < len(parts):
+            wait = _retry_after_value(f"{parts[index]},{parts[index + 1]}", now)
+            taken = 2 if wait is not None else 1
+        if wait is not None:
+            waits.append(wait)
+        index += taken
+    return waits
 
 
 @attrs.frozen
