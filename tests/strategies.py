@@ -133,18 +133,36 @@ def http_dates() -> st.SearchStrategy[str]:
     return st.one_of(moments.map(imf_fixdate), moments.map(rfc850_date), moments.map(asctime_date))
 
 
+def huge_digit_strings() -> st.SearchStrategy[str]:
+    """Numbers far too large for a float: 309 to 4,000 digits (float() of them gives inf).
+
+    int() still reads them (its limit is 4,300 digits), so they reach every code path that
+    converts a server's number, and a parser that forgets to bound one returns inf.
+    """
+    return st.builds(
+        lambda lead, digit, length: lead + digit * length,
+        st.sampled_from("123456789"),
+        st.sampled_from("0123456789"),
+        st.integers(min_value=308, max_value=4_000),
+    )
+
+
 def retry_after_values() -> st.SearchStrategy[str]:
-    """What a server may put in Retry-After: seconds, dates, near misses and noise."""
+    """What a server may put in Retry-After: seconds, dates, near misses, huge numbers, noise."""
     seconds = st.integers(min_value=0, max_value=10**6).map(str)
     decimals = st.floats(min_value=0, max_value=1e6, allow_nan=False).map(lambda f: f"{f:.3f}")
-    return st.one_of(
+    single = st.one_of(
         seconds,
         decimals,
         http_dates(),
+        huge_digit_strings(),
         seconds.map(lambda s: f"-{s}"),
         seconds.map(lambda s: f" {s} "),
         st.text(max_size=40),
     )
+    # A header sent twice reaches the client joined by a comma.
+    repeated = st.lists(single, min_size=2, max_size=3).map(", ".join)
+    return st.one_of(single, repeated)
 
 
 def header_mappings() -> st.SearchStrategy[dict[str, str]]:
@@ -155,6 +173,7 @@ def header_mappings() -> st.SearchStrategy[dict[str, str]]:
     )
     values = st.one_of(
         retry_after_values(),
+        huge_digit_strings().map(lambda digits: f'"default";r=0;t={digits}'),
         st.integers(min_value=-(10**14), max_value=10**14).map(str),
         st.text(alphabet='"=;, ' + string.ascii_letters + string.digits, max_size=40),
         st.text(max_size=40),

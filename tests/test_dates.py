@@ -7,8 +7,11 @@ import math
 import pytest
 
 from retrykit._core._dates import (
+    MAX_WAIT,
     MILLISECOND_TIMESTAMP_THRESHOLD,
     TIMESTAMP_THRESHOLD,
+    bounded_wait,
+    parse_http_date,
     parse_iso_8601,
     reset_wait,
     wait_until,
@@ -22,15 +25,20 @@ NOW = 1_714_521_600.0  # 2024-05-01T00:00:00Z
     [
         (0.0, 0.0),
         (30.0, 30.0),
-        (TIMESTAMP_THRESHOLD - 1, TIMESTAMP_THRESHOLD - 1),
+        (MAX_WAIT, MAX_WAIT),
+        (TIMESTAMP_THRESHOLD - 1, MAX_WAIT),
         (NOW + 45, 45.0),
-        (MILLISECOND_TIMESTAMP_THRESHOLD - 1, MILLISECOND_TIMESTAMP_THRESHOLD - 1 - NOW),
+        (NOW + 86400, 86400.0),
+        (MILLISECOND_TIMESTAMP_THRESHOLD - 1, MAX_WAIT),
         ((NOW + 45) * 1000, 45.0),
         (NOW - 100, 0.0),
     ],
 )
 def test_reset_number_is_seconds_or_a_timestamp(number: float, expected: float) -> None:
-    """A reset below the threshold is seconds; above it a Unix timestamp, in s or ms."""
+    """A reset below the threshold is seconds; above it a Unix timestamp, in s or ms.
+
+    Either way the wait is at most MAX_WAIT.
+    """
     assert reset_wait(number, NOW) == pytest.approx(expected)
 
 
@@ -42,9 +50,8 @@ def test_reset_at_the_threshold_is_a_timestamp() -> None:
 def test_millisecond_threshold_is_a_timestamp_in_milliseconds() -> None:
     """At the millisecond threshold the reset is milliseconds: 1973, long past."""
     assert reset_wait(MILLISECOND_TIMESTAMP_THRESHOLD, NOW) == 0.0
-    assert (
-        reset_wait(MILLISECOND_TIMESTAMP_THRESHOLD, 0.0) == MILLISECOND_TIMESTAMP_THRESHOLD / 1000
-    )
+    in_seconds = MILLISECOND_TIMESTAMP_THRESHOLD / 1000
+    assert reset_wait(MILLISECOND_TIMESTAMP_THRESHOLD, in_seconds - 50) == 50.0
 
 
 @pytest.mark.parametrize("now", [None, math.nan, math.inf])
@@ -85,3 +92,49 @@ def test_iso_8601(value: str, expected: float) -> None:
 def test_iso_8601_that_names_no_time(value: str) -> None:
     """A day, second or offset that does not exist, or no date at all, gives None."""
     assert parse_iso_8601(value) is None
+
+
+def test_max_wait_is_one_year() -> None:
+    """The ceiling on any wait a server asks for is one year, in seconds."""
+    assert MAX_WAIT == 365 * 24 * 3600
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (0.0, 0.0),
+        (30.0, 30.0),
+        (MAX_WAIT, MAX_WAIT),
+        (MAX_WAIT + 1, MAX_WAIT),
+        (1e308, MAX_WAIT),
+        (math.inf, MAX_WAIT),
+        (-1.0, 0.0),
+        (math.nan, 0.0),
+    ],
+)
+def test_bounded_wait(seconds: float, expected: float) -> None:
+    """A wait is kept up to MAX_WAIT, longer ones (inf included) become MAX_WAIT."""
+    assert bounded_wait(seconds) == expected
+
+
+def test_wait_until_a_far_moment_is_bounded() -> None:
+    """A moment centuries away is a wait of MAX_WAIT, not centuries."""
+    assert wait_until(NOW + 300 * MAX_WAIT, NOW) == MAX_WAIT
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+        "Wed, 31 Dec 1969 23:59:59 GMT",
+        "Mon, 01 Jan 0001 00:00:00 GMT",
+    ],
+)
+def test_dates_before_the_epoch_read_as_the_epoch(value: str) -> None:
+    """A date before 1970 is 0.0 (the past for any now), never a negative Unix time."""
+    assert parse_http_date(value, now=NOW) == 0.0
+
+
+def test_iso_8601_before_the_epoch_reads_as_the_epoch() -> None:
+    """An ISO 8601 time before 1970 is 0.0 as well."""
+    assert parse_iso_8601("1969-07-20T20:17:40Z") == 0.0

@@ -8,7 +8,9 @@ Each rule once:
   `TIMESTAMP_THRESHOLD` (seconds) or `MILLISECOND_TIMESTAMP_THRESHOLD` (milliseconds);
   `reset_wait` applies that rule;
 - a moment becomes a wait against the ``now`` the caller passes (`wait_until`): never
-  negative, and None without a usable ``now``, since the core reads no clock.
+  negative, and None without a usable ``now``, since the core reads no clock;
+- no wait a server asks for is longer than `MAX_WAIT` (`bounded_wait`): a 400-digit
+  Retry-After is read as a year, never as ``inf``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ TIMESTAMP_THRESHOLD: Final = 1_000_000_000
 """A reset at or above this is a Unix timestamp in seconds (2001-09-09), below it seconds."""
 MILLISECOND_TIMESTAMP_THRESHOLD: Final = 100_000_000_000
 """A reset at or above this is a Unix timestamp in milliseconds (1973-03-03 in ms)."""
+
+MAX_WAIT: Final = 365 * 24 * 3600.0
+"""The longest wait a server's value is read as: one year (31,536,000 s).
+
+Longer values, up to ``inf`` from a number too large for a float, are read as this, so
+every wait is a finite number that compares, adds and formats; any sane
+``max_retry_after`` then refuses it.
+"""
 
 _SECONDS_PER_YEAR = 365.25 * 24 * 3600
 _UTC = datetime.timedelta(0)
@@ -83,20 +93,34 @@ _ISO_8601 = re.compile(
 )
 
 
+def bounded_wait(seconds: float) -> float:
+    """Return a wait a server asked for, at most `MAX_WAIT`; ``inf`` gives `MAX_WAIT`.
+
+    A negative or NaN wait gives 0.0 (callers pass neither).
+    """
+    if not seconds > 0.0:
+        return 0.0
+    return min(seconds, MAX_WAIT)
+
+
 def wait_until(moment: float, now: float | None) -> float | None:
-    """Return the seconds from ``now`` to ``moment``: 0.0 for a moment past, None without now."""
+    """Return the seconds from ``now`` to ``moment``: 0.0 for a moment past, None without now.
+
+    The wait is at most `MAX_WAIT`.
+    """
     if now is None or not math.isfinite(now):
         return None
-    return max(0.0, moment - now)
+    return bounded_wait(moment - now)
 
 
 def reset_wait(number: float, now: float | None) -> float | None:
     """Return the seconds until a reset a server gave as a number (see the module docstring).
 
     A timestamp needs ``now``: without it the wait is None, while seconds count as they are.
+    The wait is at most `MAX_WAIT`.
     """
     if number < TIMESTAMP_THRESHOLD:
-        return number
+        return bounded_wait(number)
     moment = number / 1000.0 if number >= MILLISECOND_TIMESTAMP_THRESHOLD else number
     return wait_until(moment, now)
 
@@ -189,7 +213,9 @@ def _unix_time(
     """Return the Unix time of a matched date and time, or None if there is no such time.
 
     The match's ``day``, ``hour``, ``minute`` and ``second`` groups are read; a missing
-    second is 0, and a leap second (:60) is read as the last second of its minute.
+    second is 0, and a leap second (:60) is read as the last second of its minute. A time
+    before 1970 is read as the epoch, 0.0: in the past for any ``now``, and never a
+    negative number.
     """
     second = int(match["second"] or 0)
     try:
@@ -204,4 +230,4 @@ def _unix_time(
         )
     except (ValueError, OverflowError):
         return None
-    return moment.timestamp()
+    return max(0.0, moment.timestamp())

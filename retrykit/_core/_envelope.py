@@ -34,7 +34,7 @@ from typing import Any
 
 import attrs
 
-from retrykit._core._dates import parse_iso_8601, reset_wait, wait_until
+from retrykit._core._dates import bounded_wait, parse_iso_8601, reset_wait, wait_until
 from retrykit._core._decide import retries_status
 from retrykit._core._headers import (
     MAX_REQUEST_ID,
@@ -52,6 +52,8 @@ MAX_BODY_BYTES = 64 * 1024
 """The most of a body `parse_error` reads: bytes, or characters for a ``str`` body."""
 
 _DEFAULT_POLICY = RetryPolicy()
+# Integers of up to this many bits convert to a float; beyond, float() overflows.
+_FLOAT_BITS = 1023
 
 _REQUEST_ID_KEYS = (
     "request_id",
@@ -430,21 +432,26 @@ def _body_wait(
             if wait is not None:
                 return wait
         for key in ("retry_after", "retryAfter"):
-            wait = _seconds(source.get(key))
-            if wait is not None:
-                return wait
+            seconds = _number(source.get(key))
+            if seconds is not None:
+                return bounded_wait(seconds)
     return None
 
 
 def _reset_wait(value: Any, now: float | None) -> float | None:
-    number = _seconds(value)
+    number = _number(value)
     if number is not None:
         return reset_wait(number, now)
     moment = parse_iso_8601(value) if isinstance(value, str) else None
     return None if moment is None else wait_until(moment, now)
 
 
-def _seconds(value: Any) -> float | None:
+def _number(value: Any) -> float | None:
+    """Return a JSON number, or a string holding one, as a float >= 0, or None.
+
+    A number too large for a float (a 400-digit JSON integer) is ``inf``, for the caller
+    to bound; NaN and negative numbers are None.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -452,8 +459,10 @@ def _seconds(value: Any) -> float | None:
             value = float(value.strip())
         except ValueError:
             return None
-    if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
-        return float(value)
+    if isinstance(value, int):
+        value = float(value) if value.bit_length() <= _FLOAT_BITS else math.inf
+    if isinstance(value, float) and value >= 0.0:
+        return value
     return None
 
 

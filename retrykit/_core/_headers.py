@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from retrykit._core._dates import parse_http_date, reset_wait, wait_until
+from retrykit._core._dates import bounded_wait, parse_http_date, reset_wait, wait_until
 from retrykit._core._text import clean
 
 if TYPE_CHECKING:
@@ -80,7 +80,8 @@ def parse_retry_after(value: str | None, *, now: float | None) -> float | None:
 
     Reads delay-seconds (ASCII digits, also decimals such as ``"0.5"``) and HTTP-dates
     (every form `parse_http_date` reads), with ``now`` as the current Unix time. A date in
-    the past gives 0.0. A header sent twice reaches the client joined by a comma (``"1,
+    the past gives 0.0, and no wait is longer than `MAX_WAIT` (a year), however many digits
+    the server sent. A header sent twice reaches the client joined by a comma (``"1,
     1"``, RFC 9110, section 5.3): each part that is valid on its own counts, and the
     longest wait wins. A missing, empty, negative or malformed value gives None, and so
     does a date when ``now`` is None (no clock). Never raises.
@@ -97,7 +98,7 @@ def parse_retry_after(value: str | None, *, now: float | None) -> float | None:
 def _retry_after_value(text: str, now: float | None) -> float | None:
     text = text.strip()
     if _DELAY_SECONDS.fullmatch(text):
-        return float(text)
+        return bounded_wait(float(text))
     moment = parse_http_date(text, now=now) if text else None
     return None if moment is None else wait_until(moment, now)
 

@@ -16,6 +16,8 @@ from retrykit._core._text import MAX_MESSAGE, clean
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
+# From two days on, a wait is "later".
+_LATER = 48 * 3600
 _SERVER_SIDE = frozenset(
     {StatusFamily.SERVER, StatusFamily.UPSTREAM, StatusFamily.UNAVAILABLE, StatusFamily.TIMEOUT}
 )
@@ -90,14 +92,19 @@ REASON_SENTENCES: Mapping[Reason, str] = {
 
 
 def humanise_wait(seconds: float | None) -> str:
-    """Return "in 30 seconds", "in 2 minutes"..., "shortly" or "later".
+    """Return "in 30 seconds", "in 2 minutes", "in 5 hours", "shortly" or "later".
 
-    The count is rounded up, so the sentence never promises a retry too early.
+    The count is rounded up, so the sentence never promises a retry too early. No wait
+    (zero, or unknown: None or NaN) is "shortly". Two days or more is "later": such a wait,
+    up to `MAX_WAIT` (a year, where a server's larger value was bounded), is no promise
+    worth a number.
     """
-    whole = math.ceil(seconds) if seconds is not None and math.isfinite(seconds) else 0
-    if whole <= 0:
+    if seconds is None or math.isnan(seconds) or seconds <= 0:
         return "shortly"
-    for unit, size, limit in (("second", 1, 60), ("minute", 60, 3600), ("hour", 3600, 48 * 3600)):
+    if seconds >= _LATER:
+        return "later"
+    whole = math.ceil(seconds)
+    for unit, size, limit in (("second", 1, 60), ("minute", 60, 3600), ("hour", 3600, _LATER)):
         if whole < limit:
             count = math.ceil(whole / size)
             return f"in 1 {unit}" if count == 1 else f"in {count} {unit}s"
