@@ -245,6 +245,28 @@ def test_explain_reads_a_repeated_retry_after(capsys: pytest.CaptureFixture[str]
     assert "server:    asked to wait 3 s" in out
 
 
+def test_explain_names_an_unreadable_retry_after(capsys: pytest.CaptureFixture[str]) -> None:
+    """A Retry-After the core cannot read is named, not silently replaced by the backoff."""
+    assert main(["explain", "--status", "503", "-H", "Retry-After: in a minute"]) == 0
+    out = capsys.readouterr().out
+    assert "ignored:   Retry-After could not be read, so the wait does not follow it" in out
+    assert "server:" not in out
+
+
+def test_explain_names_every_unreadable_wait_header(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each unreadable rate-limit header is named too, in one line."""
+    args = ["explain", "--status", "429", "-H", "X-RateLimit-Reset: soon", "-H", "Retry-After: x"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "ignored:   Retry-After, X-RateLimit-Reset could not be read" in out
+
+
+def test_explain_is_quiet_about_readable_headers(capsys: pytest.CaptureFixture[str]) -> None:
+    """A readable Retry-After gives no "ignored" line."""
+    assert main(["explain", "--status", "503", "-H", "Retry-After: 5"]) == 0
+    assert "ignored:" not in capsys.readouterr().out
+
+
 def test_every_reason_has_a_sentence() -> None:
     """Every Reason, including those the retry loops give, is explained in plain words."""
     assert set(Reason) == set(REASON_SENTENCES)

@@ -19,6 +19,7 @@ import attrs
 
 from retrykit._core._backoff import Backoff, JitterKind
 from retrykit._core._decide import Decision, decide, is_safe_to_repeat, proves_not_processed
+from retrykit._core._headers import unreadable_wait_headers
 from retrykit._core._policy import FailureKind, RetryPolicy
 from retrykit._core._schedule import MEDIAN_RAND, ScheduleRow, schedule_rows
 from retrykit._core._sentences import REASON_SENTENCES
@@ -431,6 +432,13 @@ def _explain(args: argparse.Namespace) -> int:
     if shown.server_wait is not None:
         never_less = "; retrykit never waits less" if shown.retry else ""
         print(f"server:    asked to wait {_number(shown.server_wait)} s{never_less}")
+    unreadable = unreadable_wait_headers(headers, now=now)
+    if unreadable:
+        them = "it" if len(unreadable) == 1 else "them"
+        print(
+            f"ignored:   {', '.join(unreadable)} could not be read, so the wait does not "
+            f"follow {them}"
+        )
     sentence = _reason_sentence(
         shown, policy=policy, args=args, method=method, status=status, failure=failure
     )

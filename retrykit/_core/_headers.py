@@ -173,6 +173,13 @@ def _structured_items(value: str) -> dict[str, dict[str, str]]:
     return items
 
 
+def _policy_limit(policy: str, name: str | None) -> int | None:
+    """Return the quota (``q``) of policy ``name`` in a RateLimit-Policy, else of its first."""
+    policies = _structured_items(policy)
+    chosen = (policies.get(name) if name is not None else None) or next(iter(policies.values()), {})
+    return _int_field(chosen.get("q"))
+
+
 def _legacy_draft_fields(value: str) -> dict[str, str]:
     """Read the older draft form ``limit=100, remaining=50, reset=30``."""
     fields: dict[str, str] = {}
@@ -217,9 +224,7 @@ def _parse_rate_limit(headers: Mapping[str, str], *, now: float | None) -> RateL
                 reset_after = _reset_field(parameters.get("t"), now=now)
                 policy = get_header(headers, "ratelimit-policy")
                 if policy:
-                    policies = _structured_items(policy)
-                    chosen = policies.get(name) or next(iter(policies.values()), {})
-                    limit = _int_field(chosen.get("q"))
+                    limit = _policy_limit(policy, name)
     for prefix in ("ratelimit-", "x-ratelimit-"):
         if limit is None:
             limit = _int_field(get_header(headers, prefix + "limit"))
@@ -230,3 +235,44 @@ def _parse_rate_limit(headers: Mapping[str, str], *, now: float | None) -> RateL
     if limit is None and remaining is None and reset_after is None:
         return None
     return RateLimitInfo(limit=limit, remaining=remaining, reset_after=reset_after)
+
+
+WAIT_HEADERS = (
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+)
+"""The headers a server says how long to wait with, as `unreadable_wait_headers` names them."""
+
+
+def unreadable_wait_headers(headers: Mapping[str, str], *, now: float) -> tuple[str, ...]:
+    """Return the name of each wait header present in ``headers`` that cannot be read.
+
+    A wait header is ``Retry-After`` or one of the rate-limit headers of `WAIT_HEADERS`;
+    it cannot be read when `parse_retry_after` or `parse_rate_limit` get nothing from its
+    value (a ``RateLimit-Policy``: no quota). The retry then waits as if the header were
+    not there, so a caller can say so instead of using the backoff silently. Names are
+    given as in `WAIT_HEADERS`, in that order. Never raises.
+    """
+    unreadable: list[str] = []
+    for name in WAIT_HEADERS:
+        key = name.lower()
+        value = read_header(headers, key)
+        if value is not None and not _readable(key, value, now):
+            unreadable.append(name)
+    return tuple(unreadable)
+
+
+def _readable(key: str, value: str, now: float) -> bool:
+    if key == "retry-after":
+        return parse_retry_after(value, now=now) is not None
+    if key == "ratelimit-policy":
+        return _policy_limit(value, None) is not None
+    # Each rate-limit header read on its own: does the parser get anything from it?
+    return parse_rate_limit({key: value}, now=now) is not None
