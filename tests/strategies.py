@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from hypothesis import strategies as st
 
 from retrykit import Backoff, FailureKind, RetryPolicy
+from retrykit._core._headers import WAIT_HEADERS
 from retrykit._core._policy import DEFAULT_RETRY_STATUSES
 
 if TYPE_CHECKING:
@@ -18,15 +19,9 @@ IDEMPOTENT_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE")
 UNSAFE_METHODS = ("POST", "PATCH")
 JITTER_KINDS: tuple[JitterKind, ...] = ("none", "full", "equal", "proportional", "decorrelated")
 RETRY_AFTER_NAMES = ("Retry-After", "retry-after", "RETRY-AFTER")
+# Every rate-limit header the core reads, and two in other letter cases.
 RATE_LIMIT_NAMES = (
-    "RateLimit",
-    "RateLimit-Policy",
-    "RateLimit-Limit",
-    "RateLimit-Remaining",
-    "RateLimit-Reset",
-    "X-RateLimit-Limit",
-    "X-RateLimit-Remaining",
-    "X-RateLimit-Reset",
+    *(name for name in WAIT_HEADERS if name != "Retry-After"),
     "x-ratelimit-reset",
     "ratelimit",
 )
