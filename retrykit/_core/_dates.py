@@ -41,6 +41,7 @@ _MONTHS = {
         ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
     )
 }
+# Longer text is no date: refusing it first keeps the regexes cheap on any header.
 _LONGEST_DATE = 64
 _TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
 _MONTH = r"(?P<month>[A-Za-z]{3})"
@@ -137,8 +138,8 @@ def parse_http_date(value: str, *, now: float | None) -> float | None:
     date with no zone is UTC; a zone name not in RFC 5322 gives None rather than a guess.
 
     A two-digit year more than 50 years in the future of ``now`` is read as the past
-    century, as RFC 9110 asks (without a usable ``now``, the century is 2000's). Never
-    raises.
+    century, as RFC 9110 asks (without a usable ``now``, the century is 2000's). A date
+    before 1970 gives 0.0, so the result is never negative. Never raises.
     """
     text = value.strip()
     if len(text) > _LONGEST_DATE:

@@ -1,8 +1,8 @@
-"""Header parsers: Retry-After (RFC 9110, section 10.2.3) and the rate-limit header families.
+"""Header parsers: Retry-After, rate limits, request ids, and wait headers left unread.
 
-Every parser here takes untrusted text from a server and never raises: a value it cannot
-read gives ``None`` (or is left out), so a malformed header can only cost a hint, never
-a request.
+Retry-After is RFC 9110, section 10.2.3. Every parser here takes untrusted text from a
+server and never raises: a value it cannot read gives ``None`` (or is left out), so a
+malformed header can only cost a hint, never a request.
 """
 
 from __future__ import annotations
