@@ -232,34 +232,30 @@ class GatewayTimeoutError(ServerError):
     """504 (a gateway timed out) or 408 (the server timed out waiting for the request)."""
 
 
-_CLASS_BY_STATUS: dict[int, type[ApiError]] = {
-    400: ValidationError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    408: GatewayTimeoutError,
-    409: ConflictError,
-    410: NotFoundError,
-    413: PayloadTooLargeError,
-    422: ValidationError,
-    423: LockedError,
-    429: RateLimitError,
-    502: BadGatewayError,
-    503: ServiceUnavailableError,
-    504: GatewayTimeoutError,
+# One class per status family; a family missing here (CLIENT, the 1xx-3xx ones) is ApiError.
+_CLASS_BY_FAMILY: dict[StatusFamily, type[ApiError]] = {
+    StatusFamily.VALIDATION: ValidationError,
+    StatusFamily.AUTH: AuthenticationError,
+    StatusFamily.POLICY: PermissionDeniedError,
+    StatusFamily.NOT_FOUND: NotFoundError,
+    StatusFamily.TIMEOUT: GatewayTimeoutError,
+    StatusFamily.CONFLICT: ConflictError,
+    StatusFamily.PAYLOAD_TOO_LARGE: PayloadTooLargeError,
+    StatusFamily.LOCKED: LockedError,
+    StatusFamily.RATE_LIMITED: RateLimitError,
+    StatusFamily.SERVER: ServerError,
+    StatusFamily.UPSTREAM: BadGatewayError,
+    StatusFamily.UNAVAILABLE: ServiceUnavailableError,
 }
 
 
 def error_for(info: ErrorInfo) -> ApiError:
-    """Return (not raise) the `ApiError` subclass for ``info.status``, holding ``info``.
+    """Return (not raise) the `ApiError` subclass for ``info.family``, holding ``info``.
 
     Use it with `parse_error` for a client retrykit has no adapter for:
     ``raise error_for(parse_error(status, headers, body, now=time.time()))``.
     """
-    cls = _CLASS_BY_STATUS.get(info.status)
-    if cls is None:
-        cls = ServerError if info.family is StatusFamily.SERVER else ApiError
-    return cls(info)
+    return _CLASS_BY_FAMILY.get(info.family, ApiError)(info)
 
 
 def _one_line(info: ErrorInfo) -> str:

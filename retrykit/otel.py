@@ -39,15 +39,13 @@ from retrykit._observe._events import (
     CircuitStateChanged,
     RetryScheduled,
 )
+from retrykit._observe._metrics import DURATION_BUCKETS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from retrykit._core._policy import FailureKind
     from retrykit._observe._events import Event
-
-# The bucket boundaries the HTTP semantic conventions advise for request durations.
-_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -103,13 +101,13 @@ class OpenTelemetryMetrics:
             "http.client.request.duration",
             unit="s",
             description="Duration of HTTP client requests, one per attempt.",
-            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         self._call_duration = meter.create_histogram(
             "retrykit.call.duration",
             unit="s",
             description="Duration of calls through retrykit, every attempt and wait included.",
-            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
         self._requests = meter.create_counter(
             "retrykit.requests", unit="{request}", description="Calls finished."

@@ -40,6 +40,7 @@ from retrykit._observe._events import (
     CircuitStateChanged,
     RetryScheduled,
 )
+from retrykit._observe._metrics import DURATION_BUCKETS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     from retrykit._observe._events import Event
 
 _OTHER = "(other)"
-_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 
 
 def _status(status: int | None, failure: FailureKind | None) -> str:
@@ -98,14 +98,14 @@ class PrometheusMetrics:
             "attempt_duration_seconds",
             "Duration of each attempt.",
             labels,
-            buckets=_DURATION_BUCKETS,
+            buckets=DURATION_BUCKETS,
             **common,
         )
         self._request_duration = prometheus_client.Histogram(
             "request_duration_seconds",
             "Duration of whole calls, every attempt and wait included.",
             labels,
-            buckets=_DURATION_BUCKETS,
+            buckets=DURATION_BUCKETS,
             **common,
         )
         self._max_endpoints = max_endpoints

@@ -10,7 +10,14 @@ from hypothesis import HealthCheck, settings
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=100
 )
+# CI digs deeper than a developer's run: ten times the examples, a fresh random seed each
+# run (so runs explore different inputs), and the blob that replays any failure with
+# @reproduce_failure printed beside it.
 settings.register_profile(
-    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=100
+    "ci",
+    parent=settings.get_profile("default"),
+    max_examples=1_000,
+    print_blob=True,
+    derandomize=False,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from hypothesis import strategies as st
 
 from retrykit import Backoff, FailureKind, RetryPolicy
+from retrykit._core._headers import WAIT_HEADERS
 from retrykit._core._policy import DEFAULT_RETRY_STATUSES
 
 if TYPE_CHECKING:
@@ -18,15 +19,9 @@ IDEMPOTENT_METHODS = ("GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE")
 UNSAFE_METHODS = ("POST", "PATCH")
 JITTER_KINDS: tuple[JitterKind, ...] = ("none", "full", "equal", "proportional", "decorrelated")
 RETRY_AFTER_NAMES = ("Retry-After", "retry-after", "RETRY-AFTER")
+# Every rate-limit header the core reads, and two in other letter cases.
 RATE_LIMIT_NAMES = (
-    "RateLimit",
-    "RateLimit-Policy",
-    "RateLimit-Limit",
-    "RateLimit-Remaining",
-    "RateLimit-Reset",
-    "X-RateLimit-Limit",
-    "X-RateLimit-Remaining",
-    "X-RateLimit-Reset",
+    *(name for name in WAIT_HEADERS if name != "Retry-After"),
     "x-ratelimit-reset",
     "ratelimit",
 )
@@ -61,6 +56,24 @@ def asctime_date(moment: datetime.datetime) -> str:
         f"{_DAY_NAMES[moment.weekday()]} {_MONTH_NAMES[moment.month - 1]} {moment.day:2d} "
         f"{moment:%H:%M:%S} {moment.year:04d}"
     )
+
+
+def offset_date(moment: datetime.datetime, offset_minutes: int, *, lower: bool) -> str:
+    """Format ``moment`` as servers do beside the grammar: a one-digit day, a numeric zone."""
+    zone = datetime.timezone(datetime.timedelta(minutes=offset_minutes))
+    local = moment.astimezone(zone)
+    sign = "-" if offset_minutes < 0 else "+"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    text = (
+        f"{_DAY_NAMES[local.weekday()]}, {local.day} {_MONTH_NAMES[local.month - 1]} "
+        f"{local.year:04d} {local:%H:%M:%S} {sign}{hours:02d}{minutes:02d}"
+    )
+    return text.lower() if lower else text
+
+
+def utc_offsets() -> st.SearchStrategy[int]:
+    """A UTC offset in minutes, from -12:00 to +14:00, as real zones have them."""
+    return st.integers(min_value=-12 * 60, max_value=14 * 60)
 
 
 def statuses() -> st.SearchStrategy[int]:
@@ -115,18 +128,36 @@ def http_dates() -> st.SearchStrategy[str]:
     return st.one_of(moments.map(imf_fixdate), moments.map(rfc850_date), moments.map(asctime_date))
 
 
+def huge_digit_strings() -> st.SearchStrategy[str]:
+    """Numbers far too large for a float: 309 to 4,000 digits (float() of them gives inf).
+
+    int() still reads them (its limit is 4,300 digits), so they reach every code path that
+    converts a server's number, and a parser that forgets to bound one returns inf.
+    """
+    return st.builds(
+        lambda lead, digit, length: lead + digit * length,
+        st.sampled_from("123456789"),
+        st.sampled_from("0123456789"),
+        st.integers(min_value=308, max_value=4_000),
+    )
+
+
 def retry_after_values() -> st.SearchStrategy[str]:
-    """What a server may put in Retry-After: seconds, dates, near misses and noise."""
+    """What a server may put in Retry-After: seconds, dates, near misses, huge numbers, noise."""
     seconds = st.integers(min_value=0, max_value=10**6).map(str)
     decimals = st.floats(min_value=0, max_value=1e6, allow_nan=False).map(lambda f: f"{f:.3f}")
-    return st.one_of(
+    single = st.one_of(
         seconds,
         decimals,
         http_dates(),
+        huge_digit_strings(),
         seconds.map(lambda s: f"-{s}"),
         seconds.map(lambda s: f" {s} "),
         st.text(max_size=40),
     )
+    # A header sent twice reaches the client joined by a comma.
+    repeated = st.lists(single, min_size=2, max_size=3).map(", ".join)
+    return st.one_of(single, repeated)
 
 
 def header_mappings() -> st.SearchStrategy[dict[str, str]]:
@@ -137,6 +168,7 @@ def header_mappings() -> st.SearchStrategy[dict[str, str]]:
     )
     values = st.one_of(
         retry_after_values(),
+        huge_digit_strings().map(lambda digits: f'"default";r=0;t={digits}'),
         st.integers(min_value=-(10**14), max_value=10**14).map(str),
         st.text(alphabet='"=;, ' + string.ascii_letters + string.digits, max_size=40),
         st.text(max_size=40),

@@ -147,6 +147,15 @@ def test_server_error_ratio_waits_for_enough_requests() -> None:
     assert harness.alerts == [Alert("server_error_ratio", EP, 0.11, 0.10, 300.0)]
 
 
+@pytest.mark.parametrize(("status", "alerts"), [(504, True), (599, True), (408, False)])
+def test_server_error_ratio_counts_the_5xx_class(status: int, alerts: bool) -> None:
+    """Every 5xx counts toward the ratio, a 504 timeout included, and a 408 timeout never."""
+    harness = Harness(unavailable_threshold=None)
+    harness.respond(status, 11, at=1.0)
+    harness.respond(200, 89, at=2.0)
+    assert (harness.rules_fired() == ["server_error_ratio"]) is alerts
+
+
 def test_server_error_ratio_at_ten_percent_does_not_alert() -> None:
     """Exactly 10 % of 5xx is within the limit."""
     harness = Harness()

@@ -80,6 +80,32 @@ def test_class_for_status(status: int, cls: type[ApiError]) -> None:
     assert type(error_for(ErrorInfo(status=status))) is cls
 
 
+_OWN_CLASS: dict[int, type[ApiError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: GatewayTimeoutError,
+    409: ConflictError,
+    410: NotFoundError,
+    413: PayloadTooLargeError,
+    422: ValidationError,
+    423: LockedError,
+    429: RateLimitError,
+    502: BadGatewayError,
+    503: ServiceUnavailableError,
+    504: GatewayTimeoutError,
+}
+
+
+def test_every_status_keeps_its_documented_class() -> None:
+    """Every status from 100 to 599 (and beyond) gives the class the tree in the docs names."""
+    for status in [*range(100, 600), 0, -1, 600, 999]:
+        default = ServerError if not 100 <= status <= 499 else ApiError
+        expected = _OWN_CLASS.get(status, default)
+        assert type(error_for(ErrorInfo(status=status))) is expected, status
+
+
 @pytest.mark.parametrize("status", [500, 501, 502, 503, 504, 599, 600, 0])
 def test_except_server_error_catches_every_5xx(status: int) -> None:
     """`except ServerError` catches every 5xx, and statuses no HTTP server may send."""

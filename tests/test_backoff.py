@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from retrykit import Backoff
@@ -140,6 +140,27 @@ def test_retry_below_one_rejected(jitter: JitterKind, retry: int) -> None:
         Backoff(jitter=jitter).delay(retry, rand=0.5)
 
 
+@pytest.mark.parametrize(
+    ("previous", "expected"), [(None, (1.0, 3.0)), (4.0, (1.0, 12.0)), (20.0, (1.0, 30.0))]
+)
+def test_decorrelated_bounds_reach_three_times_the_previous_wait(
+    previous: float | None, expected: tuple[float, float]
+) -> None:
+    """Decorrelated jitter waits from base up to 3 times the previous wait, capped."""
+    backoff = Backoff(base=1.0, cap=30.0, jitter="decorrelated")
+    assert backoff.bounds(2, previous=previous) == expected
+
+
+def test_largest_draw_stays_within_the_high_bound() -> None:
+    """The largest rand below 1 never waits past bounds()'s high end, for any jitter kind."""
+    largest = math.nextafter(1.0, 0.0)
+    for jitter in JITTER_KINDS:
+        backoff = Backoff(base=0.3, multiplier=1.7, cap=7.7, jitter=jitter, jitter_ratio=0.33)
+        for retry in range(1, 40):
+            low, high = backoff.bounds(retry, previous=5.1)
+            assert low <= backoff.delay(retry, rand=largest, previous=5.1) <= high
+
+
 @pytest.mark.parametrize("previous", [None, 0.0])
 def test_decorrelated_first_retry_starts_from_base(previous: float | None) -> None:
     """Without a previous delay, decorrelated jitter draws from [base, 3 * base)."""
@@ -169,6 +190,19 @@ def test_delay_within_zero_and_cap(
 
 
 @given(backoffs(), st.integers(min_value=1, max_value=2_000), rands(), _previous)
+# Found by hypothesis: computed apart, the high bound was one ulp below this delay.
+@example(
+    Backoff(
+        base=1.192092896e-07,
+        multiplier=0.95,
+        cap=1.0,
+        jitter="proportional",
+        jitter_ratio=1.1550349648539335,
+    ),
+    237,
+    0.9999999999999999,
+    None,
+)
 def test_bounds_contain_delay(
     backoff: Backoff, retry: int, rand: float, previous: float | None
 ) -> None:

@@ -14,7 +14,9 @@ import pytest
 
 from retrykit import Backoff, Reason
 from retrykit._cli._demo import Timeline
-from retrykit._cli._main import REASON_SENTENCES, build_parser, main
+from retrykit._cli._main import build_parser, main
+from retrykit._core._schedule import schedule_rows
+from retrykit._core._sentences import REASON_SENTENCES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -213,27 +215,64 @@ def test_explain_reads_a_body_file(tmp_path: Path) -> None:
     assert "code:         quota_exceeded" in output
 
 
+@pytest.mark.parametrize(
+    ("args", "because"),
+    [
+        (["--method", "post", "--status", "429"], "a 429 means the server did not act"),
+        (["--method", "POST", "--status", "408"], "a 408 means the server did not act"),
+        (["--method", "delete", "--status", "503"], "DELETE is idempotent"),
+        (["--method", "PATCH", "--failure", "connect"], "sending it again is safe for any method"),
+        (
+            ["--method", "POST", "--status", "503", "--idempotency-key"],
+            "carries an idempotency key",
+        ),
+    ],
+)
+def test_explain_says_why_a_repeat_is_safe(
+    args: list[str], because: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reason names the rule that made the retry safe, as the core states it."""
+    assert main(["explain", *args]) == 0
+    assert because in capsys.readouterr().out
+
+
+def test_explain_reads_a_repeated_retry_after(capsys: pytest.CaptureFixture[str]) -> None:
+    """Retry-After given twice is joined as a client joins it, and its wait is honoured."""
+    args = ["explain", "--status", "503", "-H", "Retry-After: 1", "-H", "retry-after: 3"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "Retry-After: 1, 3" in out
+    assert "server:    asked to wait 3 s" in out
+
+
+def test_explain_names_an_unreadable_retry_after(capsys: pytest.CaptureFixture[str]) -> None:
+    """A Retry-After the core cannot read is named, not silently replaced by the backoff."""
+    assert main(["explain", "--status", "503", "-H", "Retry-After: in a minute"]) == 0
+    out = capsys.readouterr().out
+    assert "ignored:   Retry-After could not be read, so the wait does not follow it" in out
+    assert "server:" not in out
+
+
+def test_explain_names_every_unreadable_wait_header(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each unreadable rate-limit header is named too, in one line."""
+    args = ["explain", "--status", "429", "-H", "X-RateLimit-Reset: soon", "-H", "Retry-After: x"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "ignored:   Retry-After, X-RateLimit-Reset could not be read" in out
+
+
+def test_explain_is_quiet_about_readable_headers(capsys: pytest.CaptureFixture[str]) -> None:
+    """A readable Retry-After gives no "ignored" line."""
+    assert main(["explain", "--status", "503", "-H", "Retry-After: 5"]) == 0
+    assert "ignored:" not in capsys.readouterr().out
+
+
 def test_every_reason_has_a_sentence() -> None:
     """Every Reason, including those the retry loops give, is explained in plain words."""
-    reasons = {value for name, value in vars(Reason).items() if name.isupper()}
-    assert reasons == set(REASON_SENTENCES)
+    assert set(Reason) == set(REASON_SENTENCES)
 
 
 # -- schedule ---------------------------------------------------------------------------
-
-
-def _expected_rows(backoff: Backoff, retries: int) -> list[tuple[float, float, float, float]]:
-    rows = []
-    low_prev = median_prev = high_prev = None
-    total = 0.0
-    for retry in range(1, retries + 1):
-        low = backoff.delay(retry, rand=0.0, previous=low_prev)
-        median = backoff.delay(retry, rand=0.5, previous=median_prev)
-        high = backoff.bounds(retry, previous=high_prev)[1]
-        total += high
-        rows.append((low, median, high, total))
-        low_prev, median_prev, high_prev = low, median, high
-    return rows
 
 
 @pytest.mark.parametrize("jitter", ["full", "none", "equal", "proportional", "decorrelated"])
@@ -248,8 +287,9 @@ def test_schedule_matches_backoff_delay(jitter: JitterKind) -> None:
     assert result.returncode == 0, result.stderr
     rows = [match.groups() for line in result.stdout.splitlines() if (match := _ROW.match(line))]
     assert [int(row[0]) for row in rows] == [1, 2, 3, 4, 5]
-    for row, expected in zip(rows, _expected_rows(backoff, 5), strict=True):
-        assert [float(cell) for cell in row[1:]] == pytest.approx(expected, abs=5e-4)
+    for row, expected in zip(rows, schedule_rows(backoff, 5), strict=True):
+        numbers = (expected.low, expected.median, expected.high, expected.worst_total)
+        assert [float(cell) for cell in row[1:]] == pytest.approx(numbers, abs=5e-4)
 
 
 def test_schedule_draws_a_chart() -> None:
@@ -278,10 +318,13 @@ def test_schedule_without_retries() -> None:
         (["explain", "--method", "GET"], "one of the arguments --status --failure is required"),
         (["explain", "--status", "700"], "between 100 and 599"),
         (["explain", "--failure", "connect", "--body", "{}"], "need --status"),
-        (["explain", "--status", "503", "--deadline", "0"], "invalid policy: deadline"),
+        (
+            ["explain", "--status", "503", "--deadline", "0"],
+            "invalid policy: 'deadline' must be > 0",
+        ),
         (["explain", "--status", "422", "--body-file", "/nonexistent/x"], "cannot read"),
-        (["schedule", "--cap", "-1"], "invalid policy: cap must be finite and >= 0"),
-        (["schedule", "--max-attempts", "0"], "invalid policy: max_attempts"),
+        (["schedule", "--cap", "-1"], "invalid policy: 'cap' must be >= 0"),
+        (["schedule", "--max-attempts", "0"], "invalid policy: 'max_attempts' must be >= 1"),
         (["schedule", "--jitter", "wobbly"], "invalid choice"),
         ([], "required"),
     ],
@@ -301,7 +344,7 @@ def test_bad_arguments_exit_2_from_the_command_line() -> None:
     result = _run("schedule", "--cap", "-1")
     assert result.returncode == 2
     assert "usage: python -m retrykit schedule" in result.stderr
-    assert "cap must be finite and >= 0" in result.stderr
+    assert "'cap' must be >= 0" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import attrs
 import pytest
 from hypothesis import assume, given
@@ -18,6 +20,7 @@ from retrykit import (
     is_safe_to_repeat,
     needs_idempotency_key,
 )
+from retrykit._core._decide import proves_not_processed, retries_status
 from tests.strategies import (
     error_statuses,
     failures,
@@ -488,3 +491,89 @@ def test_no_attempt_starts_at_the_deadline() -> None:
     policy = attrs.evolve(POLICY, backoff=Backoff(base=0.0, jitter="none"), deadline=10.0)
     decision = decide(policy, attempt=1, method="GET", status=503, elapsed=10.0)
     assert (decision.retry, decision.reason) == (False, Reason.DEADLINE)
+
+
+# --- Reason -------------------------------------------------------------------------------
+
+REASON_VALUES = {
+    "SUCCESS": "success",
+    "RETRYABLE_STATUS": "retryable_status",
+    "CONNECT_FAILED": "connect_failed",
+    "UNKNOWN_OUTCOME": "unknown_outcome",
+    "NOT_RETRYABLE_STATUS": "not_retryable_status",
+    "UNSAFE_METHOD": "unsafe_method",
+    "ATTEMPTS_EXHAUSTED": "attempts_exhausted",
+    "DEADLINE": "deadline",
+    "RETRY_AFTER_TOO_LONG": "retry_after_too_long",
+    "BUDGET_EXHAUSTED": "budget_exhausted",
+    "CIRCUIT_OPEN": "circuit_open",
+    "BODY_NOT_REPLAYABLE": "body_not_replayable",
+    "RATE_LIMITED": "rate_limited",
+    "THROTTLED": "throttled",
+    "RECONCILED_APPLIED": "reconciled_applied",
+    "HEDGE_LOST": "hedge_lost",
+    "UNEXPECTED_ERROR": "unexpected_error",
+}
+
+
+def test_reason_values_are_the_documented_strings() -> None:
+    """Every Reason keeps the string value that logs, metrics and histories have always shown."""
+    assert {reason.name: reason.value for reason in Reason} == REASON_VALUES
+
+
+@pytest.mark.parametrize("reason", list(Reason), ids=str)
+def test_reason_reads_as_its_plain_value(reason: Reason) -> None:
+    """A Reason equals, prints, formats, hashes and serialises as its plain string."""
+    value = REASON_VALUES[reason.name]
+    assert reason == value
+    assert (str(reason), f"{reason}", "%s" % reason, format(reason, "")) == (value,) * 4  # noqa: UP031
+    assert json.dumps({"reason": reason}) == json.dumps({"reason": value})
+    by_value: dict[str, bool] = {value: True}
+    by_reason: dict[str, bool] = {reason: True}
+    assert by_value[reason]
+    assert by_reason[value]
+
+
+def test_decision_reason_is_a_reason() -> None:
+    """decide() gives a Reason member, and comparing it with its string still holds."""
+    reason = decide(POLICY, attempt=1, method="GET", status=200).reason
+    assert reason == "success"
+    assert reason is Reason.SUCCESS
+
+
+def test_decision_converts_a_plain_reason_value() -> None:
+    """A Decision built with a reason's plain value holds the Reason member."""
+    assert Decision(retry=False, delay=0.0, reason="deadline").reason is Reason.DEADLINE
+
+
+def test_decision_refuses_an_unknown_reason() -> None:
+    """A reason that is no Reason is refused when the Decision is built."""
+    with pytest.raises(ValueError, match="retries_disabled"):
+        Decision(retry=False, delay=0.0, reason="retries_disabled")
+
+
+@pytest.mark.parametrize("status", [408, 429])
+def test_statuses_that_prove_the_server_did_not_act(status: int) -> None:
+    """408 and 429 say the request was not processed, so even a POST may be sent again."""
+    assert proves_not_processed(status)
+    assert decide(POLICY, attempt=1, method="POST", status=status).retry
+
+
+@pytest.mark.parametrize("status", [400, 409, 500, 502, 503, 504])
+def test_other_statuses_prove_nothing(status: int) -> None:
+    """Any other status leaves open whether the server acted."""
+    assert not proves_not_processed(status)
+
+
+@given(policies(), error_statuses())
+def test_retries_status_is_decides_status_rule(policy: RetryPolicy, status: int) -> None:
+    """retries_status says what decide does with a status for a safe first attempt."""
+    assume(policy.max_attempts > 1 and policy.deadline is None)
+    decision = decide(policy, attempt=1, method="GET", has_idempotency_key=True, status=status)
+    assert retries_status(policy, status) is decision.retry
+
+
+def test_repeated_retry_after_waits_the_longest() -> None:
+    """A 503 whose Retry-After came twice ("2, 5") waits the longer of the two."""
+    decision = decide(POLICY, attempt=1, method="GET", status=503, headers={"Retry-After": "2, 5"})
+    assert (decision.retry, decision.delay, decision.server_wait) == (True, 5.0, 5.0)

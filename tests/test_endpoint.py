@@ -187,3 +187,31 @@ def test_fingerprint_never_contains_the_credential(secret: str) -> None:
     assert len(fingerprint) == 8
     assert int(fingerprint, 16) >= 0
     assert secret not in fingerprint
+
+
+# --- the edges of the id rules (each pins one boundary a mutation moved) ----------------
+
+
+def test_three_letter_digit_changes_make_an_id() -> None:
+    """A 10-character token whose letters and digits alternate 3 times is data: {id}."""
+    assert endpoint_template("GET", "https://h/x/abcd1efgh2") == "GET h/x/{id}"
+
+
+def test_two_letter_digit_changes_stay_a_route_word() -> None:
+    """A token whose letters and digits alternate only twice stays a route word."""
+    assert endpoint_template("GET", "https://h/x/abcde1fghij") == "GET h/x/abcde1fghij"
+
+
+def test_sixteen_character_mixed_case_token_is_an_id() -> None:
+    """A 16-character token with two lower-to-upper changes is an opaque token: {id}."""
+    assert endpoint_template("GET", "https://h/x/abcDefGhijklmnop") == "GET h/x/{id}"
+
+
+def test_fifteen_character_mixed_case_token_stays() -> None:
+    """The same shape one character shorter (15) stays a name: the rule starts at 16."""
+    assert endpoint_template("GET", "https://h/x/abcDefGhijklmno") == "GET h/x/abcDefGhijklmno"
+
+
+def test_one_lower_to_upper_change_stays() -> None:
+    """A long camelCase name with a single case change (getUserPreferences) stays a name."""
+    assert endpoint_template("GET", "https://h/x/abcDefghijklmnop") == "GET h/x/abcDefghijklmnop"

@@ -12,7 +12,7 @@ import requests.structures
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrykit import ErrorInfo, FieldError, StatusFamily, parse_error
+from retrykit import ErrorInfo, FieldError, RetryPolicy, StatusFamily, parse_error
 from retrykit._core._envelope import MAX_BODY_BYTES
 from tests.strategies import header_mappings
 
@@ -518,6 +518,12 @@ def test_content_type_charset_is_honoured() -> None:
     assert parse_error(500, headers, "café fermé".encode("latin-1")).message == "café fermé"
 
 
+def test_unknown_charset_falls_back_to_utf8() -> None:
+    """A body in a charset Python does not know is read as UTF-8, not lost."""
+    headers = {"Content-Type": "text/plain; charset=x-no-such-charset"}
+    assert parse_error(500, headers, "café fermé".encode()).message == "café fermé"
+
+
 def test_utf8_bom_is_skipped() -> None:
     """A JSON body starting with a UTF-8 byte order mark is still parsed."""
     assert parse_error(400, {}, b'\xef\xbb\xbf{"code": "BOM"}').code == "BOM"
@@ -754,3 +760,58 @@ def test_arbitrary_json_never_raises(
     _assert_sound(info)
     # repr, not ==: a NaN in details is unequal to itself.
     assert repr(_pickled(info)) == repr(info)
+
+
+@pytest.mark.parametrize(
+    ("retry_statuses", "status", "retryable"),
+    [
+        ({503}, 503, True),
+        ({503}, 500, False),
+        ({429, 500}, 500, True),
+        ({418}, 418, True),
+        ((), 503, False),
+    ],
+)
+def test_retryable_follows_the_policy_given(
+    retry_statuses: set[int], status: int, retryable: bool
+) -> None:
+    """With policy=, retryable follows that policy's retry_statuses, not the default ones."""
+    policy = RetryPolicy(retry_statuses=retry_statuses)
+    assert parse_error(status, {}, None, policy=policy).retryable is retryable
+
+
+def test_retryable_ignores_attempts_and_deadline() -> None:
+    """A policy with one attempt or a tiny deadline still calls a transient status retryable."""
+    policy = RetryPolicy(max_attempts=1, deadline=0.001)
+    assert parse_error(503, {}, None, policy=policy).retryable
+
+
+def test_retryable_uses_the_policy_even_for_an_unreadable_body() -> None:
+    """The policy decides retryable whatever the body holds, garbage included."""
+    policy = RetryPolicy(retry_statuses={418})
+    assert parse_error(418, {"Content-Type": "text/html"}, b"<<<\xff", policy=policy).retryable
+
+
+@pytest.mark.parametrize("code", ["404", " 404 ", 404, 404.0])
+def test_code_equal_to_the_status_is_dropped(code: object) -> None:
+    """An error code that only repeats the HTTP status (as text or number) names no error."""
+    assert parse_error(404, {}, json.dumps({"code": code, "message": "m"}).encode()).code is None
+
+
+@pytest.mark.parametrize(("code", "kept"), [("422", "422"), ("4040", "4040"), (4041, "4041")])
+def test_code_other_than_the_status_is_kept(code: object, kept: str) -> None:
+    """A numeric code different from the status is the API's own code, kept as text."""
+    assert parse_error(404, {}, json.dumps({"code": code}).encode()).code == kept
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "sentence"),
+    [
+        ("3599", "Too many requests. Please try again in 60 minutes."),
+        ("3600", "Too many requests. Please try again in 1 hour."),
+        ("3660", "Too many requests. Please try again in 2 hours."),
+    ],
+)
+def test_cooldown_sentence_at_the_one_hour_edge(retry_after: str, sentence: str) -> None:
+    """Up to 59 min 59 s the wait is told in minutes, from 60 min in hours, rounded up."""
+    assert parse_error(429, {"Retry-After": retry_after}, None).user_message == sentence

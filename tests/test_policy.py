@@ -116,6 +116,13 @@ def test_methods_given_as_a_str_rejected(methods: str) -> None:
         RetryPolicy(idempotent_methods=methods)
 
 
+@pytest.mark.parametrize("methods", [["GET", 1], [None], [b"GET"]])
+def test_method_names_must_be_str(methods: list[object]) -> None:
+    """A method name that is not a str is refused, naming idempotent_methods."""
+    with pytest.raises(TypeError, match="idempotent_methods"):
+        RetryPolicy(idempotent_methods=methods)  # type: ignore[arg-type]
+
+
 def test_methods_upper_cased() -> None:
     """Method names are stored upper-cased, so 'get' and 'GET' are the same."""
     policy = RetryPolicy(idempotent_methods=["get", "Put", "DELETE"])

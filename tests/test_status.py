@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retrykit import StatusFamily, classify_status
+from retrykit._core._status import family_of, is_server_error, reason_phrase
 from tests.strategies import statuses
 
 _SPECIFIC = {400, 401, 403, 404, 408, 409, 410, 413, 422, 423, 429, 500, 502, 503, 504}
@@ -122,3 +123,38 @@ def test_any_int_outside_the_range_raises(status: int) -> None:
     """No integer outside 100..599 is ever given a family."""
     with pytest.raises(ValueError, match="100 to 599"):
         classify_status(status)
+
+
+@pytest.mark.parametrize(
+    ("status", "phrase"),
+    [(200, "OK"), (404, "Not Found"), (429, "Too Many Requests"), (503, "Service Unavailable")],
+)
+def test_reason_phrase(status: int, phrase: str) -> None:
+    """A standard status gives its reason phrase, as a status line or an error message shows it."""
+    assert reason_phrase(status) == phrase
+
+
+@pytest.mark.parametrize("status", [599, 0, -1, 10**20, "404", None, 404.5])
+def test_reason_phrase_of_no_standard_status_is_empty(status: object) -> None:
+    """A status without a standard phrase, or not a status at all, gives "" and never raises."""
+    assert reason_phrase(status) == ""  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [(499, False), (500, True), (599, True), (600, False)]
+)
+def test_is_server_error_is_the_5xx_class(status: int, expected: bool) -> None:
+    """Exactly the 5xx statuses are server errors, whatever their own family."""
+    assert is_server_error(status) is expected
+
+
+@given(statuses())
+def test_family_of_a_valid_status_is_its_classification(status: int) -> None:
+    """For a real status, family_of agrees with classify_status."""
+    assert family_of(status) is classify_status(status)
+
+
+@pytest.mark.parametrize("status", [0, 99, 600, -5, 10**20, "503", None])
+def test_family_of_an_impossible_status_is_server(status: object) -> None:
+    """A status no server may send is read as a broken server, never an exception."""
+    assert family_of(status) is StatusFamily.SERVER  # type: ignore[arg-type]

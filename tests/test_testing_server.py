@@ -113,6 +113,30 @@ def test_negative_delays_are_refused() -> None:
         Hang(-1)
 
 
+@pytest.mark.parametrize("seconds", [float("inf"), float("nan")])
+def test_endless_or_undefined_delays_are_refused(seconds: float) -> None:
+    """A Hang or Reply delay that would never end, or is NaN, is refused when built."""
+    with pytest.raises(ValueError, match="seconds"):
+        Hang(seconds)
+    with pytest.raises(ValueError, match="delay"):
+        Reply(delay=seconds)
+
+
+def test_delay_must_be_a_number() -> None:
+    """A delay given as text is refused with TypeError, naming it."""
+    with pytest.raises(TypeError, match="delay"):
+        SlowBody(delay="1")  # type: ignore[arg-type]
+
+
+def test_steps_are_importable_from_retrykit_testing() -> None:
+    """The step types keep their public home, retrykit.testing, after living in _steps."""
+    import retrykit.testing
+    import retrykit.testing._steps
+
+    for name in ("Reply", "Reset", "Truncated", "Garbage", "Hang", "SlowBody", "ReceivedRequest"):
+        assert getattr(retrykit.testing, name) is getattr(retrykit.testing._steps, name)
+
+
 def test_reset_forgets_scripts_and_records(server: FlakyServer) -> None:
     """reset() clears scripts and the record of received requests."""
     server.script("/x", Reply(500))

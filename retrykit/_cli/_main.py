@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING, NoReturn, get_args
 import attrs
 
 from retrykit._core._backoff import Backoff, JitterKind
-from retrykit._core._decide import Decision, Reason, decide
+from retrykit._core._decide import Decision, decide, is_safe_to_repeat, proves_not_processed
+from retrykit._core._headers import unreadable_wait_headers
 from retrykit._core._policy import FailureKind, RetryPolicy
+from retrykit._core._schedule import MEDIAN_RAND, ScheduleRow, schedule_rows
+from retrykit._core._sentences import REASON_SENTENCES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -29,85 +32,6 @@ _DEFAULT_POLICY = RetryPolicy()
 _CHART_WIDTH = 40
 # The largest float below 1: ``rand`` is drawn from [0, 1), so this gives the longest wait.
 _RAND_MAX = math.nextafter(1.0, 0.0)
-_RAND_SHOWN = 0.5
-
-# One sentence per Reason. Placeholders: method, status, attempt, max_attempts, elapsed,
-# deadline, server_wait, max_retry_after, safe_because.
-REASON_SENTENCES: Mapping[str, str] = {
-    Reason.SUCCESS: (
-        "Status {status} is an answer, not a failure: the call is over and the caller "
-        "gets this response."
-    ),
-    Reason.RETRYABLE_STATUS: (
-        "Status {status} is one the policy retries, and {safe_because}, so another "
-        "attempt follows after the wait."
-    ),
-    Reason.CONNECT_FAILED: (
-        "The connection failed before the request was sent, so the server never saw it; "
-        "sending it again is safe for any method, {method} included."
-    ),
-    Reason.UNKNOWN_OUTCOME: (
-        "The exchange broke after the request was sent, so the server may have acted on "
-        "it; {safe_because}, so it is sent again."
-    ),
-    Reason.NOT_RETRYABLE_STATUS: (
-        "Status {status} is not in the policy's retry statuses: the answer is final "
-        "(asking again would get the same answer), so it goes back to the caller."
-    ),
-    Reason.UNSAFE_METHOD: (
-        "{method} is not idempotent and carries no idempotency key; the server may have "
-        "acted on it, so it is not sent again."
-    ),
-    Reason.ATTEMPTS_EXHAUSTED: (
-        "This was attempt {attempt} of {max_attempts}: the policy allows no more, so the "
-        "last outcome goes back to the caller."
-    ),
-    Reason.DEADLINE: (
-        "The wait before another attempt would end past the policy's deadline of "
-        "{deadline} s ({elapsed} s already spent), so the call stops now instead of "
-        "failing later."
-    ),
-    Reason.RETRY_AFTER_TOO_LONG: (
-        "The server asked to wait {server_wait} s, longer than max_retry_after "
-        "({max_retry_after} s); rather than block that long, the response goes back to "
-        "the caller at once."
-    ),
-    Reason.BUDGET_EXHAUSTED: (
-        "The retry budget is spent: too many recent calls needed retries, so this one is "
-        "not retried, to keep from piling load on a struggling server."
-    ),
-    Reason.CIRCUIT_OPEN: (
-        "The circuit for this origin is open after repeated failures: nothing is sent "
-        "until its recovery timeout has passed and a probe succeeds."
-    ),
-    Reason.RATE_LIMITED: (
-        "The server's rate limit (or the limit configured on the client) would not allow "
-        "another request before max_retry_after or the deadline, so nothing was sent: "
-        "the caller gets a RateLimitExceededError saying how long to wait."
-    ),
-    Reason.THROTTLED: (
-        "The server has been refusing most requests (429, 503), so the adaptive throttle "
-        "shed this one locally, without sending it, to let the server recover."
-    ),
-    Reason.RECONCILED_APPLIED: (
-        "The request was not safe to send again and its outcome was unknown; the "
-        "reconcile function found that it took effect, so it is not sent again and the "
-        "caller gets a WriteAppliedError saying so."
-    ),
-    Reason.HEDGE_LOST: (
-        "This attempt was one of two sent at once (a hedged read); the other answered "
-        "first, so this one was cancelled or its answer dropped."
-    ),
-    Reason.BODY_NOT_REPLAYABLE: (
-        "The request body was a stream that has been consumed and cannot be sent again, "
-        "so the request is not retried."
-    ),
-    Reason.RETRIES_DISABLED: "Retries are turned off for this request.",
-    Reason.UNEXPECTED_ERROR: (
-        "The attempt ended in an error retrykit does not retry (a certificate or proxy error, "
-        "an invalid URL, a bug in a caller's code); it is raised as it is."
-    ),
-}
 
 
 class _CliError(Exception):
@@ -383,39 +307,6 @@ def _number(value: float | None) -> str:
 # -- schedule ---------------------------------------------------------------------------
 
 
-@attrs.frozen
-class ScheduleRow:
-    """One retry of a schedule: its shortest, median and longest wait, and the worst total."""
-
-    retry: int
-    low: float
-    median: float
-    high: float
-    worst_total: float
-
-
-def schedule_rows(backoff: Backoff, retries: int) -> list[ScheduleRow]:
-    """Return the waits before retries 1..``retries`` as `Backoff.delay` gives them.
-
-    ``low`` is ``delay(rand=0)``, ``median`` is ``delay(rand=0.5)`` and ``high`` the upper
-    end of `Backoff.bounds`. With decorrelated jitter each column follows its own chain:
-    the low wait is computed from the previous low wait, and so on.
-    """
-    rows: list[ScheduleRow] = []
-    previous_low: float | None = None
-    previous_median: float | None = None
-    previous_high: float | None = None
-    worst_total = 0.0
-    for retry in range(1, retries + 1):
-        low = backoff.delay(retry, rand=0.0, previous=previous_low)
-        median = backoff.delay(retry, rand=_RAND_SHOWN, previous=previous_median)
-        high = backoff.bounds(retry, previous=previous_high)[1]
-        worst_total += high
-        rows.append(ScheduleRow(retry, low, median, high, worst_total))
-        previous_low, previous_median, previous_high = low, median, high
-    return rows
-
-
 def _schedule(args: argparse.Namespace) -> int:
     policy = _policy(args)
     backoff = policy.backoff
@@ -502,7 +393,7 @@ def _explain(args: argparse.Namespace) -> int:
             previous_delay=args.previous_delay,
         )
 
-    shown = decision_at(_RAND_SHOWN)
+    shown = decision_at(MEDIAN_RAND)
     shortest, longest = decision_at(0.0), decision_at(_RAND_MAX)
 
     key = "with an idempotency key" if args.idempotency_key else "no idempotency key"
@@ -541,6 +432,13 @@ def _explain(args: argparse.Namespace) -> int:
     if shown.server_wait is not None:
         never_less = "; retrykit never waits less" if shown.retry else ""
         print(f"server:    asked to wait {_number(shown.server_wait)} s{never_less}")
+    unreadable = unreadable_wait_headers(headers, now=now)
+    if unreadable:
+        them = "it" if len(unreadable) == 1 else "them"
+        print(
+            f"ignored:   {', '.join(unreadable)} could not be read, so the wait does not "
+            f"follow {them}"
+        )
     sentence = _reason_sentence(
         shown, policy=policy, args=args, method=method, status=status, failure=failure
     )
@@ -585,14 +483,18 @@ def _reason_sentence(
     status: int | None,
     failure: FailureKind | None,
 ) -> str:
+    # Why a repeat is safe, from the core's own predicates; the sentences that use it are
+    # only given for decisions where one of these holds.
     if args.idempotency_key:
         safe_because = "the request carries an idempotency key, so the server can deduplicate it"
-    elif method in policy.idempotent_methods:
+    elif is_safe_to_repeat(policy, method, has_idempotency_key=False):
         safe_because = f"{method} is idempotent (sending it twice does what sending it once does)"
     elif failure is FailureKind.CONNECT:
         safe_because = "the server never received it"
-    else:
+    elif status is not None and proves_not_processed(status):
         safe_because = f"a {status} means the server did not act on the request"
+    else:
+        safe_because = f"{method} is not safe to repeat"
     template = REASON_SENTENCES.get(decision.reason, "{reason}")
     return template.format(
         reason=decision.reason,

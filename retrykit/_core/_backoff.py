@@ -6,26 +6,13 @@ import math
 from typing import Literal
 
 import attrs
+from attrs.validators import in_
+
+from retrykit._core._validators import non_negative
 
 JitterKind = Literal["none", "full", "equal", "proportional", "decorrelated"]
 
 _JITTER_KINDS = ("none", "full", "equal", "proportional", "decorrelated")
-
-
-def _non_negative_finite(
-    _instance: object, attribute: attrs.Attribute[float], value: float
-) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{attribute.name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{attribute.name} must be finite and >= 0, got {value!r}")
-
-
-def _known_jitter(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in _JITTER_KINDS:
-        raise ValueError(
-            f"{attribute.name} must be one of {', '.join(_JITTER_KINDS)}; got {value!r}"
-        )
 
 
 @attrs.frozen
@@ -45,11 +32,11 @@ class Backoff:
       counts as ``base``)
     """
 
-    base: float = attrs.field(default=1.0, validator=_non_negative_finite)
-    multiplier: float = attrs.field(default=2.0, validator=_non_negative_finite)
-    cap: float = attrs.field(default=30.0, validator=_non_negative_finite)
-    jitter: JitterKind = attrs.field(default="full", validator=_known_jitter)
-    jitter_ratio: float = attrs.field(default=0.2, validator=_non_negative_finite)
+    base: float = attrs.field(default=1.0, validator=non_negative)
+    multiplier: float = attrs.field(default=2.0, validator=non_negative)
+    cap: float = attrs.field(default=30.0, validator=non_negative)
+    jitter: JitterKind = attrs.field(default="full", validator=in_(_JITTER_KINDS))
+    jitter_ratio: float = attrs.field(default=0.2, validator=non_negative)
 
     def raw(self, retry: int) -> float:
         """Return the capped exponential delay for ``retry``, before jitter."""
@@ -67,10 +54,24 @@ class Backoff:
 
         ``rand`` is a float in [0, 1) from the caller's random source; ``previous`` is the
         delay before the last retry, used only by ``"decorrelated"``. The result is in
-        [0, cap], except for ``"proportional"``, where it is in [raw, raw * (1 + jitter_ratio)].
+        [0, cap], except for ``"proportional"``, where it is in [raw, raw * (1 + jitter_ratio)],
+        and always within `bounds`.
         """
         if not 0.0 <= rand < 1.0:
             raise ValueError(f"rand must be in [0, 1), got {rand!r}")
+        return self._wait(retry, rand, previous)
+
+    def bounds(self, retry: int, *, previous: float | None = None) -> tuple[float, float]:
+        """Return the smallest and largest wait ``delay`` can give for ``retry``.
+
+        Both ends come from the very formula `delay` uses, at ``rand`` 0 and 1: each jitter
+        formula only grows with ``rand``, rounding included, so no delay leaves its bounds,
+        not even by one unit in the last place.
+        """
+        return self._wait(retry, 0.0, previous), self._wait(retry, 1.0, previous)
+
+    def _wait(self, retry: int, rand: float, previous: float | None) -> float:
+        # The jitter formulas of the class docstring, for any rand in [0, 1].
         jitter = self.jitter
         if jitter == "decorrelated":
             if retry < 1:
@@ -85,22 +86,6 @@ class Backoff:
         if jitter == "equal":
             return raw / 2.0 + rand * raw / 2.0
         return raw + rand * self.jitter_ratio * raw
-
-    def bounds(self, retry: int, *, previous: float | None = None) -> tuple[float, float]:
-        """Return the smallest and largest wait ``delay`` can give for ``retry``."""
-        jitter = self.jitter
-        if jitter == "decorrelated":
-            p = self._decorrelated_previous(previous)
-            low = min(self.cap, self.base)
-            return low, max(low, min(self.cap, 3.0 * p))
-        raw = self.raw(retry)
-        if jitter == "full":
-            return 0.0, raw
-        if jitter == "none":
-            return raw, raw
-        if jitter == "equal":
-            return raw / 2.0, raw
-        return raw, raw * (1.0 + self.jitter_ratio)
 
     def _decorrelated_previous(self, previous: float | None) -> float:
         # Below base, 3 * p - base could go negative and so could the wait; NaN and inf

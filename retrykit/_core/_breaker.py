@@ -42,11 +42,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeAlias
 
 import attrs
+from attrs.validators import in_, is_callable, optional
 
 from retrykit._core._budget import WindowCounts
 
 if TYPE_CHECKING:
     from retrykit._core._policy import FailureKind
+from retrykit._core._validators import fraction, positive, positive_int
 
 HALF_OPEN_RETRY_AFTER: Final = 1.0
 
@@ -91,37 +93,6 @@ NO_CIRCUIT: Final = Ticket(0, 0)
 """The ticket of a call to a key that has no circuit yet (a circuit starts at generation 0)."""
 
 
-def _positive_int(_instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{attribute.name} must be an int >= 1, got {value!r}")
-
-
-def _positive_finite(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{attribute.name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{attribute.name} must be finite and > 0, got {value!r}")
-
-
-def _rate(_instance: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{attribute.name} must be a number or None, got {value!r}")
-    if not 0 < value <= 1:
-        raise ValueError(f"{attribute.name} must be in (0, 1] or None, got {value!r}")
-
-
-def _optional_callable(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not callable(value):
-        raise TypeError(f"{attribute.name} must be a callable or None, got {value!r}")
-
-
-def _counts(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
-    if value not in ("calls", "attempts"):
-        raise ValueError(f"{attribute.name} must be 'calls' or 'attempts', got {value!r}")
-
-
 @attrs.frozen
 class BreakerConfig:
     """A circuit breaker's settings, validated on construction.
@@ -136,19 +107,19 @@ class BreakerConfig:
     docstring for the rules.
     """
 
-    failure_threshold: int = attrs.field(default=5, validator=_positive_int)
-    recovery_timeout: float = attrs.field(default=30.0, validator=_positive_finite)
-    half_open_max_calls: int = attrs.field(default=1, validator=_positive_int)
-    success_threshold: int = attrs.field(default=1, validator=_positive_int)
-    failure_rate: float | None = attrs.field(default=None, validator=_rate)
-    minimum_calls: int = attrs.field(default=20, validator=_positive_int)
-    window: float = attrs.field(default=30.0, validator=_positive_finite)
-    max_keys: int = attrs.field(default=10_000, validator=_positive_int)
-    max_recovery_timeout: float = attrs.field(default=300.0, validator=_positive_finite)
+    failure_threshold: int = attrs.field(default=5, validator=positive_int)
+    recovery_timeout: float = attrs.field(default=30.0, validator=positive)
+    half_open_max_calls: int = attrs.field(default=1, validator=positive_int)
+    success_threshold: int = attrs.field(default=1, validator=positive_int)
+    failure_rate: float | None = attrs.field(default=None, validator=optional(fraction))
+    minimum_calls: int = attrs.field(default=20, validator=positive_int)
+    window: float = attrs.field(default=30.0, validator=positive)
+    max_keys: int = attrs.field(default=10_000, validator=positive_int)
+    max_recovery_timeout: float = attrs.field(default=300.0, validator=positive)
     break_duration: Callable[[int], float] | None = attrs.field(
-        default=None, validator=_optional_callable
+        default=None, validator=optional(is_callable())
     )
-    counts: str = attrs.field(default="calls", validator=_counts)
+    counts: str = attrs.field(default="calls", validator=in_(("calls", "attempts")))
 
     def break_for(self, openings: int) -> float:
         """Return the break after opening number ``openings`` (1 for the first).

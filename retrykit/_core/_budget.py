@@ -27,6 +27,8 @@ from typing import Final
 
 import attrs
 
+from retrykit._core._validators import non_negative, positive
+
 WINDOW_BUCKETS: Final = 10
 
 # ratio * deposits is a float: 0.29 * 100 gives 28.999999999999996, which must still
@@ -83,21 +85,6 @@ class WindowCounts:
             self._seconds[slot] = 0
 
 
-def _non_negative_finite(
-    _instance: object, attribute: attrs.Attribute[float], value: float
-) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{attribute.name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{attribute.name} must be finite and >= 0, got {value!r}")
-
-
-def _positive_finite(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    _non_negative_finite(_instance, attribute, value)
-    if value == 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
-
-
 @attrs.frozen
 class BudgetConfig:
     """A retry budget's settings, validated: see this module's docstring for the rule.
@@ -106,9 +93,9 @@ class BudgetConfig:
     > 0, all finite.
     """
 
-    ratio: float = attrs.field(default=0.2, validator=_non_negative_finite)
-    min_per_second: float = attrs.field(default=10.0, validator=_non_negative_finite)
-    ttl: float = attrs.field(default=10.0, validator=_positive_finite)
+    ratio: float = attrs.field(default=0.2, validator=non_negative)
+    min_per_second: float = attrs.field(default=10.0, validator=non_negative)
+    ttl: float = attrs.field(default=10.0, validator=positive)
 
     @property
     def reserve(self) -> float:

@@ -24,12 +24,14 @@ the retry budget is spent ("budget_exhausted").
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+import enum
+from typing import TYPE_CHECKING
 
 import attrs
 
 from retrykit._core._headers import get_header, parse_rate_limit, parse_retry_after
 from retrykit._core._policy import FailureKind, RetryPolicy
+from retrykit._core._status import is_server_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -40,41 +42,58 @@ _NOT_PROCESSED_STATUSES = frozenset({408, 429})
 _AUTO_KEY_METHODS = frozenset({"POST", "PATCH"})
 
 
-class Reason:
-    """The machine-readable reasons a `Decision` (or a retry loop) gives."""
+class Reason(str, enum.Enum):
+    """Why a `Decision`, or a retry loop around `decide`, retried or stopped.
 
-    SUCCESS: Final = "success"
-    RETRYABLE_STATUS: Final = "retryable_status"
-    CONNECT_FAILED: Final = "connect_failed"
-    UNKNOWN_OUTCOME: Final = "unknown_outcome"
-    NOT_RETRYABLE_STATUS: Final = "not_retryable_status"
-    UNSAFE_METHOD: Final = "unsafe_method"
-    ATTEMPTS_EXHAUSTED: Final = "attempts_exhausted"
-    DEADLINE: Final = "deadline"
-    RETRY_AFTER_TOO_LONG: Final = "retry_after_too_long"
+    Each member is a ``str`` equal to its value (``Reason.SUCCESS == "success"``), and
+    ``str()``, f-strings, ``%s`` and JSON give the plain value, so logs, metrics labels and
+    comparisons with strings read as they did when reasons were plain strings.
+    """
+
+    SUCCESS = "success"
+    RETRYABLE_STATUS = "retryable_status"
+    CONNECT_FAILED = "connect_failed"
+    UNKNOWN_OUTCOME = "unknown_outcome"
+    NOT_RETRYABLE_STATUS = "not_retryable_status"
+    UNSAFE_METHOD = "unsafe_method"
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
+    DEADLINE = "deadline"
+    RETRY_AFTER_TOO_LONG = "retry_after_too_long"
     # Given by the retry loops around `decide`, not by `decide` itself.
-    BUDGET_EXHAUSTED: Final = "budget_exhausted"
-    CIRCUIT_OPEN: Final = "circuit_open"
-    BODY_NOT_REPLAYABLE: Final = "body_not_replayable"
-    RATE_LIMITED: Final = "rate_limited"
-    THROTTLED: Final = "throttled"
-    RECONCILED_APPLIED: Final = "reconciled_applied"
-    HEDGE_LOST: Final = "hedge_lost"
-    RETRIES_DISABLED: Final = "retries_disabled"
-    UNEXPECTED_ERROR: Final = "unexpected_error"
+    BUDGET_EXHAUSTED = "budget_exhausted"
+    CIRCUIT_OPEN = "circuit_open"
+    BODY_NOT_REPLAYABLE = "body_not_replayable"
+    RATE_LIMITED = "rate_limited"
+    THROTTLED = "throttled"
+    RECONCILED_APPLIED = "reconciled_applied"
+    HEDGE_LOST = "hedge_lost"
+    UNEXPECTED_ERROR = "unexpected_error"
+
+    def __str__(self) -> str:
+        return self.value
+
+    # Enum hashes members by name; a member equal to "success" must hash as "success"
+    # does, or a dict keyed by one would miss the other.
+    __hash__ = str.__hash__
+
+
+def _to_reason(value: str) -> Reason:
+    # Callers outside the core may still pass a reason's plain value.
+    return value if type(value) is Reason else Reason(value)
 
 
 @attrs.frozen
 class Decision:
     """What to do after an attempt: retry after ``delay`` seconds, or stop.
 
-    ``reason`` is one of the `Reason` strings. ``server_wait`` is the wait the server
-    asked for (``Retry-After``, or a rate-limit reset on a 429), when it asked.
+    ``reason`` is a `Reason` (a plain value such as ``"success"`` is converted).
+    ``server_wait`` is the wait the server asked for (``Retry-After``, or a rate-limit
+    reset on a 429), when it asked.
     """
 
     retry: bool
     delay: float
-    reason: str
+    reason: Reason = attrs.field(converter=_to_reason)
     server_wait: float | None = None
 
 
@@ -92,6 +111,24 @@ def is_safe_to_repeat(policy: RetryPolicy, method: str, *, has_idempotency_key: 
     request that carries an idempotency key.
     """
     return has_idempotency_key or method.upper() in policy.idempotent_methods
+
+
+def retries_status(policy: RetryPolicy, status: int) -> bool:
+    """Return True if ``policy`` retries ``status`` for a request that is safe to repeat.
+
+    That is the status rule alone (rule 3): attempts left, the deadline and a long
+    ``Retry-After`` do not change it.
+    """
+    return status in policy.retry_statuses
+
+
+def proves_not_processed(status: int) -> bool:
+    """Return True if ``status`` proves the server did not act on the request.
+
+    408 (RFC 9110, section 15.5.9) and 429 (RFC 6585, section 4) say the request was not
+    processed, so even a request that is not safe to repeat may be sent again (rule 4).
+    """
+    return status in _NOT_PROCESSED_STATUSES
 
 
 def needs_idempotency_key(policy: RetryPolicy, method: str, *, has_idempotency_key: bool) -> bool:
@@ -117,7 +154,7 @@ def counts_as_failure(
     """
     if failure is not None:
         return True
-    return status is not None and status >= 500 and status in policy.retry_statuses
+    return status is not None and is_server_error(status) and status in policy.retry_statuses
 
 
 def decide(
@@ -148,20 +185,19 @@ def decide(
             raise ValueError("decide() needs a status or a failure")
         if status < 400:
             return _SUCCESS
-
-    safe = has_idempotency_key or method.upper() in policy.idempotent_methods
-    if failure is FailureKind.CONNECT:
-        reason = Reason.CONNECT_FAILED
-    elif failure is not None:
-        if not safe:
+        if not retries_status(policy, status):
+            return _NOT_RETRYABLE
+        if not proves_not_processed(status) and not is_safe_to_repeat(
+            policy, method, has_idempotency_key=has_idempotency_key
+        ):
             return _UNSAFE
-        reason = Reason.UNKNOWN_OUTCOME
-    elif status not in policy.retry_statuses:
-        return _NOT_RETRYABLE
-    elif not safe and status not in _NOT_PROCESSED_STATUSES:
+        reason = Reason.RETRYABLE_STATUS
+    elif failure is FailureKind.CONNECT:
+        reason = Reason.CONNECT_FAILED
+    elif not is_safe_to_repeat(policy, method, has_idempotency_key=has_idempotency_key):
         return _UNSAFE
     else:
-        reason = Reason.RETRYABLE_STATUS
+        reason = Reason.UNKNOWN_OUTCOME
 
     if attempt >= policy.max_attempts:
         return _EXHAUSTED

@@ -27,29 +27,33 @@ Rules:
 
 from __future__ import annotations
 
-import datetime
-import html
-import http
 import json
 import math
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
-from retrykit._core._decide import decide
-from retrykit._core._headers import get_header, parse_http_date, parse_rate_limit, parse_retry_after
+from retrykit._core._dates import bounded_wait, parse_iso_8601, reset_wait, wait_until
+from retrykit._core._decide import retries_status
+from retrykit._core._headers import (
+    MAX_REQUEST_ID,
+    parse_rate_limit,
+    parse_retry_after,
+    read_header,
+    request_id,
+)
 from retrykit._core._policy import RetryPolicy
-from retrykit._core._status import StatusFamily, classify_status
+from retrykit._core._sentences import user_message
+from retrykit._core._status import StatusFamily, family_of, reason_phrase
+from retrykit._core._text import MAX_MESSAGE, clean, decode, excerpt, looks_like_html
 
 MAX_BODY_BYTES = 64 * 1024
 """The most of a body `parse_error` reads: bytes, or characters for a ``str`` body."""
 
-_MAX_MESSAGE = 500
-_MAX_EXCERPT = 200
-_MAX_REQUEST_ID = 200
 _DEFAULT_POLICY = RetryPolicy()
+# Integers of up to this many bits convert to a float; beyond, float() overflows.
+_FLOAT_BITS = 1023
 
 _REQUEST_ID_KEYS = (
     "request_id",
@@ -59,14 +63,6 @@ _REQUEST_ID_KEYS = (
     "trace_id",
     "correlation_id",
     "correlationId",
-)
-_REQUEST_ID_HEADERS = (
-    "x-request-id",
-    "request-id",
-    "x-amzn-requestid",
-    "x-amz-request-id",
-    "x-correlation-id",
-    "x-github-request-id",
 )
 _MESSAGE_KEYS = (
     "message",
@@ -82,26 +78,6 @@ _FIELD_NAME_KEYS = ("field", "param", "parameter", "property", "pointer")
 _FIELD_MESSAGE_KEYS = ("message", "description", "msg", "detail", "title", "reason", "code")
 # RFC 9457 members with a place of their own in ErrorInfo; the rest of a problem is details.
 _PROBLEM_MEMBERS = frozenset({"status", "detail", "instance", "errors"})
-
-_CONTROL = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff\ud800-\udfff]"
-)
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]{1,40})")
-_HTML_TITLE = re.compile(r"<title\b[^>]{0,200}>", re.IGNORECASE)
-_HTML_TITLE_END = re.compile(r"</title", re.IGNORECASE)
-_TAG_NAME = re.compile(r"<\s*([A-Za-z][A-Za-z0-9]{0,20})")
-_RAW_TEXT_END = {
-    "script": re.compile(r"</script", re.IGNORECASE),
-    "style": re.compile(r"</style", re.IGNORECASE),
-}
-_ISO_8601 = re.compile(
-    r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})[Tt ]"
-    r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
-    r"(?::(?P<second>[0-9]{2})(?:[.,](?P<fraction>[0-9]{1,9}))?)?"
-    r"\s*(?P<zone>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
-)
-_TIMESTAMP_THRESHOLD = 1_000_000_000
-_MILLISECOND_TIMESTAMP_THRESHOLD = 100_000_000_000
 
 
 class _FrozenDict(Mapping[str, Any]):
@@ -155,85 +131,18 @@ def _to_field_errors(value: Iterable[FieldError]) -> tuple[FieldError, ...]:
     return tuple(value)
 
 
-def _family_of(status: int) -> StatusFamily:
-    """Return `classify_status` of ``status``; a status outside 100-599 is SERVER.
+def _message_for(status: int) -> str:
+    # The message of a response that gave none: its reason phrase, never empty.
+    return reason_phrase(status) or f"HTTP {status}"
 
-    A status no HTTP server may send is a broken server (or proxy), so it is the
-    server's fault. Never raises.
-    """
+
+def _is_retryable_status(status: int, policy: RetryPolicy) -> bool:
+    # The status rule alone, so a Retry-After longer than max_retry_after, or a policy's
+    # last attempt, does not hide that the status is transient.
     try:
-        return classify_status(status)
-    except (TypeError, ValueError):
-        return StatusFamily.SERVER
-
-
-def _reason_phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except (TypeError, ValueError):
-        return f"HTTP {status}"
-
-
-def _is_retryable_status(status: int) -> bool:
-    # The status rule alone: decide() for a first GET attempt, without headers, so a
-    # Retry-After longer than max_retry_after does not hide that the status is transient.
-    try:
-        return decide(_DEFAULT_POLICY, attempt=1, method="GET", status=status).retry
-    except (TypeError, ValueError):
+        return retries_status(policy, status)
+    except TypeError:  # an unhashable status
         return False
-
-
-def _humanise_wait(seconds: float | None) -> str:
-    """Return "in 30 seconds", "in 2 minutes"..., "shortly" or "later"."""
-    whole = math.ceil(seconds) if seconds is not None and math.isfinite(seconds) else 0
-    if whole <= 0:
-        return "shortly"
-    for unit, size, limit in (("second", 1, 60), ("minute", 60, 3600), ("hour", 3600, 48 * 3600)):
-        if whole < limit:
-            count = math.ceil(whole / size)
-            return f"in 1 {unit}" if count == 1 else f"in {count} {unit}s"
-    return "later"
-
-
-def _sentence(text: str) -> str:
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-def _user_message(
-    status: int,
-    family: StatusFamily,
-    field_errors: tuple[FieldError, ...],
-    retry_after: float | None,
-) -> str:
-    if family is StatusFamily.RATE_LIMITED:
-        return f"Too many requests. Please try again {_humanise_wait(retry_after)}."
-    if family is StatusFamily.VALIDATION and field_errors:
-        # Field messages are written for the people who filled the form in.
-        return _clean(" ".join(_sentence(error.message) for error in field_errors), _MAX_MESSAGE)
-    if family is StatusFamily.VALIDATION:
-        return "The request was not valid. Please check it and try again."
-    if family is StatusFamily.LOCKED:
-        return "This item is closed and can no longer be changed."
-    if family is StatusFamily.AUTH:
-        return "Access was refused. Please sign in and try again."
-    if family is StatusFamily.POLICY:
-        return "Access was refused. You do not have permission to do this."
-    if family is StatusFamily.NOT_FOUND:
-        return "The requested item was not found."
-    if family is StatusFamily.CONFLICT:
-        return "This item was changed elsewhere. Please refresh and try again."
-    if family is StatusFamily.PAYLOAD_TOO_LARGE:
-        return "The request is too large. Please send less data."
-    if status == 408:
-        return "The request took too long. Please try again."
-    if family in (
-        StatusFamily.SERVER,
-        StatusFamily.UPSTREAM,
-        StatusFamily.UNAVAILABLE,
-        StatusFamily.TIMEOUT,
-    ):
-        return "The service is temporarily unavailable. Please try again later."
-    return "The request could not be completed."
 
 
 @attrs.frozen(kw_only=True)
@@ -249,8 +158,9 @@ class ErrorInfo:
     - ``details``: the envelope's details object, read-only (arrays become tuples).
     - ``field_errors``: one `FieldError` per invalid input the server named.
     - ``timestamp``, ``path``: as the server sent them, or None.
-    - ``retryable``: whether `decide` retries this status for a GET; a long
-      ``retry_after`` does not change it, so compare that with your own limit.
+    - ``retryable``: whether the policy given to `parse_error` (the default
+      `RetryPolicy` otherwise) retries this status for a request safe to repeat, such as a
+      GET; a long ``retry_after`` does not change it, so compare that with your own limit.
     - ``retry_after``: seconds the server asked to wait (Retry-After, a rate-limit
       reset on a 429, or a reset time in the body), or None.
     - ``user_message``: a sentence safe to show an end user: no stack trace, no secret.
@@ -273,19 +183,20 @@ class ErrorInfo:
 
     @family.default
     def _family_default(self) -> StatusFamily:
-        return _family_of(self.status)
+        return family_of(self.status)
 
     @message.default
     def _message_default(self) -> str:
-        return _reason_phrase(self.status)
+        return _message_for(self.status)
 
     @retryable.default
     def _retryable_default(self) -> bool:
-        return _is_retryable_status(self.status)
+        return _is_retryable_status(self.status, _DEFAULT_POLICY)
 
     @user_message.default
     def _user_message_default(self) -> str:
-        return _user_message(self.status, self.family, self.field_errors, self.retry_after)
+        messages = (error.message for error in self.field_errors)
+        return user_message(self.status, self.family, messages, self.retry_after)
 
 
 @attrs.define
@@ -308,6 +219,7 @@ def parse_error(
     body: bytes | str | None,
     *,
     now: float | None = None,
+    policy: RetryPolicy | None = None,
 ) -> ErrorInfo:
     """Return what an error response says, whatever envelope the API wraps it in.
 
@@ -317,32 +229,40 @@ def parse_error(
     Content-Type charset, else UTF-8, replacing invalid bytes. ``now`` is the current
     Unix time, used to turn dates (a Retry-After HTTP-date, a ``resetsAt`` ISO 8601 time,
     a rate-limit reset timestamp) into seconds; without it those waits are None, while
-    waits given in seconds still count. The body's fields win over headers.
+    waits given in seconds still count. The body's fields win over headers. ``policy``
+    (default: the default `RetryPolicy`) decides ``retryable``, so pass the one your
+    client retries with.
 
     Never raises, on any input; ``message`` is never empty. The envelopes read are listed
     in this module's docstring.
     """
+    retryable = _is_retryable_status(status, _DEFAULT_POLICY if policy is None else policy)
     try:
-        return _parse(status, headers, body, now)
+        return _parse(status, headers, body, now, retryable=retryable)
     except Exception:  # noqa: BLE001 - an error body must never cause an error of its own
-        return ErrorInfo(status=status)
+        return ErrorInfo(status=status, retryable=retryable)
 
 
 def _parse(
-    status: int, headers: Mapping[str, str], body: bytes | str | None, now: float | None
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes | str | None,
+    now: float | None,
+    *,
+    retryable: bool,
 ) -> ErrorInfo:
     if now is not None and not math.isfinite(now):
         now = None
-    content_type = _header_text(headers, "content-type").lower()
-    text = _decode(body, content_type)
+    content_type = (read_header(headers, "content-type") or "").lower()
+    text = decode(body, content_type, MAX_BODY_BYTES)
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):
-        found = _Found(message=_excerpt(text, is_html=_looks_like_html(text, content_type)))
+        found = _Found(message=excerpt(text, is_html=looks_like_html(text, content_type)))
     else:
         found = _read_json(value, status, content_type, now)
 
-    wait = _retry_after_header(headers, now)
+    wait = parse_retry_after(read_header(headers, "retry-after"), now=now)
     if wait is None:
         wait = found.wait
     if wait is None and status == 429:
@@ -350,34 +270,20 @@ def _parse(
     return ErrorInfo(
         status=status,
         code=found.code,
-        message=found.message or _reason_phrase(status),
-        request_id=found.request_id or _header_request_id(headers),
+        message=found.message or _message_for(status),
+        request_id=found.request_id or request_id(headers),
         details=found.details,
         field_errors=_unique(found.field_errors),
         timestamp=found.timestamp,
         path=found.path,
+        retryable=retryable,
         retry_after=wait,
     )
 
 
-def _decode(body: bytes | str | None, content_type: str) -> str:
-    if body is None:
-        return ""
-    if isinstance(body, str):
-        text = body[:MAX_BODY_BYTES]
-    else:
-        raw = bytes(body[:MAX_BODY_BYTES])
-        charset = _CHARSET.search(content_type)
-        try:
-            text = raw.decode(charset.group(1) if charset else "utf-8", errors="replace")
-        except (LookupError, ValueError):
-            text = raw.decode("utf-8", errors="replace")
-    return text.removeprefix("\ufeff")
-
-
 def _read_json(value: Any, status: int, content_type: str, now: float | None) -> _Found:
     if isinstance(value, str):
-        return _Found(message=_excerpt(value, is_html=False))
+        return _Found(message=excerpt(value, is_html=False))
     if isinstance(value, list) and value and isinstance(value[0], Mapping):
         value = value[0]
     if not isinstance(value, Mapping):
@@ -403,18 +309,18 @@ def _read_envelope(
     )
     if found.code is None and first_item is not None:
         found.code = _code(first_item, status, nested=False)
-    found.message = _first_text(inner, _MESSAGE_KEYS, _MAX_MESSAGE)
+    found.message = _first_text(inner, _MESSAGE_KEYS, MAX_MESSAGE)
     if found.message is None and error_text is not None and not error_is_code:
-        found.message = _clean(error_text, _MAX_MESSAGE)
+        found.message = clean(error_text, MAX_MESSAGE)
     if found.message is None and first_item is not None:
-        found.message = _first_text(first_item, _MESSAGE_KEYS, _MAX_MESSAGE)
+        found.message = _first_text(first_item, _MESSAGE_KEYS, MAX_MESSAGE)
     if found.message is None and nested:
-        found.message = _first_text(document, _MESSAGE_KEYS, _MAX_MESSAGE)
-    found.request_id = _first_text(inner, _REQUEST_ID_KEYS, _MAX_REQUEST_ID) or _first_text(
-        document, _REQUEST_ID_KEYS, _MAX_REQUEST_ID
+        found.message = _first_text(document, _MESSAGE_KEYS, MAX_MESSAGE)
+    found.request_id = _first_text(inner, _REQUEST_ID_KEYS, MAX_REQUEST_ID) or _first_text(
+        document, _REQUEST_ID_KEYS, MAX_REQUEST_ID
     )
-    found.timestamp = _first_text(inner, ("timestamp",), _MAX_MESSAGE) or _first_text(
-        document, ("timestamp",), _MAX_MESSAGE
+    found.timestamp = _first_text(inner, ("timestamp",), MAX_MESSAGE) or _first_text(
+        document, ("timestamp",), MAX_MESSAGE
     )
     found.path = (
         _plain_str(inner.get("path"))
@@ -462,22 +368,22 @@ def _field_errors(
     for source in (details, inner):
         name = _plain_str(source.get("field")) or _plain_str(source.get("param"))
         if name:
-            text = _first_text(source, ("message", "reason"), _MAX_MESSAGE) or message
+            text = _first_text(source, ("message", "reason"), MAX_MESSAGE) or message
             errors.append(FieldError(name, text or "is invalid"))
     return errors
 
 
 def _field_error(item: Mapping[str, Any]) -> FieldError | None:
-    name = _first_text(item, _FIELD_NAME_KEYS, _MAX_MESSAGE)
+    name = _first_text(item, _FIELD_NAME_KEYS, MAX_MESSAGE)
     source = item.get("source")
     if name is None and isinstance(source, Mapping):
-        name = _first_text(source, ("pointer", "parameter"), _MAX_MESSAGE)
+        name = _first_text(source, ("pointer", "parameter"), MAX_MESSAGE)
     location = item.get("loc")
     if name is None and isinstance(location, (list, tuple)) and location:
         name = ".".join(str(part) for part in location if isinstance(part, (str, int)))
     if not name:
         return None
-    text = _first_text(item, _FIELD_MESSAGE_KEYS, _MAX_MESSAGE)
+    text = _first_text(item, _FIELD_MESSAGE_KEYS, MAX_MESSAGE)
     return FieldError(name, text or "is invalid")
 
 
@@ -503,7 +409,7 @@ def _code(
     for candidate in candidates:
         code = _text(candidate)
         if code and not _is_status_number(candidate, status):
-            return _clean(code, _MAX_MESSAGE)
+            return clean(code, MAX_MESSAGE)
     return None
 
 
@@ -526,54 +432,26 @@ def _body_wait(
             if wait is not None:
                 return wait
         for key in ("retry_after", "retryAfter"):
-            wait = _seconds(source.get(key))
-            if wait is not None:
-                return wait
+            seconds = _number(source.get(key))
+            if seconds is not None:
+                return bounded_wait(seconds)
     return None
 
 
 def _reset_wait(value: Any, now: float | None) -> float | None:
-    moment: float | None
-    number = _seconds(value)
-    if number is not None and number < _TIMESTAMP_THRESHOLD:
-        return number
+    number = _number(value)
     if number is not None:
-        moment = number / 1000 if number >= _MILLISECOND_TIMESTAMP_THRESHOLD else number
-    else:
-        moment = _parse_iso_8601(value) if isinstance(value, str) else None
-    if moment is None or now is None or not math.isfinite(now):
-        return None
-    return max(0.0, moment - now)
+        return reset_wait(number, now)
+    moment = parse_iso_8601(value) if isinstance(value, str) else None
+    return None if moment is None else wait_until(moment, now)
 
 
-def _parse_iso_8601(value: str) -> float | None:
-    """Return the Unix time of an ISO 8601 date-time; one with no zone is read as UTC."""
-    match = _ISO_8601.fullmatch(value.strip())
-    if match is None:
-        return None
-    zone = match["zone"]
-    offset = datetime.timedelta(0)
-    if zone and zone not in "Zz":
-        digits = zone[1:].replace(":", "")
-        offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-        if zone[0] == "-":
-            offset = -offset
-    try:
-        moment = datetime.datetime(
-            int(match["year"]),
-            int(match["month"]),
-            int(match["day"]),
-            int(match["hour"]),
-            int(match["minute"]),
-            min(int(match["second"] or 0), 59),
-            tzinfo=datetime.timezone(offset),
-        )
-    except (ValueError, OverflowError):
-        return None
-    return moment.timestamp() + float(f"0.{match['fraction'] or 0}")
+def _number(value: Any) -> float | None:
+    """Return a JSON number, or a string holding one, as a float >= 0, or None.
 
-
-def _seconds(value: Any) -> float | None:
+    A number too large for a float (a 400-digit JSON integer) is ``inf``, for the caller
+    to bound; NaN and negative numbers are None.
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -581,50 +459,16 @@ def _seconds(value: Any) -> float | None:
             value = float(value.strip())
         except ValueError:
             return None
-    if isinstance(value, (int, float)) and math.isfinite(value) and value >= 0:
-        return float(value)
+    if isinstance(value, int):
+        value = float(value) if value.bit_length() <= _FLOAT_BITS else math.inf
+    if isinstance(value, float) and value >= 0.0:
+        return value
     return None
-
-
-def _retry_after_header(headers: Mapping[str, str], now: float | None) -> float | None:
-    try:
-        value = get_header(headers, "retry-after")
-        if now is not None:
-            return parse_retry_after(value, now=now)
-        if not isinstance(value, str) or parse_http_date(value.strip(), now=0.0) is not None:
-            return None
-        return parse_retry_after(value, now=0.0)
-    except Exception:  # noqa: BLE001 - a malformed header costs a hint, never the error
-        return None
 
 
 def _rate_limit_reset(headers: Mapping[str, str], now: float | None) -> float | None:
-    if now is not None:
-        info = parse_rate_limit(headers, now=now)
-        return info.reset_after if info is not None else None
-    # Without a clock only a reset given in seconds counts: it is the one that comes out
-    # the same whatever "now" is.
-    early = parse_rate_limit(headers, now=0.0)
-    late = parse_rate_limit(headers, now=1.0)
-    if early is None or late is None or early.reset_after != late.reset_after:
-        return None
-    return early.reset_after
-
-
-def _header_text(headers: Mapping[str, str], name: str) -> str:
-    try:
-        value = get_header(headers, name)
-    except Exception:  # noqa: BLE001 - a broken headers object costs a hint, never the error
-        return ""
-    return value if isinstance(value, str) else ""
-
-
-def _header_request_id(headers: Mapping[str, str]) -> str | None:
-    for name in _REQUEST_ID_HEADERS:
-        value = _clean(_header_text(headers, name), _MAX_REQUEST_ID)
-        if value:
-            return value
-    return None
+    info = parse_rate_limit(headers, now=now)
+    return info.reset_after if info is not None else None
 
 
 def _mappings(value: Any) -> list[Mapping[str, Any]]:
@@ -636,7 +480,7 @@ def _mappings(value: Any) -> list[Mapping[str, Any]]:
 def _plain_str(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    return _clean(value, _MAX_MESSAGE) or None
+    return clean(value, MAX_MESSAGE) or None
 
 
 def _text(value: Any) -> str | None:
@@ -661,68 +505,7 @@ def _first_text(source: Mapping[str, Any], keys: Iterable[str], limit: int) -> s
             value = "; ".join(text for text in map(_text, value) if text)
         text = _text(value)
         if text:
-            cleaned = _clean(text, limit)
+            cleaned = clean(text, limit)
             if cleaned:
                 return cleaned
     return None
-
-
-def _looks_like_html(text: str, content_type: str) -> bool:
-    return "html" in content_type or "xml" in content_type or text.lstrip().startswith("<")
-
-
-def _excerpt(text: str, *, is_html: bool) -> str:
-    if is_html:
-        title = _html_title(text)
-        text = title or _strip_tags(text)
-        text = html.unescape(text)
-    return _clean(text, _MAX_EXCERPT)
-
-
-def _html_title(text: str) -> str:
-    start = _HTML_TITLE.search(text)
-    if start is None:
-        return ""
-    end = _HTML_TITLE_END.search(text, start.end())
-    if end is None:
-        return ""
-    return _clean(html.unescape(text[start.end() : end.start()]), _MAX_EXCERPT)
-
-
-def _strip_tags(text: str) -> str:
-    # str.find keeps this linear; a regex such as <[^>]*> is quadratic on "<<<<...".
-    parts: list[str] = []
-    position = 0
-    while True:
-        opening = text.find("<", position)
-        if opening < 0:
-            parts.append(text[position:])
-            break
-        parts.append(text[position:opening])
-        closing = text.find(">", opening)
-        if closing < 0:
-            break
-        position = closing + 1
-        name = _TAG_NAME.match(text, opening)
-        raw_text_end = _RAW_TEXT_END.get(name.group(1).lower()) if name else None
-        if raw_text_end is not None:
-            end = raw_text_end.search(text, position)
-            if end is None:
-                break
-            position = end.start()
-        parts.append(" ")
-    return "".join(parts)
-
-
-def _clean(text: str, limit: int) -> str:
-    """Return ``text`` on one line, without control characters, cut at ``limit``."""
-    words = _CONTROL.sub(" ", text).split()
-    line = " ".join(words)
-    if len(line) <= limit:
-        return line
-    cut = line[: limit - 3]
-    words_only = cut.rsplit(" ", 1)[0]
-    # Cut at a word boundary unless that loses half the excerpt (one very long word).
-    if len(words_only) >= limit // 2:
-        cut = words_only
-    return cut.rstrip() + "..."

@@ -1,45 +1,36 @@
-"""Header parsers: Retry-After (RFC 9110, section 10.2.3) and the rate-limit header families.
+"""Header parsers: Retry-After, rate limits, request ids, and wait headers left unread.
 
-Every parser here takes untrusted text from a server and never raises: a value it cannot
-read gives ``None`` (or is left out), so a malformed header can only cost a hint, never
-a request.
+Retry-After is RFC 9110, section 10.2.3. Every parser here takes untrusted text from a
+server and never raises: a value it cannot read gives ``None`` (or is left out), so a
+malformed header can only cost a hint, never a request.
 """
 
 from __future__ import annotations
 
-import datetime
-import math
 import re
 from typing import TYPE_CHECKING
 
 import attrs
 
+from retrykit._core._dates import bounded_wait, parse_http_date, reset_wait, wait_until
+from retrykit._core._text import clean
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 _DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-_MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
-    )
-}
-_TIME = r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
-_MONTH = r"(?P<month>[A-Za-z]{3})"
-# RFC 9110, section 5.6.7: the preferred IMF-fixdate and the two obsolete forms.
-_IMF_FIXDATE = re.compile(
-    rf"[A-Za-z]{{3}}, (?P<day>[0-9]{{2}}) {_MONTH} (?P<year>[0-9]{{4}}) {_TIME} GMT"
+
+MAX_REQUEST_ID = 200
+"""The longest request id kept, in characters."""
+REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "request-id",
+    "x-amzn-requestid",
+    "x-amz-request-id",
+    "x-correlation-id",
+    "x-github-request-id",
 )
-_RFC850_DATE = re.compile(
-    rf"[A-Za-z]{{6,9}}, (?P<day>[0-9]{{2}})-{_MONTH}-(?P<year>[0-9]{{2}}) {_TIME} GMT"
-)
-_ASCTIME_DATE = re.compile(
-    rf"[A-Za-z]{{3}} {_MONTH} (?P<day>[ 0-9][0-9]) {_TIME} (?P<year>[0-9]{{4}})"
-)
-_SECONDS_PER_YEAR = 365.25 * 24 * 3600
-# A reset value above this is a Unix timestamp; below it, seconds from now.
-_TIMESTAMP_THRESHOLD = 1_000_000_000
-_MILLISECOND_TIMESTAMP_THRESHOLD = 100_000_000_000
+"""The headers a request id is read from, most common first."""
 
 
 def get_header(headers: Mapping[str, str], name: str) -> str | None:
@@ -57,71 +48,76 @@ def get_header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def parse_http_date(value: str, *, now: float) -> float | None:
-    """Return the Unix time of an RFC 9110 HTTP-date, or None if ``value`` is not one.
+def read_header(headers: Mapping[str, str], name: str) -> str | None:
+    """Return `get_header`'s value if it is text, else None; never raises.
 
-    All three forms are read (IMF-fixdate, RFC 850, asctime), always as GMT. A two-digit
-    RFC 850 year more than 50 years in the future of ``now`` is read as the past century,
-    as RFC 9110 section 5.6.7 asks.
+    For reading hints from untrusted responses: a headers object that fails, or a value
+    that is not a ``str`` (requests lets bytes through), costs the hint, never the call.
     """
-    text = value.strip()
-    match = _IMF_FIXDATE.fullmatch(text) or _ASCTIME_DATE.fullmatch(text)
-    two_digit_year = False
-    if match is None:
-        match = _RFC850_DATE.fullmatch(text)
-        two_digit_year = match is not None
-    if match is None:
-        return None
-    month = _MONTHS.get(match["month"].lower())
-    if month is None:
-        return None
-    year = int(match["year"])
-    second = int(match["second"])
-    if second == 60:
-        # A leap second is read as the last second of its minute.
-        second = 59
-    if two_digit_year:
-        current_year = 1970 + int(now // _SECONDS_PER_YEAR) if math.isfinite(now) else 2000
-        year += current_year - current_year % 100
-        if year > current_year + 50:
-            year -= 100
     try:
-        moment = datetime.datetime(
-            year,
-            month,
-            int(match["day"]),
-            int(match["hour"]),
-            int(match["minute"]),
-            second,
-            tzinfo=datetime.timezone.utc,
-        )
-    except (ValueError, OverflowError):
+        value = get_header(headers, name)
+    except Exception:  # noqa: BLE001 - a broken headers object costs a hint, never the call
         return None
-    return moment.timestamp()
+    return value if isinstance(value, str) else None
 
 
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
+def request_id(headers: Mapping[str, str]) -> str | None:
+    """Return the request id a response's headers carry, for support tickets, or None.
+
+    The first of `REQUEST_ID_HEADERS` with a value wins; the value is cleaned to one line
+    without control characters and cut to `MAX_REQUEST_ID` characters. Never raises: a
+    headers object that cannot be read gives None.
+    """
+    for name in REQUEST_ID_HEADERS:
+        cleaned = clean(read_header(headers, name) or "", MAX_REQUEST_ID)
+        if cleaned:
+            return cleaned
+    return None
+
+
+def parse_retry_after(value: str | None, *, now: float | None) -> float | None:
     """Return how many seconds a ``Retry-After`` header asks the client to wait.
 
-    Reads delay-seconds (ASCII digits, also decimals such as ``"0.5"``) and every
-    HTTP-date form of RFC 9110 (section 10.2.3), with ``now`` as the current Unix time. A
-    date in the past gives 0.0. A missing, empty, negative or malformed value gives None.
-    Never raises.
+    Reads delay-seconds (ASCII digits, also decimals such as ``"0.5"``) and HTTP-dates
+    (every form `parse_http_date` reads), with ``now`` as the current Unix time. A date in
+    the past gives 0.0, and no wait is longer than `MAX_WAIT` (a year), however many digits
+    the server sent. A header sent twice reaches the client joined by a comma (``"1,
+    1"``, RFC 9110, section 5.3): each part that is valid on its own counts, and the
+    longest wait wins. A missing, empty, negative or malformed value gives None, and so
+    does a date when ``now`` is None (no clock). Never raises.
     """
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if not text:
-        return None
+    wait = _retry_after_value(text, now)
+    if wait is not None or "," not in text:
+        return wait
+    return max(_repeated_waits(text.split(","), now), default=None)
+
+
+def _retry_after_value(text: str, now: float | None) -> float | None:
+    text = text.strip()
     if _DELAY_SECONDS.fullmatch(text):
-        return float(text)
-    try:
-        moment = parse_http_date(text, now=now)
-        if moment is None:
-            return None
-        return max(0.0, moment - now)
-    except (TypeError, ValueError, OverflowError):
-        return None
+        return bounded_wait(float(text))
+    moment = parse_http_date(text, now=now) if text else None
+    return None if moment is None else wait_until(moment, now)
+
+
+def _repeated_waits(parts: list[str], now: float | None) -> list[float]:
+    # An IMF date holds a comma of its own: a part that is not valid alone may be the
+    # day name of a date, valid together with the part after it.
+    waits: list[float] = []
+    index = 0
+    while index < len(parts):
+        wait = _retry_after_value(parts[index], now)
+        taken = 1
+        if wait is None and index + 1 < len(parts):
+            wait = _retry_after_value(f"{parts[index]},{parts[index + 1]}", now)
+            taken = 2 if wait is not None else 1
+        if wait is not None:
+            waits.append(wait)
+        index += taken
+    return waits
 
 
 @attrs.frozen
@@ -150,7 +146,7 @@ def _int_field(value: str | None) -> int | None:
         return None
 
 
-def _reset_field(value: str | None, *, now: float) -> float | None:
+def _reset_field(value: str | None, *, now: float | None) -> float | None:
     if value is None:
         return None
     whole = value.strip()
@@ -158,12 +154,7 @@ def _reset_field(value: str | None, *, now: float) -> float | None:
     if not _DELAY_SECONDS.fullmatch(text):
         # Not a number: perhaps an HTTP-date, whose own comma must not be split at.
         return parse_retry_after(whole, now=now) if whole else None
-    number = float(text)
-    if number >= _MILLISECOND_TIMESTAMP_THRESHOLD:
-        return max(0.0, number / 1000.0 - now)
-    if number >= _TIMESTAMP_THRESHOLD:
-        return max(0.0, number - now)
-    return number
+    return reset_wait(float(text), now)
 
 
 _PARAMETER = re.compile(r";\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(\"[^\"]*\"|[^;,\s]*)")
@@ -182,6 +173,13 @@ def _structured_items(value: str) -> dict[str, dict[str, str]]:
     return items
 
 
+def _policy_limit(policy: str, name: str | None) -> int | None:
+    """Return the quota (``q``) of policy ``name`` in a RateLimit-Policy, else of its first."""
+    policies = _structured_items(policy)
+    chosen = (policies.get(name) if name is not None else None) or next(iter(policies.values()), {})
+    return _int_field(chosen.get("q"))
+
+
 def _legacy_draft_fields(value: str) -> dict[str, str]:
     """Read the older draft form ``limit=100, remaining=50, reset=30``."""
     fields: dict[str, str] = {}
@@ -192,14 +190,15 @@ def _legacy_draft_fields(value: str) -> dict[str, str]:
     return fields
 
 
-def parse_rate_limit(headers: Mapping[str, str], *, now: float) -> RateLimitInfo | None:
+def parse_rate_limit(headers: Mapping[str, str], *, now: float | None) -> RateLimitInfo | None:
     """Return the rate-limit state a response's headers announce, or None if they say nothing.
 
     Reads, in this order of preference, the IETF ``RateLimit`` structured field (with
     ``RateLimit-Policy`` for the limit), ``RateLimit-Limit/-Remaining/-Reset`` and
     ``X-RateLimit-Limit/-Remaining/-Reset``. Names are case-insensitive. A reset that looks
-    like a Unix timestamp (seconds or milliseconds) is turned into seconds from ``now``; a
-    small one is already seconds. Malformed fields are left out. Never raises.
+    like a Unix timestamp (seconds or milliseconds) is turned into seconds from ``now``
+    (with ``now=None``, no clock, such a reset is left out); a small one is already
+    seconds. Malformed fields are left out. Never raises.
     """
     try:
         return _parse_rate_limit(headers, now=now)
@@ -207,7 +206,7 @@ def parse_rate_limit(headers: Mapping[str, str], *, now: float) -> RateLimitInfo
         return None
 
 
-def _parse_rate_limit(headers: Mapping[str, str], *, now: float) -> RateLimitInfo | None:
+def _parse_rate_limit(headers: Mapping[str, str], *, now: float | None) -> RateLimitInfo | None:
     limit = remaining = None
     reset_after = None
     structured = get_header(headers, "ratelimit")
@@ -225,9 +224,7 @@ def _parse_rate_limit(headers: Mapping[str, str], *, now: float) -> RateLimitInf
                 reset_after = _reset_field(parameters.get("t"), now=now)
                 policy = get_header(headers, "ratelimit-policy")
                 if policy:
-                    policies = _structured_items(policy)
-                    chosen = policies.get(name) or next(iter(policies.values()), {})
-                    limit = _int_field(chosen.get("q"))
+                    limit = _policy_limit(policy, name)
     for prefix in ("ratelimit-", "x-ratelimit-"):
         if limit is None:
             limit = _int_field(get_header(headers, prefix + "limit"))
@@ -238,3 +235,44 @@ def _parse_rate_limit(headers: Mapping[str, str], *, now: float) -> RateLimitInf
     if limit is None and remaining is None and reset_after is None:
         return None
     return RateLimitInfo(limit=limit, remaining=remaining, reset_after=reset_after)
+
+
+WAIT_HEADERS = (
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+)
+"""The headers a server says how long to wait with, as `unreadable_wait_headers` names them."""
+
+
+def unreadable_wait_headers(headers: Mapping[str, str], *, now: float) -> tuple[str, ...]:
+    """Return the name of each wait header present in ``headers`` that cannot be read.
+
+    A wait header is ``Retry-After`` or one of the rate-limit headers of `WAIT_HEADERS`;
+    it cannot be read when `parse_retry_after` or `parse_rate_limit` get nothing from its
+    value (a ``RateLimit-Policy``: no quota). The retry then waits as if the header were
+    not there, so a caller can say so instead of using the backoff silently. Names are
+    given as in `WAIT_HEADERS`, in that order. Never raises.
+    """
+    unreadable: list[str] = []
+    for name in WAIT_HEADERS:
+        key = name.lower()
+        value = read_header(headers, key)
+        if value is not None and not _readable(key, value, now):
+            unreadable.append(name)
+    return tuple(unreadable)
+
+
+def _readable(key: str, value: str, now: float) -> bool:
+    if key == "retry-after":
+        return parse_retry_after(value, now=now) is not None
+    if key == "ratelimit-policy":
+        return _policy_limit(value, None) is not None
+    # Each rate-limit header read on its own: does the parser get anything from it?
+    return parse_rate_limit({key: value}, now=now) is not None

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import attrs
+from attrs.validators import and_, deep_iterable, ge, instance_of, le, optional
 
 from retrykit._core._backoff import Backoff
+from retrykit._core._validators import (
+    header_name,
+    non_negative,
+    number,
+    positive,
+    positive_int,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -20,14 +28,13 @@ DEFAULT_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE
 # asking for long waits.
 DEFAULT_DEADLINE = 60.0
 
-
 HedgeAfter: TypeAlias = "float | Literal['p95'] | None"
 """Seconds to wait for an answer before a hedged attempt, ``"p95"``, or None (no hedging)."""
 
 
 def _hedge_after(value: object) -> HedgeAfter:
     if value is None or value == "p95":
-        return value
+        return value  # type: ignore[return-value]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"hedge_after must be seconds, 'p95' or None, got {value!r}")
     if not math.isfinite(value) or value < 0:
@@ -51,46 +58,18 @@ class FailureKind(enum.Enum):
 
 
 def _statuses(values: Iterable[int]) -> frozenset[int]:
-    statuses = frozenset(values)
-    for status in statuses:
-        if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
-            raise ValueError(f"retry_statuses must hold 4xx or 5xx codes, got {status!r}")
-    return statuses
+    return frozenset(values)
 
 
 def _methods(values: Iterable[str]) -> frozenset[str]:
     if isinstance(values, str):
         raise TypeError("idempotent_methods must be a collection of method names, not a str")
-    return frozenset(method.upper() for method in values)
+    # Names that are not str are kept as they are, for the validator to name them.
+    return frozenset(method.upper() if isinstance(method, str) else method for method in values)
 
 
-def _positive_int(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{attribute.name} must be an int >= 1, got {value!r}")
-
-
-def _non_negative_finite(
-    _instance: object, attribute: attrs.Attribute[float], value: float
-) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{attribute.name} must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{attribute.name} must be finite and >= 0, got {value!r}")
-
-
-def _optional_positive(
-    _instance: object, attribute: attrs.Attribute[Any], value: float | None
-) -> None:
-    if value is None:
-        return
-    _non_negative_finite(_instance, attribute, value)
-    if value == 0:
-        raise ValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
-
-
-def _header_name(_instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if not isinstance(value, str) or not value or not value.isascii() or ":" in value:
-        raise ValueError(f"{attribute.name} must be a non-empty ASCII header name, got {value!r}")
+# A retry status is a 4xx or 5xx code.
+_status_code = and_(number(whole=True), ge(400), le(599))
 
 
 @attrs.frozen
@@ -116,21 +95,21 @@ class RetryPolicy:
     Use ``attrs.evolve(policy, max_attempts=2)`` for a variant.
     """
 
-    max_attempts: int = attrs.field(default=4, validator=_positive_int)
-    backoff: Backoff = attrs.field(factory=Backoff, validator=attrs.validators.instance_of(Backoff))
+    max_attempts: int = attrs.field(default=4, validator=positive_int)
+    backoff: Backoff = attrs.field(factory=Backoff, validator=instance_of(Backoff))
     retry_statuses: frozenset[int] = attrs.field(
-        default=DEFAULT_RETRY_STATUSES, converter=_statuses
+        default=DEFAULT_RETRY_STATUSES,
+        converter=_statuses,
+        validator=deep_iterable(_status_code),
     )
     idempotent_methods: frozenset[str] = attrs.field(
-        default=DEFAULT_IDEMPOTENT_METHODS, converter=_methods
+        default=DEFAULT_IDEMPOTENT_METHODS,
+        converter=_methods,
+        validator=deep_iterable(instance_of(str)),
     )
-    respect_retry_after: bool = attrs.field(
-        default=True, validator=attrs.validators.instance_of(bool)
-    )
-    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative_finite)
-    deadline: float | None = attrs.field(default=DEFAULT_DEADLINE, validator=_optional_positive)
-    idempotency_header: str = attrs.field(default="Idempotency-Key", validator=_header_name)
-    auto_idempotency_key: bool = attrs.field(
-        default=False, validator=attrs.validators.instance_of(bool)
-    )
+    respect_retry_after: bool = attrs.field(default=True, validator=instance_of(bool))
+    max_retry_after: float = attrs.field(default=60.0, validator=non_negative)
+    deadline: float | None = attrs.field(default=DEFAULT_DEADLINE, validator=optional(positive))
+    idempotency_header: str = attrs.field(default="Idempotency-Key", validator=header_name)
+    auto_idempotency_key: bool = attrs.field(default=False, validator=instance_of(bool))
     hedge_after: HedgeAfter = attrs.field(default=None, converter=_hedge_after)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import http
 
 
 class StatusFamily(enum.Enum):
@@ -75,3 +76,31 @@ def classify_status(status: int) -> StatusFamily:
     if not 100 <= status <= 599:
         raise ValueError(f"HTTP status must be from 100 to 599, got {status}")
     return _BY_CLASS[status // 100]
+
+
+def reason_phrase(status: int) -> str:
+    """Return the standard reason phrase of ``status`` ("Not Found"), or "" if it has none.
+
+    Never raises, whatever ``status`` is.
+    """
+    try:
+        return http.HTTPStatus(status).phrase
+    except (TypeError, ValueError):
+        return ""
+
+
+def family_of(status: int) -> StatusFamily:
+    """Return `classify_status` of ``status``; a status outside 100-599 is SERVER.
+
+    For statuses a server really sent: one no HTTP server may send is a broken server (or
+    proxy), so it is the server's fault. Never raises.
+    """
+    try:
+        return classify_status(status)
+    except (TypeError, ValueError):
+        return StatusFamily.SERVER
+
+
+def is_server_error(status: int) -> bool:
+    """Return True for a 5xx status: the server failed to answer (RFC 9110, section 15.6)."""
+    return 500 <= status <= 599

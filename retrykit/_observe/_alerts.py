@@ -13,21 +13,29 @@ import math
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 import attrs
+from attrs.validators import and_, ge, optional
 
+from retrykit._core._status import StatusFamily, family_of, is_server_error
+from retrykit._core._validators import number, positive, positive_int
 from retrykit._observe._events import AttemptFinished
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
+    from retrykit._core._validators import Validator
     from retrykit._observe._events import Event
 
 AUTH_SPIKE: Final = "auth_spike"
 RATE_LIMIT_TREND: Final = "rate_limit_trend"
 UNAVAILABLE_SPIKE: Final = "unavailable_spike"
 SERVER_ERROR_RATIO: Final = "server_error_ratio"
+
+# Refused credentials: 401 (AUTH) and 403 (POLICY).
+_REFUSED = frozenset({StatusFamily.AUTH, StatusFamily.POLICY})
+# A trend needs two windows at least; None turns the rule off.
+_trend_windows: Validator = optional(and_(number(whole=True), ge(2)))
 
 # Sliding windows are kept as this many slots, so "the last 60 s" means the last 54 to
 # 60 s: a fixed amount of memory whatever the traffic.
@@ -131,6 +139,7 @@ class _EndpointState:
         self.server = _SlidingCount(rules.server_error_window, now)
 
 
+@attrs.define(eq=False)
 class AlertRules:
     """A hook that calls ``on_alert(Alert)`` when an endpoint shows a known kind of trouble.
 
@@ -156,62 +165,32 @@ class AlertRules:
     exception from it propagates to the caller of the hook.
     """
 
-    def __init__(
-        self,
-        on_alert: Callable[[Alert], None],
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        auth_threshold: int | None = 5,
-        auth_window: float = 60.0,
-        auth_rise_factor: float = 3.0,
-        auth_baseline_windows: int = 10,
-        rate_limit_windows: int | None = 3,
-        rate_limit_window: float = 60.0,
-        rate_limit_min_count: int = 10,
-        unavailable_threshold: int | None = 10,
-        unavailable_window: float = 60.0,
-        server_error_ratio: float | None = 0.10,
-        server_error_min_requests: int = 100,
-        server_error_window: float = 300.0,
-        max_endpoints: int = 1000,
-    ) -> None:
-        for name, window in (
-            ("auth_window", auth_window),
-            ("rate_limit_window", rate_limit_window),
-            ("unavailable_window", unavailable_window),
-            ("server_error_window", server_error_window),
-        ):
-            if not (math.isfinite(window) and window > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {window!r}")
-        if rate_limit_windows is not None and rate_limit_windows < 2:
-            raise ValueError(f"rate_limit_windows must be >= 2 or None, got {rate_limit_windows}")
-        if auth_baseline_windows < 1:
-            raise ValueError(f"auth_baseline_windows must be >= 1, got {auth_baseline_windows}")
-        if max_endpoints < 1:
-            raise ValueError(f"max_endpoints must be >= 1, got {max_endpoints}")
-        self.on_alert = on_alert
-        self.clock = clock
-        self.auth_threshold = auth_threshold
-        self.auth_window = float(auth_window)
-        self.auth_rise_factor = auth_rise_factor
-        self.auth_baseline_windows = auth_baseline_windows
-        self.rate_limit_windows = rate_limit_windows
-        self.rate_limit_window = float(rate_limit_window)
-        self.rate_limit_min_count = rate_limit_min_count
-        self.unavailable_threshold = unavailable_threshold
-        self.unavailable_window = float(unavailable_window)
-        self.server_error_ratio = server_error_ratio
-        self.server_error_min_requests = server_error_min_requests
-        self.server_error_window = float(server_error_window)
-        self.max_endpoints = max_endpoints
-        self._lock = threading.Lock()
-        self._endpoints: OrderedDict[str, _EndpointState] = OrderedDict()
+    on_alert: Callable[[Alert], None]
+    clock: Callable[[], float] = attrs.field(default=time.monotonic, kw_only=True)
+    auth_threshold: int | None = attrs.field(default=5, kw_only=True)
+    auth_window: float = attrs.field(default=60.0, kw_only=True, validator=positive)
+    auth_rise_factor: float = attrs.field(default=3.0, kw_only=True)
+    auth_baseline_windows: int = attrs.field(default=10, kw_only=True, validator=positive_int)
+    rate_limit_windows: int | None = attrs.field(default=3, kw_only=True, validator=_trend_windows)
+    rate_limit_window: float = attrs.field(default=60.0, kw_only=True, validator=positive)
+    rate_limit_min_count: int = attrs.field(default=10, kw_only=True)
+    unavailable_threshold: int | None = attrs.field(default=10, kw_only=True)
+    unavailable_window: float = attrs.field(default=60.0, kw_only=True, validator=positive)
+    server_error_ratio: float | None = attrs.field(default=0.10, kw_only=True)
+    server_error_min_requests: int = attrs.field(default=100, kw_only=True)
+    server_error_window: float = attrs.field(default=300.0, kw_only=True, validator=positive)
+    max_endpoints: int = attrs.field(default=1000, kw_only=True, validator=positive_int)
+    _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
+    _endpoints: OrderedDict[str, _EndpointState] = attrs.field(
+        init=False, repr=False, factory=OrderedDict
+    )
 
     def __call__(self, event: Event) -> None:
         """Update the rules with ``event`` and call ``on_alert`` for any that fired."""
         if type(event) is not AttemptFinished or event.status is None:
             return
         endpoint, status = event.endpoint, event.status
+        family = family_of(status)
         now = self.clock()
         with self._lock:
             state = self._endpoints.get(endpoint)
@@ -222,15 +201,18 @@ class AlertRules:
             else:
                 self._endpoints.move_to_end(endpoint)
             active = state.active
-            alerts = [self._server_error_ratio(state, endpoint, status, now)]
+            alerts = [self._server_error_ratio(state, endpoint, is_server_error(status), now)]
             # The other rules need an event only if its status matters to them, or to let
             # an episode clear; their windows catch up lazily on the next one.
-            if status in (401, 403) or AUTH_SPIKE in active:
-                alerts.append(self._auth_spike(state, endpoint, status, now))
-            if status == 429 or RATE_LIMIT_TREND in active:
-                alerts.append(self._rate_limit_trend(state, endpoint, status, now))
-            if status == 503 or UNAVAILABLE_SPIKE in active:
-                alerts.append(self._unavailable_spike(state, endpoint, status, now))
+            is_auth = family in _REFUSED
+            if is_auth or AUTH_SPIKE in active:
+                alerts.append(self._auth_spike(state, endpoint, is_auth, now))
+            is_rate_limited = family is StatusFamily.RATE_LIMITED
+            if is_rate_limited or RATE_LIMIT_TREND in active:
+                alerts.append(self._rate_limit_trend(state, endpoint, is_rate_limited, now))
+            is_unavailable = family is StatusFamily.UNAVAILABLE
+            if is_unavailable or UNAVAILABLE_SPIKE in active:
+                alerts.append(self._unavailable_spike(state, endpoint, is_unavailable, now))
         for alert in alerts:
             if alert is not None:
                 self.on_alert(alert)
@@ -247,11 +229,10 @@ class AlertRules:
         return True
 
     def _auth_spike(
-        self, state: _EndpointState, endpoint: str, status: int, now: float
+        self, state: _EndpointState, endpoint: str, is_auth: bool, now: float
     ) -> Alert | None:
         if self.auth_threshold is None:
             return None
-        is_auth = status in (401, 403)
         baseline = state.auth_baseline
         baseline.advance(now)
         baseline.current += is_auth
@@ -263,7 +244,7 @@ class AlertRules:
         return None
 
     def _rate_limit_trend(
-        self, state: _EndpointState, endpoint: str, status: int, now: float
+        self, state: _EndpointState, endpoint: str, is_rate_limited: bool, now: float
     ) -> Alert | None:
         if self.rate_limit_windows is None:
             return None
@@ -271,7 +252,7 @@ class AlertRules:
         if series.advance(now) and len(series.done) >= 2 and series.done[-1] <= series.done[-2]:
             # A completed window that did not rise ends the episode.
             state.active.discard(RATE_LIMIT_TREND)
-        series.current += status == 429
+        series.current += is_rate_limited
         chain = [*list(series.done)[-(self.rate_limit_windows - 1) :], series.current]
         rising = (
             len(chain) == self.rate_limit_windows
@@ -291,11 +272,11 @@ class AlertRules:
         return None
 
     def _unavailable_spike(
-        self, state: _EndpointState, endpoint: str, status: int, now: float
+        self, state: _EndpointState, endpoint: str, is_unavailable: bool, now: float
     ) -> Alert | None:
         if self.unavailable_threshold is None:
             return None
-        count = state.unavailable.add(now, status == 503)
+        count = state.unavailable.add(now, is_unavailable)
         if self._episode(state, UNAVAILABLE_SPIKE, count >= self.unavailable_threshold):
             return Alert(
                 UNAVAILABLE_SPIKE,
@@ -307,12 +288,12 @@ class AlertRules:
         return None
 
     def _server_error_ratio(
-        self, state: _EndpointState, endpoint: str, status: int, now: float
+        self, state: _EndpointState, endpoint: str, is_server: bool, now: float
     ) -> Alert | None:
         if self.server_error_ratio is None:
             return None
         responses = state.responses.add(now)
-        errors = state.server.add(now, 500 <= status <= 599)
+        errors = state.server.add(now, is_server)
         ratio = errors / responses
         condition = responses >= self.server_error_min_requests and ratio > self.server_error_ratio
         if self._episode(state, SERVER_ERROR_RATIO, condition):

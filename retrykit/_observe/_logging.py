@@ -158,7 +158,7 @@ def _message_and_extra(event: Event) -> tuple[str, dict[str, object]]:
                 f"{name} gave up after {event.attempts} attempt{plural}: {event.reason}{details}"
             )
     elif isinstance(event, CallRejected):
-        extra.update(circuit=event.key, delay=event.retry_after, reason="circuit_open")
+        extra.update(circuit=event.key, delay=event.retry_after, reason=Reason.CIRCUIT_OPEN)
         message = (
             f"{name} rejected: circuit {event.key} is open, "
             f"retry after {event.retry_after:.2f}s{_details(('key', key))}"
@@ -170,7 +170,7 @@ def _message_and_extra(event: Event) -> tuple[str, dict[str, object]]:
             f"instead of {event.primary}{_details(('key', key))}"
         )
     else:
-        extra.update(attempt=event.attempt, reason="budget_exhausted")
+        extra.update(attempt=event.attempt, reason=Reason.BUDGET_EXHAUSTED)
         message = (
             f"{name} not retried after attempt {event.attempt}: "
             f"retry budget exhausted{_details(('key', key))}"

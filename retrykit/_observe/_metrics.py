@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from retrykit._core._breaker import BreakerState
+from retrykit._core._validators import positive_int
 from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,
@@ -18,7 +22,7 @@ from retrykit._observe._events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from retrykit._observe._events import Event
 
@@ -30,6 +34,10 @@ _SUB_BUCKETS = 32
 _MIN_EXPONENT = -19
 _MAX_EXPONENT = 14
 _MAX_ERROR_CODES = 50
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+"""Histogram bucket boundaries for durations in seconds, as the OpenTelemetry HTTP semantic
+conventions advise for request durations; the exporters use them."""
 _OTHER = "(other)"
 
 
@@ -153,6 +161,7 @@ def _sorted_statuses(statuses: dict[int | str, int]) -> dict[int | str, int]:
     return dict(sorted(statuses.items(), key=lambda item: str(item[0])))
 
 
+@attrs.define(eq=False)
 class Metrics:
     """A hook keeping per-endpoint figures in memory; pass it in ``hooks=``.
 
@@ -179,17 +188,20 @@ class Metrics:
     Thread-safe: each event takes one short lock.
     """
 
-    def __init__(self, max_endpoints: int = 1000) -> None:
-        if isinstance(max_endpoints, bool) or not isinstance(max_endpoints, int):
-            raise TypeError(f"max_endpoints must be an int, got {max_endpoints!r}")
-        if max_endpoints < 1:
-            raise ValueError(f"max_endpoints must be >= 1, got {max_endpoints}")
-        self._max_endpoints = max_endpoints
-        self._lock = threading.Lock()
-        self._endpoints: OrderedDict[str, _EndpointStats] = OrderedDict()
-        self._circuits: OrderedDict[str, list[Any]] = OrderedDict()  # key -> [opens, state]
-        self._evicted = 0
-        self._handlers: dict[type, Callable[[Any], None]] = {
+    max_endpoints: int = attrs.field(default=1000, validator=positive_int)
+    _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
+    _endpoints: OrderedDict[str, _EndpointStats] = attrs.field(
+        init=False, repr=False, factory=OrderedDict
+    )
+    # key -> [opens, state]
+    _circuits: OrderedDict[str, list[Any]] = attrs.field(
+        init=False, repr=False, factory=OrderedDict
+    )
+    _evicted: int = attrs.field(init=False, repr=False, default=0)
+    _handlers: dict[type, Callable[[Any], None]] = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._handlers = {
             AttemptFinished: self._attempt_finished,
             CallFinished: self._call_finished,
             RetryScheduled: self._retry_scheduled,
@@ -210,7 +222,7 @@ class Metrics:
         stats = endpoints.get(endpoint)
         if stats is None:
             stats = endpoints[endpoint] = _EndpointStats()
-            if len(endpoints) > self._max_endpoints:
+            if len(endpoints) > self.max_endpoints:
                 endpoints.popitem(last=False)
                 self._evicted += 1
         else:
@@ -267,7 +279,7 @@ class Metrics:
             circuit = self._circuits.get(event.key)
             if circuit is None:
                 circuit = self._circuits[event.key] = [0, event.new.value]
-                if len(self._circuits) > self._max_endpoints:
+                if len(self._circuits) > self.max_endpoints:
                     self._circuits.popitem(last=False)
             else:
                 self._circuits.move_to_end(event.key)

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from retrykit.testing._clock import FakeClock
 from retrykit.testing._fakes import ScriptExhaustedError
-from retrykit.testing._server import (
-    FlakyServer,
+from retrykit.testing._server import FlakyServer
+from retrykit.testing._steps import (
     Garbage,
     Hang,
     ReceivedRequest,

@@ -12,9 +12,12 @@ class FakeClock:
     `monotonic` starts at ``start`` and `time` at ``wall_start`` (a Unix timestamp in
     November 2023); both move together, by exactly what `sleep`, `async_sleep` and
     `advance` add. Calling the clock itself returns `monotonic`, so the object can be
-    passed wherever retrykit takes ``clock=``, and its `sleep` / `async_sleep` wherever
-    it takes ``sleep=`` / ``async_sleep=``. Each sleep is recorded in `sleeps`, so a test
-    can assert the exact backoff schedule. All methods are thread-safe.
+    passed wherever retrykit takes ``clock=``, and `time` wherever it takes
+    ``wall_clock=``. Pass `sleep` as ``sleep=`` to a sync adapter or transport
+    (``RetryAdapter``, ``RetryTransport``) and `async_sleep` as ``sleep=`` to
+    ``AsyncRetryTransport``, whose ``sleep`` is awaited. Each sleep is recorded in
+    `sleeps`, so a test can assert the exact backoff schedule. All methods are
+    thread-safe.
     """
 
     def __init__(self, start: float = 0.0, wall_start: float = 1_700_000_000.0) -> None:

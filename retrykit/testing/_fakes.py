@@ -13,7 +13,6 @@ requests than it scripted is a failing test, not a network error to retry.
 from __future__ import annotations
 
 import collections
-import http
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Generic, TypeAlias, TypeVar
@@ -58,10 +57,3 @@ class Script(Generic[_T]):
 
 def as_bytes(body: Body) -> bytes:
     return body.encode("utf-8") if isinstance(body, str) else body
-
-
-def reason_phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return ""

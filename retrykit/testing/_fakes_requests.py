@@ -11,7 +11,8 @@ import requests.structures
 import requests.utils
 import urllib3
 
-from retrykit.testing._fakes import Body, Headers, Script, as_bytes, reason_phrase
+from retrykit._core._status import reason_phrase
+from retrykit.testing._fakes import Body, Headers, Script, as_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
