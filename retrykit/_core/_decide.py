@@ -131,6 +131,16 @@ def proves_not_processed(status: int) -> bool:
     return status in _NOT_PROCESSED_STATUSES
 
 
+def is_idempotency_key(value: str | None) -> bool:
+    """Return True if a header value is an idempotency key: a blank one is no key at all.
+
+    A blank or whitespace-only key would let the server deduplicate nothing, so the
+    request is treated as carrying none (it is not safe to repeat, or it gets a fresh key
+    when the policy has ``auto_idempotency_key``).
+    """
+    return value is not None and bool(value.strip())
+
+
 def needs_idempotency_key(policy: RetryPolicy, method: str, *, has_idempotency_key: bool) -> bool:
     """Return True if the caller should add a fresh idempotency key to this request.
 

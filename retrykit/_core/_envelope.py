@@ -168,35 +168,36 @@ class ErrorInfo:
     Fields left out when building one by hand are derived from ``status``.
     """
 
+    # Defaults that depend on other fields are Factory(takes_self=True), which every type
+    # checker reads as a default (the @field.default decorator is not understood by all).
     status: int
-    family: StatusFamily = attrs.field()
+    family: StatusFamily = attrs.field(
+        default=attrs.Factory(lambda info: family_of(info.status), takes_self=True)
+    )
     code: str | None = None
-    message: str = attrs.field()
+    message: str = attrs.field(
+        default=attrs.Factory(lambda info: _message_for(info.status), takes_self=True)
+    )
     request_id: str | None = None
     details: Mapping[str, Any] = attrs.field(factory=dict, converter=_to_frozen_dict)
     field_errors: tuple[FieldError, ...] = attrs.field(default=(), converter=_to_field_errors)
     timestamp: str | None = None
     path: str | None = None
-    retryable: bool = attrs.field()
+    retryable: bool = attrs.field(
+        default=attrs.Factory(
+            lambda info: _is_retryable_status(info.status, _DEFAULT_POLICY), takes_self=True
+        )
+    )
     retry_after: float | None = None
-    user_message: str = attrs.field()
+    user_message: str = attrs.field(
+        # A lambda: the function is defined below the class.
+        default=attrs.Factory(lambda info: _user_message_of(info), takes_self=True),  # noqa: PLW0108
+    )
 
-    @family.default
-    def _family_default(self) -> StatusFamily:
-        return family_of(self.status)
 
-    @message.default
-    def _message_default(self) -> str:
-        return _message_for(self.status)
-
-    @retryable.default
-    def _retryable_default(self) -> bool:
-        return _is_retryable_status(self.status, _DEFAULT_POLICY)
-
-    @user_message.default
-    def _user_message_default(self) -> str:
-        messages = (error.message for error in self.field_errors)
-        return user_message(self.status, self.family, messages, self.retry_after)
+def _user_message_of(info: ErrorInfo) -> str:
+    messages = (error.message for error in info.field_errors)
+    return user_message(info.status, info.family, messages, info.retry_after)
 
 
 @attrs.define

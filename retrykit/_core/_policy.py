@@ -26,15 +26,17 @@ DEFAULT_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE
 # The longest a call may take by default, every attempt and wait included: a finite
 # worst case for every call, even with requests (no default timeout) or a server
 # asking for long waits.
-DEFAULT_DEADLINE = 60.0
+DEFAULT_DEADLINE: float | None = 60.0
 
 HedgeAfter: TypeAlias = "float | Literal['p95'] | None"
 """Seconds to wait for an answer before a hedged attempt, ``"p95"``, or None (no hedging)."""
 
 
 def _hedge_after(value: object) -> HedgeAfter:
-    if value is None or value == "p95":
-        return value  # type: ignore[return-value]
+    if value is None:
+        return None
+    if value == "p95":
+        return "p95"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"hedge_after must be seconds, 'p95' or None, got {value!r}")
     if not math.isfinite(value) or value < 0:

@@ -40,7 +40,8 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from retrykit._core._headers import get_header, parse_http_date, parse_rate_limit, parse_retry_after
+from retrykit._core._dates import parse_http_date
+from retrykit._core._headers import get_header, parse_rate_limit, parse_retry_after
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -24,13 +24,14 @@ from retrykit._core._decide import (
     Reason,
     counts_as_failure,
     decide,
+    is_idempotency_key,
     is_safe_to_repeat,
     limit,
     needs_idempotency_key,
 )
 from retrykit._core._endpoint import key_fingerprint
 from retrykit._core._envelope import parse_error
-from retrykit._core._headers import get_header
+from retrykit._core._headers import get_header, request_id, unreadable_wait_headers
 from retrykit._core._routing import (
     hedge_delay,
     may_reconcile,
@@ -62,7 +63,6 @@ if TYPE_CHECKING:
     from retrykit._state._budget import RetryBudget
     from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 
-_REQUEST_ID_HEADERS: Final = ("x-request-id", "request-id")
 _OPEN: Final = BreakerState.OPEN
 # Attempt durations kept per endpoint for a "p95" hedge delay, and how many are needed.
 _LATENCY_SAMPLES: Final = 200
@@ -306,7 +306,7 @@ class RetryCall:
         # A key changes nothing for a request already safe to repeat: skip the header scan.
         self.has_idempotency_key = not is_safe_to_repeat(
             policy, self.method, has_idempotency_key=False
-        ) and _has_key(get_header(headers, policy.idempotency_header.lower()))
+        ) and is_idempotency_key(get_header(headers, policy.idempotency_header.lower()))
         if needs_idempotency_key(policy, self.method, has_idempotency_key=self.has_idempotency_key):
             # The adapter sends this key on every attempt, so the server can deduplicate.
             self.idempotency_key = str(uuid.uuid4())
@@ -511,7 +511,7 @@ class RetryCall:
         self.time_left = deadline - (now - self.started)
         return self.time_left <= 0
 
-    def _refused(self, error: RateLimitExceededError | None, reason: str) -> Rejection:
+    def _refused(self, error: RateLimitExceededError | None, reason: Reason) -> Rejection:
         """End the call before an attempt that holds a ticket: give the ticket back."""
         attempt = self.current
         if attempt is not None:
@@ -665,16 +665,19 @@ class RetryCall:
             )
         )
         self._last_decision = decision
-        request_id = error_code = None
+        rid = error_code = None
         failed_status = status is not None and decision.reason != Reason.SUCCESS
         if runner.observed(logging.INFO if failed_status else logging.DEBUG):
             if status is not None and headers is not None:
-                request_id = _request_id(headers)
+                rid = request_id(headers)
                 if failed_status and body is not None:
-                    info = parse_error(status, headers, body)
-                    request_id, error_code = info.request_id, info.code
-            self._last_request_id, self._last_error_code = request_id, error_code
+                    info = parse_error(status, headers, body, policy=self.policy)
+                    rid, error_code = info.request_id or rid, info.code
+            self._last_request_id, self._last_error_code = rid, error_code
             if runner.observed(logging.DEBUG):
+                ignored: tuple[str, ...] = ()
+                if failed_status and headers is not None:
+                    ignored = unreadable_wait_headers(headers, now=runner.wall_clock())
                 runner.emit(
                     AttemptFinished(
                         method=self.method,
@@ -683,11 +686,12 @@ class RetryCall:
                         status=status,
                         failure=failure,
                         duration=duration,
-                        request_id=request_id,
+                        request_id=rid,
                         key_fingerprint=self.fingerprint,
                         error_code=error_code,
                         origin=attempt.target,
                         hedged=attempt.hedge,
+                        ignored_headers=ignored,
                     )
                 )
         if decision.retry:
@@ -703,7 +707,7 @@ class RetryCall:
                         reason=decision.reason,
                         status=status,
                         failure=failure,
-                        request_id=request_id,
+                        request_id=rid,
                         key_fingerprint=self.fingerprint,
                         server_wait=decision.server_wait,
                     )
@@ -745,7 +749,7 @@ class RetryCall:
             self.release(self.current)
         return self.finish(Reason.UNEXPECTED_ERROR)
 
-    def finish(self, reason: str | None = None) -> RetryHistory:
+    def finish(self, reason: Reason | None = None) -> RetryHistory:
         """End the call, emit its `CallFinished` event and return its history."""
         history_list = self._history
         last = history_list[-1] if history_list else None
@@ -842,16 +846,3 @@ class RetryCall:
     def _emit_change(self, key: str, old: BreakerState, new: BreakerState) -> None:
         if self.runner.observed(logging.INFO):
             self.runner.emit(CircuitStateChanged(key=key, old=old, new=new))
-
-
-def _has_key(value: str | None) -> bool:
-    """Return True for an idempotency key that names something: blank is no key at all."""
-    return value is not None and bool(value.strip())
-
-
-def _request_id(headers: Mapping[str, str]) -> str | None:
-    for name in _REQUEST_ID_HEADERS:
-        value = get_header(headers, name)
-        if value:
-            return value
-    return None

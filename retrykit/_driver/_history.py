@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from retrykit._core._decide import Reason
 from retrykit._core._policy import FailureKind
 
 
@@ -29,7 +30,7 @@ class AttemptRecord:
     failure: FailureKind | None
     wait_before: float
     duration: float
-    reason: str
+    reason: Reason
     server_wait: float | None = None
     origin: str | None = None
     hedged: bool = False
@@ -45,7 +46,7 @@ class RetryHistory:
     """
 
     attempts: tuple[AttemptRecord, ...]
-    reason: str
+    reason: Reason
     total_time: float
 
     @property

@@ -20,7 +20,9 @@ class AttemptFinished:
     """One attempt ended with a response (``status``) or without one (``failure``).
 
     ``origin`` is the fallback origin it went to (None for the request's own), and
-    ``hedged`` is True for an attempt sent alongside another.
+    ``hedged`` is True for an attempt sent alongside another. ``ignored_headers`` names
+    any ``Retry-After`` or rate-limit header of the response that could not be read (the
+    wait was then the backoff's alone).
     """
 
     method: str
@@ -34,6 +36,7 @@ class AttemptFinished:
     error_code: str | None = None
     origin: str | None = None
     hedged: bool = False
+    ignored_headers: tuple[str, ...] = ()
 
 
 @attrs.frozen

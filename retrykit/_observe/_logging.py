@@ -112,8 +112,12 @@ def _message_and_extra(event: Event) -> tuple[str, dict[str, object]]:
             request_id=event.request_id,
             error_code=event.error_code,
         )
+        ignored = ", ".join(event.ignored_headers) if event.ignored_headers else None
         details = _details(
-            ("error_code", event.error_code), ("request_id", event.request_id), ("key", key)
+            ("error_code", event.error_code),
+            ("request_id", event.request_id),
+            ("key", key),
+            ("ignored unreadable", ignored),
         )
         outcome = _outcome(event.status, event.failure)
         message = f"{name} attempt {event.attempt} -> {outcome} in {event.duration:.3f}s{details}"
