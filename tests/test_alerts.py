@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrykit import Alert, AlertRules, AttemptFinished, CallFinished, FailureKind
+from retrykit import Alert, AlertRules, AttemptFinished, CallFinished, FailureKind, Reason
 
 EP = "GET api.example.com/v1/users/{id}"
 
@@ -252,3 +252,38 @@ def test_alert_is_frozen() -> None:
     alert = Alert("unavailable_spike", EP, 10.0, 10.0, 60.0)
     with pytest.raises(AttributeError):
         alert.observed = 1.0  # type: ignore[misc]
+
+
+def _served(endpoint: str, *, fallback: bool) -> CallFinished:
+    return CallFinished(
+        method="GET",
+        endpoint=endpoint,
+        succeeded=True,
+        reason=Reason.SUCCESS,
+        attempts=1,
+        total_time=0.01,
+        status=200,
+        origin="https://eu.api.example.com:443" if fallback else "https://api.example.com:443",
+        fallback=fallback,
+    )
+
+
+def test_fallback_sustained_fires_when_fallbacks_serve_most_calls() -> None:
+    """An endpoint whose calls mostly land on a fallback raises fallback_sustained, once."""
+    alerts: list[Alert] = []
+    now = [0.0]
+    rules = AlertRules(alerts.append, clock=lambda: now[0], fallback_min_calls=10)
+    for index in range(30):
+        now[0] += 1.0
+        rules(_served("GET api.example.com/v1/items", fallback=index % 4 != 0))
+    assert [alert.rule for alert in alerts] == ["fallback_sustained"]
+    assert alerts[0].observed > 0.5
+
+
+def test_an_occasional_fallback_raises_nothing() -> None:
+    """A fallback that serves a few calls in a blip is not an escalation."""
+    alerts: list[Alert] = []
+    rules = AlertRules(alerts.append, clock=lambda: 0.0, fallback_min_calls=10)
+    for index in range(40):
+        rules(_served("GET api.example.com/v1/items", fallback=index % 5 == 0))
+    assert alerts == []

@@ -1,7 +1,8 @@
 """`AlertRules`: a hook that calls back once per episode of trouble on an endpoint.
 
-The rules look only at `AttemptFinished` events (every response the server gave) and read
-time from the injected clock, never from the system, so tests drive them with a fake one.
+The rules look at `AttemptFinished` events (every response the server gave) and, for the
+fallback rule, at `CallFinished` events (which origin served each call); they read time
+from the injected clock, never from the system, so tests drive them with a fake one.
 An episode starts when a rule's condition becomes true for an endpoint and ends when the
 condition is seen false again; the callback runs once, at the start.
 """
@@ -21,7 +22,7 @@ from attrs.validators import and_, ge, optional
 
 from retrykit._core._status import StatusFamily, family_of, is_server_error
 from retrykit._core._validators import number, positive, positive_int
-from retrykit._observe._events import AttemptFinished
+from retrykit._observe._events import AttemptFinished, CallFinished
 
 if TYPE_CHECKING:
     from retrykit._core._validators import Validator
@@ -31,6 +32,7 @@ AUTH_SPIKE: Final = "auth_spike"
 RATE_LIMIT_TREND: Final = "rate_limit_trend"
 UNAVAILABLE_SPIKE: Final = "unavailable_spike"
 SERVER_ERROR_RATIO: Final = "server_error_ratio"
+FALLBACK_SUSTAINED: Final = "fallback_sustained"
 
 # Refused credentials: 401 (AUTH) and 403 (POLICY).
 _REFUSED = frozenset({StatusFamily.AUTH, StatusFamily.POLICY})
@@ -48,8 +50,9 @@ class Alert:
 
     ``rule`` is ``"auth_spike"`` (401 and 403 responses), ``"rate_limit_trend"`` (429s
     rising window after window; ``threshold`` is the previous window's count),
-    ``"unavailable_spike"`` (503 responses) or ``"server_error_ratio"`` (5xx responses
-    as a fraction of all responses).
+    ``"unavailable_spike"`` (503 responses), ``"server_error_ratio"`` (5xx responses
+    as a fraction of all responses) or ``"fallback_sustained"`` (calls served by a
+    fallback origin, as a fraction of the endpoint's calls).
     """
 
     rule: str
@@ -120,6 +123,8 @@ class _EndpointState:
         "active",
         "auth",
         "auth_baseline",
+        "calls",
+        "fallback_calls",
         "rate_limits",
         "responses",
         "server",
@@ -137,6 +142,8 @@ class _EndpointState:
         self.unavailable = _SlidingCount(rules.unavailable_window, now)
         self.responses = _SlidingCount(rules.server_error_window, now)
         self.server = _SlidingCount(rules.server_error_window, now)
+        self.calls = _SlidingCount(rules.fallback_window, now)
+        self.fallback_calls = _SlidingCount(rules.fallback_window, now)
 
 
 @attrs.define(eq=False)
@@ -158,6 +165,9 @@ class AlertRules:
     - ``server_error_ratio``: over the last ``server_error_window``, at least
       ``server_error_min_requests`` responses were seen and more than
       ``server_error_ratio`` of them were 5xx.
+    - ``fallback_sustained``: over the last ``fallback_window`` (5 minutes), at least
+      ``fallback_min_calls`` calls were seen and more than ``fallback_share`` of them
+      were served by a fallback origin: the guides' "escalate if sustained".
 
     Each rule fires once per episode: again only after its condition was seen false.
     State is kept for at most ``max_endpoints`` endpoints (least recently used dropped).
@@ -179,6 +189,9 @@ class AlertRules:
     server_error_ratio: float | None = attrs.field(default=0.10, kw_only=True)
     server_error_min_requests: int = attrs.field(default=100, kw_only=True)
     server_error_window: float = attrs.field(default=300.0, kw_only=True, validator=positive)
+    fallback_share: float | None = attrs.field(default=0.5, kw_only=True)
+    fallback_min_calls: int = attrs.field(default=20, kw_only=True)
+    fallback_window: float = attrs.field(default=300.0, kw_only=True, validator=positive)
     max_endpoints: int = attrs.field(default=1000, kw_only=True, validator=positive_int)
     _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
     _endpoints: OrderedDict[str, _EndpointState] = attrs.field(
@@ -187,19 +200,17 @@ class AlertRules:
 
     def __call__(self, event: Event) -> None:
         """Update the rules with ``event`` and call ``on_alert`` for any that fired."""
+        if type(event) is CallFinished:
+            if event.origin is not None:
+                self._call_served(event.endpoint, event.fallback)
+            return
         if type(event) is not AttemptFinished or event.status is None:
             return
         endpoint, status = event.endpoint, event.status
         family = family_of(status)
         now = self.clock()
         with self._lock:
-            state = self._endpoints.get(endpoint)
-            if state is None:
-                state = self._endpoints[endpoint] = _EndpointState(self, now)
-                if len(self._endpoints) > self.max_endpoints:
-                    self._endpoints.popitem(last=False)
-            else:
-                self._endpoints.move_to_end(endpoint)
+            state = self._state(endpoint, now)
             active = state.active
             alerts = [self._server_error_ratio(state, endpoint, is_server_error(status), now)]
             # The other rules need an event only if its status matters to them, or to let
@@ -216,6 +227,36 @@ class AlertRules:
         for alert in alerts:
             if alert is not None:
                 self.on_alert(alert)
+
+    def _state(self, endpoint: str, now: float) -> _EndpointState:
+        """Return the endpoint's state, made on first use (called under the lock)."""
+        state = self._endpoints.get(endpoint)
+        if state is None:
+            state = self._endpoints[endpoint] = _EndpointState(self, now)
+            if len(self._endpoints) > self.max_endpoints:
+                self._endpoints.popitem(last=False)
+        else:
+            self._endpoints.move_to_end(endpoint)
+        return state
+
+    def _call_served(self, endpoint: str, by_fallback: bool) -> None:
+        """Count a call of an endpoint with fallbacks; fire when fallbacks serve most."""
+        if self.fallback_share is None:
+            return
+        now = self.clock()
+        alert = None
+        with self._lock:
+            state = self._state(endpoint, now)
+            calls = state.calls.add(now)
+            served = state.fallback_calls.add(now, by_fallback)
+            share = served / calls
+            condition = calls >= self.fallback_min_calls and share > self.fallback_share
+            if self._episode(state, FALLBACK_SUSTAINED, condition):
+                alert = Alert(
+                    FALLBACK_SUSTAINED, endpoint, share, self.fallback_share, self.fallback_window
+                )
+        if alert is not None:
+            self.on_alert(alert)
 
     @staticmethod
     def _episode(state: _EndpointState, rule: str, condition: bool) -> bool:
