@@ -47,6 +47,28 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _timed_calls(client: httpx.Client, url: str, per_thread: int) -> list[float]:
+    """Make ``per_thread`` calls on each of `THREADS` threads; return every call's duration."""
+    durations: list[float] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        mine = []
+        for _ in range(per_thread):
+            started = time.perf_counter()
+            client.get(url)
+            mine.append(time.perf_counter() - started)
+        with lock:
+            durations.extend(mine)
+
+    workers = [threading.Thread(target=work) for _ in range(THREADS)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return durations
+
+
 def tail_latency(calls: int) -> list[tuple[str, float, float, float, float]]:
     """Return (contender, p50, p99, p99.9 in ms, extra requests per call) for each contender."""
     plans = [
@@ -67,26 +89,9 @@ def tail_latency(calls: int) -> list[tuple[str, float, float, float, float]]:
                 ),
                 timeout=5,
             )
-            durations: list[float] = []
-            lock = threading.Lock()
-            per_thread = calls // THREADS
-
-            def work(client: httpx.Client = client, path: str = path) -> None:
-                mine = []
-                for _ in range(per_thread):
-                    started = time.perf_counter()
-                    client.get(server.url(path))
-                    mine.append(time.perf_counter() - started)
-                with lock:
-                    durations.extend(mine)
-
-            workers = [threading.Thread(target=work) for _ in range(THREADS)]
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                worker.join()
+            durations = _timed_calls(client, server.url(path), calls // THREADS)
             client.close()
-            made = per_thread * THREADS
+            made = len(durations)
             extra = (server.hits(path) - made) / made
             rows.append(
                 (
