@@ -124,7 +124,9 @@ def off_costs_nothing(rounds: int, per_round: int) -> tuple[float, float, float]
         )
     )
     url = "https://api.example/v1/items"
-    plain_times, configured_times, deltas = [], [], []
+    plain_times: list[float] = []
+    configured_times: list[float] = []
+    deltas: list[float] = []
     for index in range(rounds):
         pair = [(plain, plain_times), (configured, configured_times)]
         if index % 2:
