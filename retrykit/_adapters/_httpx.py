@@ -32,6 +32,7 @@ import attrs
 
 import retrykit._errors
 from retrykit._core._policy import FailureKind, RetryPolicy
+from retrykit._driver._endings import ErrorClasses, applied_error, rejection_error
 from retrykit._driver._history import attach_history
 from retrykit._driver._loop import run, run_async
 from retrykit._driver._reconcile import reconcile_async, reconcile_in_thread
@@ -118,6 +119,8 @@ class DeadlineExceededError(retrykit._errors.DeadlineExceededError, httpx.Timeou
         if request is not None:
             self.request = request
 
+
+_ERRORS: Final = ErrorClasses(CircuitOpenError, RateLimitExceededError, DeadlineExceededError)
 
 FAILURES: Final[tuple[tuple[type[BaseException], FailureKind | None], ...]] = (
     (retrykit._errors.CircuitOpenError, None),
@@ -300,34 +303,10 @@ class _Exchange:
         attach_history(exc, history)
 
     def rejected(self, rejection: Rejection) -> BaseException:
-        cause = rejection.error
-        error: BaseException
-        if cause is None:
-            error = DeadlineExceededError(
-                "the call's deadline passed before it could end", request=self.request
-            )
-        elif isinstance(cause, retrykit._errors.RateLimitExceededError):
-            error = RateLimitExceededError(cause.info)
-            error.request = self.request
-        else:
-            error = CircuitOpenError(
-                cause.key,
-                cause.retry_after,
-                opened_by=cause.opened_by,
-                opened_at=cause.opened_at,
-                request=self.request,
-            )
-        attach_history(error, rejection.history)
-        return error
+        return rejection_error(rejection, self.request, _ERRORS)
 
     def applied(self, history: RetryHistory, response: httpx.Response | None) -> BaseException:
-        error = retrykit._errors.WriteAppliedError(
-            "the write took effect (reconciled): it was not sent again",
-            request=self.request,
-            response=response,
-        )
-        attach_history(error, history)
-        return error
+        return applied_error(history, self.request, response)
 
     @staticmethod
     def rewind() -> None:

@@ -29,6 +29,7 @@ from urllib3.exceptions import NewConnectionError
 import retrykit._errors
 from retrykit._core._bodies import DRAIN_CHUNK
 from retrykit._core._policy import FailureKind, RetryPolicy
+from retrykit._driver._endings import ErrorClasses, applied_error, rejection_error
 from retrykit._driver._history import attach_history
 from retrykit._driver._loop import run
 from retrykit._driver._reconcile import reconcile_in_thread
@@ -73,6 +74,8 @@ class RateLimitExceededError(
 class DeadlineExceededError(retrykit._errors.DeadlineExceededError, requests.exceptions.Timeout):
     """The call's deadline passed before it could end with a response (a requests Timeout)."""
 
+
+_ERRORS: Final = ErrorClasses(CircuitOpenError, RateLimitExceededError, DeadlineExceededError)
 
 _CONNECTION_ERROR: Final = object()
 """A `FAILURES` entry: CONNECT when urllib3's NewConnectionError caused it, else UNKNOWN."""
@@ -236,31 +239,10 @@ class _Exchange:
         attach_history(exc, history)
 
     def rejected(self, rejection: Rejection) -> BaseException:
-        cause = rejection.error
-        error: BaseException
-        if cause is None:
-            error = DeadlineExceededError(
-                "the call's deadline passed before it could end", request=self.request
-            )
-        elif isinstance(cause, retrykit._errors.RateLimitExceededError):
-            error = RateLimitExceededError(cause.info)
-            error.request = self.request
-        else:
-            error = CircuitOpenError(
-                cause.key, cause.retry_after, opened_by=cause.opened_by, opened_at=cause.opened_at
-            )
-            error.request = self.request
-        attach_history(error, rejection.history)
-        return error
+        return rejection_error(rejection, self.request, _ERRORS)
 
     def applied(self, history: RetryHistory, response: Response | None) -> BaseException:
-        error = retrykit._errors.WriteAppliedError(
-            "the write took effect (reconciled): it was not sent again",
-            request=self.request,
-            response=response,
-        )
-        attach_history(error, history)
-        return error
+        return applied_error(history, self.request, response)
 
     def rewind(self) -> None:
         if self.rewind_to is not None:

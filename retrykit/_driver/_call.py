@@ -534,18 +534,7 @@ class RetryCall:
             runner.limiter.observe(attempt.key, self._fingerprint_of, status, headers)
         if runner.throttle is not None:
             runner.throttle.record(attempt.key, status)
-        decision = decide(
-            self.policy,
-            attempt=self.attempt,
-            method=self.method,
-            has_idempotency_key=self.has_idempotency_key,
-            status=status,
-            headers=headers,
-            elapsed=runner.clock() - self.started,
-            now=runner.wall_clock(),
-            rand=runner.rand(),
-            previous_delay=self._wait_before or None,
-        )
+        decision = self._decide(status=status, headers=headers)
         failed = counts_as_failure(self.policy, status=status)
         return self._limit(attempt, decision, failed, status, moves_on(status, None))
 
@@ -556,18 +545,31 @@ class RetryCall:
         assert attempt is not None  # noqa: S101 - before_attempt made it
         if runner.throttle is not None:
             runner.throttle.record(attempt.key, None)
-        decision = decide(
+        decision = self._decide(failure=failure)
+        return self._limit(attempt, decision, True, failure, moves_on(None, failure))
+
+    def _decide(
+        self,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        failure: FailureKind | None = None,
+    ) -> Decision:
+        """Ask the core what to do after this outcome, with the call's facts and clocks."""
+        runner = self.runner
+        return decide(
             self.policy,
             attempt=self.attempt,
             method=self.method,
             has_idempotency_key=self.has_idempotency_key,
+            status=status,
+            headers=headers,
             failure=failure,
             elapsed=runner.clock() - self.started,
             now=runner.wall_clock(),
             rand=runner.rand(),
             previous_delay=self._wait_before or None,
         )
-        return self._limit(attempt, decision, True, failure, moves_on(None, failure))
 
     def accepts(self, *, status: int | None = None, failure: FailureKind | None = None) -> bool:
         """Return True if the policy would end the call on this outcome (for a hedged race)."""

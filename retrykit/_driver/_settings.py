@@ -58,32 +58,18 @@ def check_policy(policy: object, parameter: str = "policy") -> RetryPolicy:
     raise TypeError(f"{parameter} must be a RetryPolicy or None, got {policy!r}{hint}")
 
 
-def _check_sleep(sleep: object, *, asynchronous: bool) -> None:
-    if not callable(sleep):
-        raise TypeError(f"sleep must be a callable taking seconds, got {sleep!r}")
-    is_async = _is_async(sleep)
+def _check_kind(value: object, parameter: str, accepts: str, *, asynchronous: bool) -> None:
+    """Check that ``value`` is a callable of the adapter's kind: async for an async one."""
+    if not callable(value):
+        raise TypeError(f"{parameter} must be {accepts}, got {value!r}")
+    is_async = _is_async(value)
     if asynchronous and not is_async:
         raise TypeError(
-            f"sleep must be an async function for an async transport (such as anyio.sleep), "
-            f"got {sleep!r}: a blocking sleep would stall the event loop"
+            f"{parameter} must be an async function for an async transport, got {value!r}: "
+            "a blocking one would stall the event loop"
         )
     if not asynchronous and is_async:
-        raise TypeError(
-            f"sleep must be a blocking function for a sync adapter (such as time.sleep), "
-            f"got the async {sleep!r}"
-        )
-
-
-def _check_reconcile(reconcile: object, *, asynchronous: bool) -> None:
-    if not callable(reconcile):
-        raise TypeError(f"reconcile must be a callable taking the request, got {reconcile!r}")
-    is_async = _is_async(reconcile)
-    if asynchronous and not is_async:
-        raise TypeError(
-            f"reconcile must be an async function for an async transport, got {reconcile!r}"
-        )
-    if not asynchronous and is_async:
-        raise TypeError(f"reconcile must be a plain function for a sync adapter, got {reconcile!r}")
+        raise TypeError(f"{parameter} must be a plain function for a sync adapter, got {value!r}")
 
 
 def _is_async(function: object) -> bool:
@@ -111,7 +97,12 @@ def resolve_sleep(
             import anyio  # noqa: PLC0415 - the requests adapter needs no anyio
 
             sleep = anyio.sleep if asynchronous else time.sleep
-    _check_sleep(sleep, asynchronous=asynchronous)
+    _check_kind(
+        sleep,
+        "sleep",
+        "a function taking seconds (time.sleep; anyio.sleep for async)",
+        asynchronous=asynchronous,
+    )
     return sleep
 
 
@@ -152,7 +143,7 @@ def build_runner(
     if throttle is not None and not isinstance(throttle, AdaptiveThrottle):
         raise TypeError(f"throttle must be an AdaptiveThrottle or None, got {throttle!r}")
     if reconcile is not None:
-        _check_reconcile(reconcile, asynchronous=asynchronous)
+        _check_kind(reconcile, "reconcile", "a function of the request", asynchronous=asynchronous)
     if isinstance(hooks_value, (str, bytes)) or not isinstance(hooks_value, (list, tuple)):
         raise TypeError(f"hooks must be a list of callables, got {hooks!r}")
     for hook in hooks:
