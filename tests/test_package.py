@@ -166,3 +166,54 @@ def test_core_imports_no_clock_randomness_io_or_client(path: pathlib.Path) -> No
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             imported.add(node.module.partition(".")[0])
     assert imported.isdisjoint(_FORBIDDEN_IN_CORE), imported & _FORBIDDEN_IN_CORE
+
+
+# The layers, lowest first; a module may import its own layer and the ones below it.
+LAYERS = {
+    "_core": 0,
+    "_clock": 1,
+    "_errors": 1,
+    "_observe": 2,
+    "testing": 2,
+    "_state": 3,
+    "_fleet": 3,
+    "_driver": 4,
+    "_adapters": 5,
+}
+
+
+def _module_of(path: pathlib.Path) -> str:
+    relative = path.relative_to(PACKAGE_DIR.parent).with_suffix("")
+    return ".".join(relative.parts).removesuffix(".__init__")
+
+
+def _imports(path: pathlib.Path) -> set[str]:
+    """Every module a file imports at run time or for type checking, absolute names."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    if parts[0] != "retrykit" or len(parts) < 2:
+        return None
+    return LAYERS.get(parts[1])
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in PACKAGE_DIR.rglob("*.py") if _layer(_module_of(p)) is not None),
+    ids=lambda path: str(path.relative_to(PACKAGE_DIR)),
+)
+def test_no_layer_imports_a_layer_above_it(path: pathlib.Path) -> None:
+    """The architecture holds: the core imports nothing of retrykit's, holders never call up."""
+    own = _layer(_module_of(path))
+    assert own is not None
+    for imported in _imports(path):
+        layer = _layer(imported)
+        assert layer is None or layer <= own, f"{_module_of(path)} imports {imported}"
