@@ -31,6 +31,7 @@ from retrykit._core._envelope import ErrorInfo, FieldError, parse_error
 from retrykit._core._origin import origin_key
 from retrykit._driver._history import AttemptRecord, RetryHistory, get_history
 from retrykit._driver._settings import DEFAULT, UseDefault
+from retrykit._driver._trace import AttemptTrace, CallTrace, Tracer
 from retrykit._errors import (
     ApiError,
     AuthenticationError,
@@ -84,6 +85,7 @@ __all__ = [
     "ApiError",
     "AttemptFinished",
     "AttemptRecord",
+    "AttemptTrace",
     "AuthenticationError",
     "Backoff",
     "BadGatewayError",
@@ -91,6 +93,7 @@ __all__ = [
     "BudgetExhausted",
     "CallFinished",
     "CallRejected",
+    "CallTrace",
     "CircuitBreaker",
     "CircuitOpenError",
     "CircuitSnapshot",
@@ -127,6 +130,7 @@ __all__ = [
     "StateChange",
     "StatusFamily",
     "Ticket",
+    "Tracer",
     "UseDefault",
     "ValidationError",
     "WriteAppliedError",

@@ -14,6 +14,7 @@ import retrykit
 from retrykit._clock import Clock
 from retrykit._core._policy import RetryPolicy
 from retrykit._driver._settings import UseDefault
+from retrykit._driver._trace import Tracer
 from retrykit._observe._events import Hook
 from retrykit._state._breaker import CircuitBreaker
 from retrykit._state._budget import RetryBudget
@@ -69,6 +70,7 @@ class RetryTransport(httpx2.BaseTransport):
         throttle: AdaptiveThrottle | None = None,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
         reconcile: Callable[[httpx2.Request], bool | None] | None = None,
+        tracer: Tracer | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = ...,
@@ -97,6 +99,7 @@ class AsyncRetryTransport(httpx2.AsyncBaseTransport):
         throttle: AdaptiveThrottle | None = None,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
         reconcile: Callable[[httpx2.Request], Awaitable[bool | None]] | None = None,
+        tracer: Tracer | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = ...,

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from retrykit._clock import Clock
     from retrykit._driver._call import Attempt, Rejection, RetryCall, RetryRunner
     from retrykit._driver._history import RetryHistory
+    from retrykit._driver._trace import Tracer
     from retrykit._observe._events import Hook
     from retrykit._state._breaker import CircuitBreaker
     from retrykit._state._budget import RetryBudget
@@ -438,6 +439,8 @@ class RetryTransport(httpx.BaseTransport):
       `AsyncRetryTransport`): asked when a request not safe to repeat ends with an
       unknown outcome. True: it took effect, `retrykit.WriteAppliedError` is raised;
       False: it certainly did not, one more attempt is made; None: as without it.
+    - ``tracer``: spans for each call and attempt, such as
+      `retrykit.otel.OpenTelemetryTracing()`; None (the default) traces nothing.
     - ``hooks``: callables receiving every event; one that raises is logged and skipped.
     - ``read_body``: read each response's body inside the retry loop (default False).
       A transport cannot tell whether its caller streams, and reading would hold a
@@ -479,6 +482,7 @@ class RetryTransport(httpx.BaseTransport):
         throttle: AdaptiveThrottle | None = None,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
         reconcile: Callable[[httpx.Request], bool | None] | None = None,
+        tracer: Tracer | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = time.monotonic,
@@ -502,6 +506,7 @@ class RetryTransport(httpx.BaseTransport):
                 throttle=throttle,
                 fallbacks=fallbacks,
                 reconcile=reconcile,
+                tracer=tracer,
                 hooks=hooks,
                 clock=clock,
                 wall_clock=wall_clock,
@@ -548,6 +553,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         throttle: AdaptiveThrottle | None = None,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
         reconcile: Callable[[httpx.Request], Awaitable[bool | None]] | None = None,
+        tracer: Tracer | None = None,
         hooks: Sequence[Hook] = (),
         read_body: bool = False,
         clock: Callable[[], float] | Clock = time.monotonic,
@@ -573,6 +579,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 throttle=throttle,
                 fallbacks=fallbacks,
                 reconcile=reconcile,
+                tracer=tracer,
                 asynchronous=True,
                 hooks=hooks,
                 clock=clock,

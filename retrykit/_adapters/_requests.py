@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from retrykit._clock import Clock
     from retrykit._driver._call import Attempt, Rejection
     from retrykit._driver._history import RetryHistory
+    from retrykit._driver._trace import Tracer
     from retrykit._observe._events import Hook
     from retrykit._state._breaker import CircuitBreaker
     from retrykit._state._budget import RetryBudget
@@ -282,6 +283,8 @@ class RetryAdapter(HTTPAdapter):
       ends with an unknown outcome. True: it took effect, `retrykit.WriteAppliedError`
       is raised; False: it certainly did not, one more attempt is made; None: as
       without it.
+    - ``tracer``: spans for each call and attempt, such as
+      `retrykit.otel.OpenTelemetryTracing()`; None (the default) traces nothing.
     - ``hooks``: callables receiving every event; one that raises is logged and skipped.
     - ``clock``: monotonic seconds, or a `Clock` object (such as
       `retrykit.testing.FakeClock`) that also gives the wall clock and the waits;
@@ -311,6 +314,7 @@ class RetryAdapter(HTTPAdapter):
         "_throttle",
         "_fallbacks",
         "_reconcile",
+        "_tracer",
         "_hooks",
         "_sleep_arg",
         "_clock",
@@ -334,6 +338,7 @@ class RetryAdapter(HTTPAdapter):
         throttle: AdaptiveThrottle | None = None,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
         reconcile: Callable[[PreparedRequest], bool | None] | None = None,
+        tracer: Tracer | None = None,
         hooks: Sequence[Hook] = (),
         clock: Callable[[], float] | Clock = time.monotonic,
         sleep: Callable[[float], object] | None = None,
@@ -362,6 +367,7 @@ class RetryAdapter(HTTPAdapter):
         self._throttle = throttle
         self._fallbacks = fallbacks
         self._reconcile = reconcile
+        self._tracer = tracer
         self._hooks = hooks
         self._sleep_arg = sleep
         self._clock = clock
@@ -380,6 +386,7 @@ class RetryAdapter(HTTPAdapter):
             throttle=self._throttle,
             fallbacks=self._fallbacks,
             reconcile=self._reconcile,
+            tracer=self._tracer,
             hooks=self._hooks,
             clock=self._clock,
             wall_clock=self._wall_clock,

@@ -30,6 +30,16 @@ def origin_key(url: str) -> str:
     return key
 
 
+def url_without_secrets(url: str) -> str:
+    """Return ``url`` without user info, query or fragment: safe to show in a trace or log."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.split("?", 1)[0].split("#", 1)[0]
+    rest = rest.split("#", 1)[0].split("?", 1)[0]
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+
+
 def _parse_origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     scheme = scheme.lower()

@@ -16,6 +16,7 @@ import collections
 import logging
 import threading
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Final
 
 from retrykit._core._breaker import BreakerState, Ticket
@@ -32,6 +33,7 @@ from retrykit._core._decide import (
 from retrykit._core._endpoint import key_fingerprint
 from retrykit._core._envelope import parse_error
 from retrykit._core._headers import get_header, request_id, unreadable_wait_headers
+from retrykit._core._origin import url_without_secrets
 from retrykit._core._routing import (
     hedge_delay,
     may_reconcile,
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from retrykit._core._policy import FailureKind, RetryPolicy
+    from retrykit._driver._trace import AttemptTrace, CallTrace, Tracer
     from retrykit._state._breaker import CircuitBreaker, StateChange
     from retrykit._state._budget import RetryBudget
     from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
@@ -117,6 +120,7 @@ class RetryRunner:
         throttle: AdaptiveThrottle | None = None,
         fallbacks: Mapping[str, tuple[str, ...]] | None = None,
         reconcile: Callable[[Any], Any] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.policy = policy
         self.breaker = breaker
@@ -131,6 +135,7 @@ class RetryRunner:
         self.endpoint_func = endpoint_func
         self.fallbacks = dict(fallbacks or {})
         self.reconcile = reconcile
+        self.tracer = tracer
         self.latencies = _Latencies()
         # Whether a call needs its origin's key at all (per-origin state is kept).
         self.keyed = breaker is not None or limiter is not None or throttle is not None
@@ -202,6 +207,7 @@ class Attempt:
         "started",
         "target",
         "ticket",
+        "trace",
         "url",
         "wait_before",
     )
@@ -230,6 +236,11 @@ class Attempt:
         self.settled = True
         self.failed = False
         self.cause: int | FailureKind | None = None
+        self.trace: AttemptTrace | None = None
+
+    def sending(self) -> AbstractContextManager[object]:
+        """Return the context to send this attempt in: its span current, when traced."""
+        return self.trace.sending() if self.trace is not None else nullcontext()
 
 
 class RetryCall:
@@ -254,6 +265,7 @@ class RetryCall:
         "_last_request_id",
         "_origins",
         "_route",
+        "_trace",
         "_wait_before",
         "attempt",
         "current",
@@ -292,6 +304,7 @@ class RetryCall:
         if self._origins is not None and len(self._origins) == 1:
             self._origins = None
         self._route = 0
+        self._trace: CallTrace | None = None
         self.attempt = 0
         self.current: Attempt | None = None
         self.started = runner.clock()
@@ -383,6 +396,7 @@ class RetryCall:
                 return rejection
         self.attempt += 1
         attempt.number = self.attempt
+        self._trace_attempt(attempt)
         if attempt.target is not None and runner.observed(logging.INFO):
             runner.emit(
                 FallbackUsed(
@@ -501,7 +515,22 @@ class RetryCall:
             return None
         self.attempt += 1
         attempt.number = self.attempt
+        self._trace_attempt(attempt)
         return attempt
+
+    def _trace_attempt(self, attempt: Attempt) -> None:
+        """Open the attempt's span (and the call's, for the first), when a tracer is set."""
+        tracer = self.runner.tracer
+        if tracer is None:
+            return
+        if self._trace is None:
+            self._trace = tracer.call(self.method, url_without_secrets(self.url), self.endpoint)
+        attempt.trace = self._trace.attempt(
+            attempt.number,
+            wait_before=attempt.wait_before,
+            hedged=attempt.hedge,
+            origin=attempt.target,
+        )
 
     def _past_deadline(self, now: float) -> bool:
         """Set ``time_left``; return True once no attempt may start any more."""
@@ -649,6 +678,13 @@ class RetryCall:
         assert attempt is not None  # noqa: S101 - before_attempt made it
         if not decision.retry:
             self._settle(attempt, final=True)
+        if attempt.trace is not None:
+            attempt.trace.end(
+                status=status,
+                failure=failure,
+                reason=decision.reason,
+                delay=decision.delay if decision.retry else None,
+            )
         now = runner.clock()
         duration = now - attempt.started
         if self.policy.hedge_after == "p95":
@@ -720,6 +756,8 @@ class RetryCall:
     ) -> None:
         """Record an attempt of a hedged race whose answer was not used (or never came)."""
         self.release(attempt)
+        if attempt.trace is not None:
+            attempt.trace.end(status=status, failure=failure, reason=Reason.HEDGE_LOST, delay=None)
         self._history.append(
             AttemptRecord(
                 attempt.number,
@@ -760,6 +798,12 @@ class RetryCall:
         total_time = self.runner.clock() - self.started
         history = RetryHistory(attempts=tuple(history_list), reason=reason, total_time=total_time)
         succeeded = last is not None and last.reason == Reason.SUCCESS
+        if self._trace is not None:
+            self._trace.end(
+                reason=reason,
+                status=last.status if last else None,
+                failure=last.failure if last else None,
+            )
         if self.runner.observed(logging.DEBUG if succeeded else logging.INFO):
             origins = self._origins
             self.runner.emit(

@@ -12,6 +12,7 @@ are twins, kept apart as the house style asks.
 
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -232,7 +233,8 @@ def _once(call: RetryCall, exchange: SyncExchange[ResponseT]) -> _Outcome[Respon
     assert attempt is not None  # noqa: S101 - before_attempt made it
     response: ResponseT | None = None
     try:
-        response = exchange.send(call.time_left, attempt)
+        with attempt.sending():
+            response = exchange.send(call.time_left, attempt)
         status, headers = exchange.head(response)
     except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless mapped
         if response is not None:
@@ -262,7 +264,8 @@ def _race(call: RetryCall, exchange: SyncExchange[ResponseT], delay: float) -> _
 
     def send(attempt: Attempt) -> None:
         try:
-            response = exchange.send(time_left, attempt)
+            with attempt.sending():
+                response = exchange.send(time_left, attempt)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             answers.put((attempt, None, exc))
             return
@@ -271,7 +274,7 @@ def _race(call: RetryCall, exchange: SyncExchange[ResponseT], delay: float) -> _
             return
         answers.put((attempt, response, None))
 
-    exchange.submit(lambda: send(first))
+    exchange.submit(_in_this_context(send, first))
     out = {first}
     try:
         answer = answers.get(timeout=delay)
@@ -279,7 +282,7 @@ def _race(call: RetryCall, exchange: SyncExchange[ResponseT], delay: float) -> _
         hedge = call.start_hedge()
         if hedge is not None:
             out.add(hedge)
-            exchange.submit(lambda: send(hedge))
+            exchange.submit(_in_this_context(send, hedge))
         answer = answers.get()
     try:
         while True:
@@ -297,6 +300,16 @@ def _race(call: RetryCall, exchange: SyncExchange[ResponseT], delay: float) -> _
             late = answers.get_nowait()[1]
             if late is not None:
                 exchange.close(late)
+
+
+def _in_this_context(send: Callable[[Attempt], None], attempt: Attempt) -> Callable[[], None]:
+    """Return ``send(attempt)`` to run in a copy of this thread's context variables.
+
+    A worker thread then sees the caller's current span (and any other context), so the
+    attempt's spans have the call's as their parent.
+    """
+    context = contextvars.copy_context()
+    return lambda: context.run(send, attempt)
 
 
 def _judge_answer(
@@ -410,7 +423,8 @@ async def _once_async(call: RetryCall, exchange: AsyncExchange[ResponseT]) -> _O
     assert attempt is not None  # noqa: S101 - before_attempt made it
     response: ResponseT | None = None
     try:
-        response = await exchange.send(call.time_left, attempt)
+        with attempt.sending():
+            response = await exchange.send(call.time_left, attempt)
         status, headers = exchange.head(response)
     except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless mapped
         if response is not None:
@@ -444,7 +458,8 @@ async def _race_async(
     async def send(attempt: Attempt) -> None:
         response = None
         try:
-            response = await exchange.send(time_left, attempt)
+            with attempt.sending():
+                response = await exchange.send(time_left, attempt)
             answers_in.send_nowait((attempt, response, None))
             response = None
         except anyio.get_cancelled_exc_class():

@@ -25,6 +25,7 @@ from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
+    from retrykit._driver._trace import Tracer
     from retrykit._observe._events import Hook
 
 
@@ -121,6 +122,7 @@ def build_runner(
     throttle: AdaptiveThrottle | None = None,
     fallbacks: Mapping[str, Sequence[str]] | None = None,
     reconcile: Callable[[Any], object] | None = None,
+    tracer: Tracer | None = None,
     asynchronous: bool = False,
 ) -> RetryRunner:
     """Check every retrykit argument of an adapter and return its `RetryRunner`."""
@@ -142,6 +144,10 @@ def build_runner(
         raise TypeError(f"limiter must be a RateLimiter, None or DEFAULT, got {limiter!r}")
     if throttle is not None and not isinstance(throttle, AdaptiveThrottle):
         raise TypeError(f"throttle must be an AdaptiveThrottle or None, got {throttle!r}")
+    if tracer is not None and not callable(getattr(tracer, "call", None)):
+        raise TypeError(
+            f"tracer must be a tracer such as retrykit.otel.OpenTelemetryTracing(), got {tracer!r}"
+        )
     if reconcile is not None:
         _check_kind(reconcile, "reconcile", "a function of the request", asynchronous=asynchronous)
     if isinstance(hooks_value, (str, bytes)) or not isinstance(hooks_value, (list, tuple)):
@@ -161,6 +167,7 @@ def build_runner(
         throttle=throttle,
         fallbacks=check_fallbacks(fallbacks),
         reconcile=reconcile,
+        tracer=tracer,
         hooks=tuple(hooks),
         clock=monotonic_of(clock),
         wall_clock=wall_of(clock, wall_clock),
