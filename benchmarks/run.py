@@ -56,7 +56,7 @@ def _quiet_loggers() -> Iterator[None]:
 def _versions() -> str:
     from importlib.metadata import version
 
-    names: tuple[str, ...] = ("retrykit", "httpx", "requests", "urllib3", "httpx-retries")
+    names: tuple[str, ...] = ("retrykit-http", "httpx", "requests", "urllib3", "httpx-retries")
     names = (*names, "tenacity", "stamina", "pybreaker")
     return ", ".join(f"{name} {version(name)}" for name in names)
 

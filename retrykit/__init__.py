@@ -72,7 +72,7 @@ from retrykit._state._budget import RetryBudget
 from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 
 try:
-    __version__ = version("retrykit")
+    __version__ = version("retrykit-http")
 except PackageNotFoundError:  # pragma: no cover - running from a checkout that is not installed
     __version__ = "0.0.0"
 # Only the names in __all__ are public (tests/test_package.py checks it).

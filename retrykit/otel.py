@@ -1,6 +1,6 @@
 """OpenTelemetry metrics for retrykit: a hook recording events as OTel instruments.
 
-Needs the ``otel`` extra: ``pip install 'retrykit[otel]'``. Instruments, from the meter
+Needs the ``otel`` extra: ``pip install 'retrykit-http[otel]'``. Instruments, from the meter
 ``retrykit``:
 
 - ``http.client.request.duration`` (histogram, s): one per attempt, as the HTTP client
@@ -27,7 +27,7 @@ try:
     from opentelemetry import metrics as otel_metrics
 except ImportError as _missing:  # pragma: no cover - tested by hiding the module
     raise ImportError(
-        "retrykit.otel needs opentelemetry-api: pip install 'retrykit[otel]'"
+        "retrykit.otel needs opentelemetry-api: pip install 'retrykit-http[otel]'"
     ) from _missing
 
 import retrykit

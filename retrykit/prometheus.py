@@ -1,6 +1,6 @@
 """Prometheus metrics for retrykit: a hook recording events with ``prometheus_client``.
 
-Needs the ``prometheus`` extra: ``pip install 'retrykit[prometheus]'``. With the default
+Needs the ``prometheus`` extra: ``pip install 'retrykit-http[prometheus]'``. With the default
 namespace ``retrykit``:
 
 - ``retrykit_requests_total``: calls finished, by ``method``, ``endpoint``, ``status``
@@ -28,7 +28,7 @@ try:
     import prometheus_client
 except ImportError as _missing:  # pragma: no cover - tested by hiding the module
     raise ImportError(
-        "retrykit.prometheus needs prometheus-client: pip install 'retrykit[prometheus]'"
+        "retrykit.prometheus needs prometheus-client: pip install 'retrykit-http[prometheus]'"
     ) from _missing
 
 from retrykit._core._breaker import BreakerState

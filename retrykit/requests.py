@@ -14,7 +14,7 @@ try:
     import urllib3 as _urllib3  # noqa: F401
 except ImportError as _missing:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "retrykit.requests needs requests and urllib3: pip install 'retrykit[requests]'"
+        "retrykit.requests needs requests and urllib3: pip install 'retrykit-http[requests]'"
     ) from _missing
 
 from retrykit._adapters._requests import (

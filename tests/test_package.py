@@ -95,7 +95,7 @@ def test_all_is_complete() -> None:
 
 def test_version_matches_the_distribution() -> None:
     """retrykit.__version__ is the installed distribution's version."""
-    assert retrykit.__version__ == importlib.metadata.version("retrykit")
+    assert retrykit.__version__ == importlib.metadata.version("retrykit-http")
 
 
 def test_py_typed_marker_ships() -> None:
@@ -131,7 +131,7 @@ def test_adapter_without_its_client_names_the_extra(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ImportError:")
-    assert f"pip install 'retrykit[{extra}]'" in result.stdout
+    assert f"pip install 'retrykit-http[{extra}]'" in result.stdout
 
 
 # Clocks, randomness, I/O and clients have no place in the sans-IO core.

@@ -295,7 +295,7 @@ getattr(testing, {usable!r})
 try:
     getattr(testing, {missing!r})
 except ImportError as exc:
-    assert "retrykit[{extra}]" in str(exc), exc
+    assert "retrykit-http[{extra}]" in str(exc), exc
 else:
     raise SystemExit("expected ImportError")
 """

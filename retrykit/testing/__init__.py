@@ -57,7 +57,7 @@ def __getattr__(name: str) -> Any:
             module = importlib.import_module(f"retrykit.testing.{module_name}")
         except ImportError as exc:
             raise ImportError(
-                f"retrykit.testing.{name} needs {extra}: pip install 'retrykit[{extra}]'"
+                f"retrykit.testing.{name} needs {extra}: pip install 'retrykit-http[{extra}]'"
             ) from exc
         return getattr(module, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
