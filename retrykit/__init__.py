@@ -61,10 +61,13 @@ from retrykit._observe._events import (
     Event,
     Hook,
     RetryScheduled,
+    StorageDegraded,
+    StorageRecovered,
 )
 from retrykit._observe._metrics import Metrics
 from retrykit._state._breaker import CircuitBreaker, StateChange
 from retrykit._state._budget import RetryBudget
+from retrykit._state._store import FleetStore
 
 try:
     __version__ = version("retrykit")
@@ -99,6 +102,7 @@ __all__ = [
     "Event",
     "FailureKind",
     "FieldError",
+    "FleetStore",
     "GatewayTimeoutError",
     "Hook",
     "LockedError",
@@ -118,6 +122,8 @@ __all__ = [
     "ServiceUnavailableError",
     "StateChange",
     "StatusFamily",
+    "StorageDegraded",
+    "StorageRecovered",
     "Ticket",
     "UseDefault",
     "ValidationError",
