@@ -74,10 +74,11 @@ local probes = ARGV[18]                  -- 'lease=1' (success) or 'lease=0', sp
 local g = redis.call('HGET', state, 'g')
 local created = false
 if not g then
-  if failures == 0 then
+  if failures == 0 and (rate == 0 or successes == 0) then
     return {0, 0, 0, 0, 0, 0, 0, 0, '', 0, 0, 0}
   end
-  -- A missing circuit is CLOSED: the first failure reported creates it.
+  -- A missing circuit is CLOSED: the first failure reported creates it (in rate mode,
+  -- the first outcome: the window needs the successes too).
   redis.call('HSET', state, 'g', now, 's', 'c', 'run', 0, 'op', 0, 'ok', 0)
   g = now
   created = true
