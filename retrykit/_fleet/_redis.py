@@ -384,7 +384,9 @@ class RedisStore:
                 self._tell_lost()
             if health.degraded:
                 if now < health.retry_at:
-                    next_round = health.retry_at
+                    # Woken while local-only: nothing to do before the next ping (and the
+                    # gap above keeps a stream of wake-ups to one pass per gap).
+                    last, next_round = now, health.retry_at
                     continue
                 self._ping()
             if not health.degraded:
