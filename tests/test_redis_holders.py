@@ -493,3 +493,16 @@ def test_holders_with_a_store_pickle_with_it(store: ScriptedStore) -> None:
         pickle.dumps(CircuitBreaker(store=Unpicklable()))
     with pytest.raises(TypeError, match="no"):
         pickle.dumps(RetryBudget(store=Unpicklable()))
+
+
+def test_at_most_a_thousand_circuits_are_polled(store: ScriptedStore, clock: FakeClock) -> None:
+    """A stream of new hosts polls the most recently used thousand, not every one."""
+    breaker = _breaker(store, clock)
+    for index in range(1500):
+        breaker.allow(f"https://host{index}.example:443")
+        if index % 100 == 0:
+            clock.advance(0.01)
+    reported = store.report()
+    assert len(reported) == 1000
+    assert "https://host1499.example:443" in reported
+    assert "https://host0.example:443" not in reported

@@ -106,6 +106,9 @@ class StateChange(NamedTuple):
 ACTIVE_FOR: Final = 30.0
 """Seconds a shared circuit stays polled after this process last used it."""
 
+MAX_SHARED: Final = 1000
+"""Circuits polled at most per round: beyond it, the least recently used idle ones wait."""
+
 
 class _Shared:
     """This process's side of one shared circuit (guarded by the breaker's lock).
@@ -636,6 +639,8 @@ class CircuitBreaker:
             now = self._clock()
             for key in list(touched):
                 self._entry(key).active_until = now + ACTIVE_FOR
+            if len(self._shared) > MAX_SHARED:
+                self._forget_idle(now)
             for key, shared in list(self._shared.items()):
                 circuit = self._circuits.get(key)
                 returned, shared.returned = shared.returned, []
@@ -679,6 +684,25 @@ class CircuitBreaker:
                 )
                 shared.forget_counts()
         return reports
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop the least recently used idle shared circuits down to `MAX_SHARED` (locked).
+
+        Idle: nothing to report, not following the fleet, and CLOSED here; such a circuit
+        is polled again when this process next uses it.
+        """
+        circuits = self._circuits
+        idle = [
+            (shared.active_until, key)
+            for key, shared in self._shared.items()
+            if not (shared.failures or shared.successes or shared.results or shared.returned)
+            and not (shared.governed or shared.leases or shared.probes)
+            and (key not in circuits or circuits[key].state is _CLOSED)
+        ]
+        excess = len(self._shared) - MAX_SHARED
+        for _until, key in heapq.nsmallest(excess, idle):
+            del self._shared[key]
+            self._failing.discard(key)
 
     def _share_adopt(
         self, pairs: Sequence[tuple[CircuitReport, CircuitVerdict]]
