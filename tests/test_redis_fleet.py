@@ -80,6 +80,16 @@ def _opened_at(report: dict[str, Any]) -> float | None:
     return None
 
 
+def _states_become(fleet: Fleet, key: str, expected: list[str], timeout: float = 3.0) -> list[str]:
+    """Poll the workers' states of ``key`` until they are ``expected`` (or time runs out)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = [answer["state"] for answer in fleet.ask("state", {"key": key})]
+        if states == expected or time.monotonic() > deadline:
+            return states
+        time.sleep(SYNC / 2)
+
+
 def _outcomes(reports: list[dict[str, Any]]) -> set[str]:
     return {outcome for report in reports for _at, _latency, outcome in report["calls"]}
 
@@ -138,9 +148,7 @@ def test_min_reporters_keeps_one_bad_node_to_itself(
     _setup(fleet, server.port, "scenario-2-control", min_reporters=1)
     fleet.run(flaky.url("/fine"), every=0.1, duration=0.1)
     fleet.run(flaky.url("/broken"), every=0.05, duration=0.6, only=[0])
-    time.sleep(3 * SYNC)
-    states = [answer["state"] for answer in fleet.ask("state", {"key": key})]
-    assert states == ["open"] * WORKERS
+    assert _states_become(fleet, key, ["open"] * WORKERS) == ["open"] * WORKERS
 
 
 def test_one_probe_for_the_fleet_and_its_success_closes_everyone(
@@ -207,10 +215,7 @@ def test_a_killed_redis_changes_nothing_for_callers_and_the_fleet_resyncs(
                 breaker = CircuitBreaker(failure_threshold=5, store=store)
                 for _ in range(5):
                     breaker.record_failure(key, breaker.allow(key), 503)
-                time.sleep(4 * SYNC)
-                assert [answer["state"] for answer in fleet.ask("state", {"key": key})] == [
-                    "open"
-                ] * WORKERS
+                assert _states_become(fleet, key, ["open"] * WORKERS) == ["open"] * WORKERS
         finally:
             other.close()
 

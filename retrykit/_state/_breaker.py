@@ -379,12 +379,15 @@ class CircuitBreaker:
             circuit.last_used = next(self._uses)
             now = self._clock()
             shared = self._shared.get(key) if self._link is not None else None
+            wants_lease = False
             if shared is not None and shared.governed:
+                demand = shared.demand
                 outcome = self._allow_with_lease(key, circuit, shared, now)
+                wants_lease = shared.demand > demand
             else:
                 outcome = self._allow_locked(key, circuit, now)
         if isinstance(outcome, CircuitOpenError):
-            if self._link is not None:
+            if wants_lease and self._link is not None:
                 self._link.wake()
             raise outcome
         if outcome.moved:
