@@ -244,7 +244,9 @@ def test_redis_coming_up_is_adopted_with_one_warning(
     assert isinstance(recovered, StorageRecovered)
     assert recovered.down_for > 0
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("answers again" in message for message in warnings)
+    assert sum("local-only after" in message for message in warnings) == 1
+    assert sum("answers again" in message for message in warnings) == 1
+    assert f"circuit {KEY} closed -> open" in warnings  # the change the fleet caused here
 
 
 def test_a_script_redis_lost_is_loaded_again(server: RedisServer, namespace: str) -> None:

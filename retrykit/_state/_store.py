@@ -22,7 +22,13 @@ The contract, which keeps every request in memory:
 The third channel, records, is the extension point for other shared state (the rate
 limiter's "remaining and reset per origin and credential fingerprint"): a member
 publishes a small record of string fields per key, and adopts the freshest record the
-fleet holds for each key it asks about, with its age on the store's clock.
+fleet holds for each key it asks about, with its age on the store's clock. A limiter
+would join once with ``store.share_records(RecordMember(kind="ratelimit", ...))``; its
+``report`` would return, per ``origin|fingerprint`` it used since the last round, the
+fields it learned from a response (``{"remaining": "40", "reset": "30"}``, the reset as
+a delta in seconds, never a local clock reading) or a read-only `RecordReport`; its
+``adopt`` would take each `FleetRecord` and compute the time left as ``reset - age``.
+Keys hold the fingerprint only (`retrykit.key_fingerprint`), never a credential.
 """
 
 from __future__ import annotations
