@@ -65,11 +65,14 @@ from retrykit._observe._events import (
     FallbackUsed,
     Hook,
     RetryScheduled,
+    StorageDegraded,
+    StorageRecovered,
 )
 from retrykit._observe._metrics import Metrics
 from retrykit._state._breaker import CircuitBreaker, StateChange
 from retrykit._state._budget import RetryBudget
 from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
+from retrykit._state._store import FleetStore
 
 try:
     __version__ = version("retrykit-http")
@@ -108,6 +111,7 @@ __all__ = [
     "FailureKind",
     "FallbackUsed",
     "FieldError",
+    "FleetStore",
     "GatewayTimeoutError",
     "Hook",
     "LockedError",
@@ -129,6 +133,8 @@ __all__ = [
     "ServiceUnavailableError",
     "StateChange",
     "StatusFamily",
+    "StorageDegraded",
+    "StorageRecovered",
     "Ticket",
     "Tracer",
     "UseDefault",

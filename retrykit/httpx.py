@@ -16,7 +16,9 @@ from __future__ import annotations
 try:
     import httpx as _httpx  # noqa: F401 - only checks that the extra is installed
 except ImportError as _missing:  # pragma: no cover - exercised only without the extra
-    raise ImportError("retrykit.httpx needs httpx: pip install 'retrykit-http[httpx]'") from _missing
+    raise ImportError(
+        "retrykit.httpx needs httpx: pip install 'retrykit-http[httpx]'"
+    ) from _missing
 
 from retrykit._adapters._httpx import (
     HISTORY_EXTENSION,

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 try:
     import httpx2 as _httpx2  # noqa: F401 - only checks that the extra is installed
 except ImportError as _missing:  # pragma: no cover - exercised only without the extra
-    raise ImportError("retrykit.httpx2 needs httpx2: pip install 'retrykit-http[httpx2]'") from _missing
+    raise ImportError(
+        "retrykit.httpx2 needs httpx2: pip install 'retrykit-http[httpx2]'"
+    ) from _missing
 
 __all__ = [
     "HISTORY_EXTENSION",

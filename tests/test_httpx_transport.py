@@ -522,5 +522,5 @@ def test_import_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without httpx installed, importing retrykit.httpx says which extra to install."""
     monkeypatch.setitem(sys.modules, "httpx", None)
     monkeypatch.delitem(sys.modules, "retrykit.httpx")
-    with pytest.raises(ImportError, match=r"retrykit\[httpx\]"):
+    with pytest.raises(ImportError, match=r"retrykit-http\[httpx\]"):
         __import__("retrykit.httpx")

@@ -147,7 +147,7 @@ def test_missing_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
     """Without opentelemetry-api, the import error says which extra to install."""
     monkeypatch.setitem(sys.modules, "opentelemetry", None)
     monkeypatch.delitem(sys.modules, "retrykit.otel")
-    with pytest.raises(ImportError, match=r"pip install 'retrykit\[otel\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'retrykit-http\[otel\]'"):
         importlib.import_module("retrykit.otel")
 
 

@@ -146,5 +146,5 @@ def test_missing_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
     """Without prometheus-client, the import error says which extra to install."""
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
     monkeypatch.delitem(sys.modules, "retrykit.prometheus")
-    with pytest.raises(ImportError, match=r"pip install 'retrykit\[prometheus\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'retrykit-http\[prometheus\]'"):
         importlib.import_module("retrykit.prometheus")

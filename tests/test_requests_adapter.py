@@ -623,5 +623,5 @@ def test_missing_requests_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> No
     """Without requests installed, importing retrykit.requests says which extra to install."""
     monkeypatch.setitem(sys.modules, "requests", None)
     monkeypatch.delitem(sys.modules, "retrykit.requests")
-    with pytest.raises(ImportError, match=r"retrykit\[requests\]"):
+    with pytest.raises(ImportError, match=r"retrykit-http\[requests\]"):
         importlib.import_module("retrykit.requests")

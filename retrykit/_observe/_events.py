@@ -127,6 +127,27 @@ class FallbackUsed:
     key_fingerprint: str | None = None
 
 
+@attrs.frozen
+class StorageDegraded:
+    """The fleet store ``namespace`` went local-only after ``errors`` failed exchanges.
+
+    ``error`` says what the last one was (the exception's type and message). Calls are
+    unaffected: every holder follows its own rules alone until `StorageRecovered`.
+    """
+
+    namespace: str
+    error: str
+    errors: int
+
+
+@attrs.frozen
+class StorageRecovered:
+    """The fleet store ``namespace`` answers again after ``down_for`` seconds local-only."""
+
+    namespace: str
+    down_for: float
+
+
 Event: TypeAlias = (
     AttemptFinished
     | RetryScheduled
@@ -135,5 +156,7 @@ Event: TypeAlias = (
     | CallRejected
     | BudgetExhausted
     | FallbackUsed
+    | StorageDegraded
+    | StorageRecovered
 )
 Hook: TypeAlias = Callable[[Event], None]

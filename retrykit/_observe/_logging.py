@@ -2,7 +2,8 @@
 
 Levels: DEBUG per attempt and per successful call, INFO per retry, for a circuit that
 closes or half-opens and for each call an open circuit rejects, WARNING for a call that
-failed, a circuit that opened, and a retry the budget stopped. Rejections are INFO because
+failed, a circuit that opened, a retry the budget stopped, and a fleet store that went
+local-only or came back (`StorageDegraded`, `StorageRecovered`). Rejections are INFO because
 the opening was already a WARNING, and an open circuit may reject thousands of calls a second.
 
 Every record carries the same attributes (None where the event has no such value), so a
@@ -27,6 +28,8 @@ from retrykit._observe._events import (
     CircuitStateChanged,
     FallbackUsed,
     RetryScheduled,
+    StorageDegraded,
+    StorageRecovered,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +47,8 @@ _FIXED_LEVELS: dict[type, int] = {
     CallRejected: logging.INFO,
     BudgetExhausted: logging.WARNING,
     FallbackUsed: logging.INFO,
+    StorageDegraded: logging.WARNING,
+    StorageRecovered: logging.WARNING,
 }
 
 
@@ -94,6 +99,18 @@ def _message_and_extra(event: Event) -> tuple[str, dict[str, object]]:
     if isinstance(event, CircuitStateChanged):
         extra["circuit"] = event.key
         return f"circuit {event.key} {event.old.value} -> {event.new.value}", extra
+    if isinstance(event, StorageDegraded):
+        extra["reason"] = "storage_degraded"
+        return (
+            f"fleet store {event.namespace} is local-only after {event.errors} failed "
+            f"exchanges ({event.error}); calls go on, unshared"
+        ), extra
+    if isinstance(event, StorageRecovered):
+        extra["reason"] = "storage_recovered"
+        return (
+            f"fleet store {event.namespace} answers again after {event.down_for:.1f}s "
+            "local-only; sharing resumes"
+        ), extra
 
     extra["method"] = event.method
     extra["endpoint"] = event.endpoint

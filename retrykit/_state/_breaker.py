@@ -31,6 +31,18 @@ next value of a counter (one attribute store, no lock). When a new circuit finds
 table full, the least recently used ``max_keys // 16`` circuits (at least one) are
 dropped in one go, so that a stream of new keys costs O(log n) per key rather than a
 scan of the table each.
+
+Sharing. With ``store=`` (a `FleetStore`, such as `retrykit.redis.RedisStore`), the
+circuits are also shared with every process using the same store and namespace; each
+request still decides in memory. Request threads only note what the fleet needs to
+hear (a dict lookup per call on a healthy host: the key, marked used); the store's
+syncer thread collects those notes (`_share_report`), and applies the fleet's answers
+(`_share_adopt`) under the same lock: a fleet opening moves a local circuit to OPEN
+for the rest of the fleet's break, a fleet closing closes it, and each such change
+bumps the circuit's generation and reaches the listeners like any other. While the
+fleet's circuit is open, a probe may go only with a lease the syncer obtained for it,
+so at most ``half_open_max_calls`` probes go out across the fleet. When the store is
+lost, every circuit follows the local rules alone.
 """
 
 from __future__ import annotations
@@ -50,6 +62,7 @@ import attrs
 
 from retrykit._clock import Clock, monotonic_of, wall_of
 from retrykit._core._breaker import (
+    HALF_OPEN_RETRY_AFTER,
     NO_CIRCUIT,
     BreakerConfig,
     BreakerState,
@@ -58,11 +71,15 @@ from retrykit._core._breaker import (
     CircuitSnapshot,
     Ticket,
 )
+from retrykit._core._policy import FailureKind
 from retrykit._errors import CircuitOpenError
+from retrykit._state._store import CircuitMember, CircuitReport, FleetStore
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
+    from collections.abc import Awaitable, Sequence
     from types import TracebackType
+
+    from retrykit._state._store import CircuitVerdict, StoreLink
 
 __all__ = ["CircuitBreaker", "StateChange", "StateListener"]
 
@@ -86,6 +103,115 @@ class StateChange(NamedTuple):
     new: BreakerState
 
 
+ACTIVE_FOR: Final = 30.0
+"""Seconds a shared circuit stays polled after this process last used it."""
+
+MAX_SHARED: Final = 1000
+"""Circuits polled at most per round: beyond it, the least recently used idle ones wait."""
+
+
+class _Shared:
+    """This process's side of one shared circuit (guarded by the breaker's lock).
+
+    ``generation`` is the fleet generation last adopted (0: none), which fences the
+    counts noted since; ``adopted`` is False after the store was lost, so the fleet's
+    state is applied again when it returns. ``governed``: the local circuit follows a
+    fleet opening, and probes only with a lease. ``leases`` are granted leases not yet
+    used, with when they came; ``probes`` maps a probe permit to its lease and when it
+    went out.
+    """
+
+    __slots__ = (
+        "active_until",
+        "adopted",
+        "cause",
+        "demand",
+        "failures",
+        "generation",
+        "governed",
+        "leases",
+        "probes",
+        "results",
+        "returned",
+        "successes",
+        "trailing",
+    )
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.adopted = False
+        self.governed = False
+        self.failures = 0
+        self.successes = 0
+        self.trailing = 0
+        self.cause = ""
+        self.demand = 0
+        self.leases: list[tuple[str, float]] = []
+        self.probes: dict[int, tuple[str, float]] = {}
+        self.results: list[tuple[str, bool]] = []
+        self.returned: list[str] = []
+        self.active_until = -float("inf")
+
+    def count(self, *, ok: bool, cause: Cause | None) -> None:
+        """Note a plain outcome for the next report."""
+        if ok:
+            self.successes += 1
+            self.trailing = 0
+        else:
+            self.failures += 1
+            self.trailing += 1
+            self.cause = _cause_text(cause)
+
+    def forget_counts(self) -> None:
+        """Drop the counts noted since the last report (the fleet moved on without them)."""
+        self.failures = self.successes = self.trailing = 0
+        self.results = []
+
+    def void_leases(self) -> None:
+        """Forget every lease (the fleet generation they belonged to is over)."""
+        self.leases = []
+        self.probes = {}
+        self.demand = 0
+
+
+def _cause_text(cause: Cause | None) -> str:
+    if cause is None:
+        return ""
+    if isinstance(cause, FailureKind):
+        return cause.value
+    return str(cause)[:64]
+
+
+def _cause_of(text: str) -> Cause | None:
+    """Return the cause a fleet record names: a status, a `FailureKind`, or the text itself."""
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        return FailureKind(text)
+    except ValueError:
+        return text
+
+
+def _follow_opening(circuit: Circuit, now: float, verdict: CircuitVerdict) -> None:
+    """Put ``circuit`` in the fleet's opening: OPEN until the fleet's break ends.
+
+    A circuit not OPEN yet changes state (a new generation, its counts forgotten) through
+    `Circuit.force_open`; then the opening takes the fleet's break, openings and cause.
+    ``forced`` is cleared last: a lock-free reader in between rejects, as it should.
+    """
+    if circuit.state is not _OPEN:
+        circuit.force_open(now)
+    circuit.opened_by = _cause_of(verdict.cause)
+    circuit.openings = max(1, verdict.openings)
+    circuit.break_seconds = verdict.break_seconds
+    circuit.opened_at = now - min(
+        verdict.break_seconds, max(0.0, verdict.break_seconds - verdict.remaining)
+    )
+    circuit.forced = False
+
+
 class CircuitBreaker:
     """Circuit breakers keyed by name (the adapters use the origin ``scheme://host:port``).
 
@@ -106,6 +232,13 @@ class CircuitBreaker:
     `CircuitOpenError.opened_at`). ``on_state_change(key, old, new)`` and callbacks
     given to ``add_listener`` see every state change, in order, once each, after the
     lock is released; one that raises is logged and never reaches the caller.
+
+    ``store`` (a `FleetStore`, such as `retrykit.redis.RedisStore`) shares the circuits
+    with every process on the same store and namespace: failures add up across the
+    fleet, the fleet opens together, and one probe lease at a time per permit
+    (``half_open_max_calls``) goes out for the whole fleet. Calls still decide in memory;
+    the store syncs in the background, and changes it causes reach the listeners from
+    its thread. All processes sharing a namespace should use the same settings.
     """
 
     def __init__(  # noqa: PLR0917 - the documented signature; callers pass keywords
@@ -124,7 +257,13 @@ class CircuitBreaker:
         max_recovery_timeout: float = 300.0,
         break_duration: Callable[[int], float] | None = None,
         counts: str = "calls",
+        store: FleetStore | None = None,
     ) -> None:
+        if store is not None and not isinstance(store, FleetStore):
+            raise TypeError(
+                f"store must be a FleetStore (such as retrykit.redis.RedisStore) or None, "
+                f"got {store!r}"
+            )
         self.config: BreakerConfig = BreakerConfig(
             failure_threshold=failure_threshold,
             recovery_timeout=recovery_timeout,
@@ -157,20 +296,44 @@ class CircuitBreaker:
         # delivered by whichever thread holds _delivering.
         self._pending: collections.deque[StateChange] = collections.deque()
         self._delivering = threading.Lock()
+        # Sharing (see the module docstring); all None or empty without a store.
+        self._store = store
+        self._shared: dict[str, _Shared] = {}
+        # Keys whose fleet run of failures is not 0: a success there is worth reporting.
+        self._failing: set[str] = set()
+        # Keys used since the last report, marked by request threads without the lock.
+        self._touched: dict[str, None] | None = None
+        self._link: StoreLink | None = None
+        if store is not None:
+            self._touched = {}
+            self._link = store.share_circuits(
+                CircuitMember(
+                    config=self.config,
+                    report=self._share_report,
+                    adopt=self._share_adopt,
+                    watch=self._share_watch,
+                    lost=self._share_lost,
+                )
+            )
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickling keeps the settings only: circuits, locks and listeners start afresh.
-        return {
+        # A store is kept only when there is one: it then has to pickle itself.
+        state: dict[str, Any] = {
             "config": self.config,
             "clock": self._clock_arg,
             "on_state_change": self._on_state_change,
         }
+        if self._store is not None:
+            state["store"] = self._store
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(  # type: ignore[misc] # rebuilding from settings is what __init__ does
             **attrs.asdict(state["config"], recurse=False),
             clock=state["clock"],
             on_state_change=state["on_state_change"],
+            store=state.get("store"),
         )
 
     def __repr__(self) -> str:
@@ -194,6 +357,9 @@ class CircuitBreaker:
         error's ``retry_after`` is the rest of the break (OPEN), or a short wait of at
         most 1 s while the probes' outcome is pending (HALF_OPEN).
         """
+        touched = self._touched
+        if touched is not None and key not in touched:
+            touched[key] = None
         circuit = self._circuits.get(key)
         if circuit is None:
             return NO_CIRCUIT
@@ -212,14 +378,49 @@ class CircuitBreaker:
                 return NO_CIRCUIT
             circuit.last_used = next(self._uses)
             now = self._clock()
-            wait, ticket = circuit.allow(now)
-            if ticket is None:
-                raise self._rejection(key, circuit, wait or 0.0, now)
-            if ticket.moved:
-                self._pending.append(StateChange(key, _OPEN, _HALF_OPEN))
-        if ticket.moved:
+            shared = self._shared.get(key) if self._link is not None else None
+            wants_lease = False
+            if shared is not None and shared.governed:
+                demand = shared.demand
+                outcome = self._allow_with_lease(key, circuit, shared, now)
+                wants_lease = shared.demand > demand
+            else:
+                outcome = self._allow_locked(key, circuit, now)
+        if isinstance(outcome, CircuitOpenError):
+            if wants_lease and self._link is not None:
+                self._link.wake()
+            raise outcome
+        if outcome.moved:
             self._deliver()
+        return outcome
+
+    def _allow_locked(self, key: str, circuit: Circuit, now: float) -> Ticket | CircuitOpenError:
+        """Ask the circuit (under the lock): a ticket, or the rejection to raise."""
+        wait, ticket = circuit.allow(now)
+        if ticket is None:
+            return self._rejection(key, circuit, wait or 0.0, now)
+        if ticket.moved:
+            self._pending.append(StateChange(key, _OPEN, _HALF_OPEN))
         return ticket
+
+    def _allow_with_lease(
+        self, key: str, circuit: Circuit, shared: _Shared, now: float
+    ) -> Ticket | CircuitOpenError:
+        """Ask a circuit that follows the fleet's opening: a probe needs a lease (under the lock).
+
+        The lease comes from the syncer, in the background; until one has come, the call
+        is rejected as HALF_OPEN rejects, and the syncer is asked to get one.
+        """
+        if circuit.peek(now) is not _HALF_OPEN:
+            return self._allow_locked(key, circuit, now)
+        if not shared.leases:
+            shared.demand += 1
+            wait = min(HALF_OPEN_RETRY_AFTER, self.config.recovery_timeout)
+            return self._rejection(key, circuit, wait, now)
+        outcome = self._allow_locked(key, circuit, now)
+        if isinstance(outcome, Ticket) and outcome.is_probe:
+            shared.probes[outcome.permit] = (shared.leases.pop()[0], now)
+        return outcome
 
     def record_success(self, key: str, ticket: Ticket) -> StateChange | None:
         """Count a successful outcome of the call holding ``ticket``; return the change it made."""
@@ -227,16 +428,26 @@ class CircuitBreaker:
         circuit = self._circuits.get(key)
         if circuit is None:
             if not rate_mode:
-                return None  # no circuit: CLOSED with no failures, nothing to reset
+                # No circuit: CLOSED with no failures, nothing to reset, unless the
+                # fleet has a run of failures that this success ends.
+                if self._link is not None and key in self._failing:
+                    self._note_fleet_success(key)
+                return None
         elif (
             not rate_mode
             and circuit.state is _CLOSED
             and circuit.failures == 0
             and ticket.generation == circuit.generation
         ):
+            if self._link is not None and key in self._failing:
+                self._note_fleet_success(key)
             return None
         # Rate mode counts every outcome, successes included, so it keeps a circuit.
-        return self._update(key, lambda c, now: c.record_success(ticket, now), create=rate_mode)
+        if self._link is None:
+            return self._update(key, lambda c, now: c.record_success(ticket, now), create=rate_mode)
+        return self._update(
+            key, lambda c, now: self._shared_outcome(key, c, ticket, now, None), create=rate_mode
+        )
 
     def record_failure(
         self, key: str, ticket: Ticket, cause: Cause | None = None
@@ -246,7 +457,18 @@ class CircuitBreaker:
         ``cause`` (the status, or the `FailureKind`) is kept as what opened the circuit,
         for `CircuitOpenError.opened_by` and `snapshot`.
         """
-        return self._update(key, lambda c, now: c.record_failure(ticket, now, cause), create=True)
+        link = self._link
+        if link is None:
+            return self._update(
+                key, lambda c, now: c.record_failure(ticket, now, cause), create=True
+            )
+        change = self._update(
+            key,
+            lambda c, now: self._shared_outcome(key, c, ticket, now, cause, failed=True),
+            create=True,
+        )
+        link.wake()
+        return change
 
     def release(self, key: str, ticket: Ticket) -> None:
         """Give back the probe permit ``ticket`` holds, recording no outcome.
@@ -255,15 +477,29 @@ class CircuitBreaker:
         no-op unless the ticket is a probe permit that is still out.
         """
         if ticket.is_probe:
-            self._update(key, lambda c, _now: c.release(ticket), create=False)
+            if self._link is None:
+                self._update(key, lambda c, _now: c.release(ticket), create=False)
+            else:
+                self._update(
+                    key, lambda c, _now: self._shared_release(key, c, ticket), create=False
+                )
 
     def force_open(self, key: str) -> StateChange | None:
-        """Open ``key``'s circuit until `reset`: every call is rejected meanwhile."""
-        return self._update(key, lambda c, now: c.force_open(now), create=True)
+        """Open ``key``'s circuit until `reset`: every call is rejected meanwhile.
+
+        Manual control is local: with a store, this process stops following the fleet
+        for ``key`` until the fleet's circuit changes again.
+        """
+        return self._update(key, lambda c, now: self._manual(key, c, now, force=True), create=True)
 
     def reset(self, key: str) -> StateChange | None:
-        """Close ``key``'s circuit and forget its counts (a forced opening included)."""
-        return self._update(key, lambda c, _now: c.reset(), create=False)
+        """Close ``key``'s circuit and forget its counts (a forced opening included).
+
+        Local, as `force_open` is.
+        """
+        return self._update(
+            key, lambda c, now: self._manual(key, c, now, force=False), create=False
+        )
 
     def state(self, key: str) -> BreakerState:
         """Return the state of ``key``'s circuit now (CLOSED for a key never seen).
@@ -319,6 +555,251 @@ class CircuitBreaker:
         function; each call is guarded separately (and may run concurrently).
         """
         return _Guard(self, key, failure)
+
+    # -- sharing: request-thread notes (under the lock) ------------------------------------
+
+    def _entry(self, key: str) -> _Shared:
+        """Return ``key``'s shared side, made on first need (called under the lock)."""
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared[key] = _Shared()
+        return shared
+
+    def _shared_outcome(
+        self,
+        key: str,
+        circuit: Circuit,
+        ticket: Ticket,
+        now: float,
+        cause: Cause | None,
+        *,
+        failed: bool = False,
+    ) -> None:
+        """Note an outcome for the fleet, then apply it to ``circuit`` (under the lock).
+
+        Only an outcome the circuit counts is noted: one of its current generation, while
+        CLOSED, or a probe's. A probe with a lease reports against its lease.
+        """
+        if ticket.generation == circuit.generation:
+            state = circuit.state
+            shared = self._entry(key)
+            lease = shared.probes.pop(ticket.permit, None) if ticket.is_probe else None
+            if lease is not None:
+                if state is _HALF_OPEN:
+                    shared.results.append((lease[0], not failed))
+                    if failed:
+                        shared.cause = _cause_text(cause)
+            elif state is _CLOSED or (state is _HALF_OPEN and ticket.is_probe):
+                shared.count(ok=not failed, cause=cause)
+        if failed:
+            circuit.record_failure(ticket, now, cause)
+        else:
+            circuit.record_success(ticket, now)
+
+    def _note_fleet_success(self, key: str) -> None:
+        """Note a success that ends the fleet's run of failures (no circuit here to move)."""
+        with self._lock:
+            self._entry(key).count(ok=True, cause=None)
+
+    def _shared_release(self, key: str, circuit: Circuit, ticket: Ticket) -> None:
+        """Give a probe's lease back with its permit (under the lock)."""
+        shared = self._shared.get(key)
+        if shared is not None and ticket.generation == circuit.generation:
+            lease = shared.probes.pop(ticket.permit, None)
+            if lease is not None:
+                shared.returned.append(lease[0])
+        circuit.release(ticket)
+
+    def _manual(self, key: str, circuit: Circuit, now: float, *, force: bool) -> None:
+        """Apply `force_open` or `reset`; ``key`` stops following the fleet (under the lock)."""
+        shared = self._shared.get(key)
+        if shared is not None and shared.governed:
+            shared.governed = False
+            shared.returned.extend(lease for lease, _since in shared.leases)
+            shared.void_leases()
+        if force:
+            circuit.force_open(now)
+        else:
+            circuit.reset()
+
+    # -- sharing: the store's syncer ------------------------------------------------------
+
+    def _share_report(self, closing: bool) -> list[CircuitReport]:
+        """Return a report per circuit the fleet should hear about, and start new counts.
+
+        A circuit is reported while it was used in the last `ACTIVE_FOR` seconds, while it
+        is not CLOSED here or follows the fleet, and while it has anything to say.
+        Leases not turned into a probe within twice the HALF_OPEN wait go back.
+        """
+        touched = self._touched
+        if touched is None:
+            return []
+        self._touched = {}
+        config = self.config
+        hold = 2.0 * min(HALF_OPEN_RETRY_AFTER, config.recovery_timeout)
+        reports: list[CircuitReport] = []
+        with self._lock:
+            now = self._clock()
+            for key in list(touched):
+                self._entry(key).active_until = now + ACTIVE_FOR
+            if len(self._shared) > MAX_SHARED:
+                self._forget_idle(now)
+            for key, shared in list(self._shared.items()):
+                circuit = self._circuits.get(key)
+                returned, shared.returned = shared.returned, []
+                kept = []
+                for lease, since in shared.leases:
+                    if closing or now - since >= hold:
+                        returned.append(lease)
+                    else:
+                        kept.append((lease, since))
+                shared.leases = kept
+                # A probe permit lapses after recovery_timeout; so does its lease.
+                for permit, (_lease, since) in list(shared.probes.items()):
+                    if now - since >= config.recovery_timeout:
+                        del shared.probes[permit]
+                wanted = 0
+                if shared.demand and shared.governed and not closing:
+                    room = config.half_open_max_calls - len(shared.leases) - len(shared.probes)
+                    wanted = max(0, min(shared.demand, room))
+                shared.demand = 0
+                busy = shared.failures or shared.successes or shared.results or returned
+                if (
+                    not (busy or wanted or shared.governed)
+                    and now >= shared.active_until
+                    and (circuit is None or circuit.state is _CLOSED)
+                ):
+                    del self._shared[key]
+                    self._failing.discard(key)
+                    continue
+                reports.append(
+                    CircuitReport(
+                        key=key,
+                        generation=shared.generation,
+                        failures=shared.failures,
+                        successes=shared.successes,
+                        trailing=shared.trailing,
+                        cause=shared.cause,
+                        wanted=wanted,
+                        returned=tuple(returned),
+                        probes=tuple(shared.results),
+                    )
+                )
+                shared.forget_counts()
+        return reports
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop the least recently used idle shared circuits down to `MAX_SHARED` (locked).
+
+        Idle: nothing to report, not following the fleet, and CLOSED here; such a circuit
+        is polled again when this process next uses it.
+        """
+        circuits = self._circuits
+        idle = [
+            (shared.active_until, key)
+            for key, shared in self._shared.items()
+            if not (shared.failures or shared.successes or shared.results or shared.returned)
+            and not (shared.governed or shared.leases or shared.probes)
+            and (key not in circuits or circuits[key].state is _CLOSED)
+        ]
+        excess = len(self._shared) - MAX_SHARED
+        for _until, key in heapq.nsmallest(excess, idle):
+            del self._shared[key]
+            self._failing.discard(key)
+
+    def _share_adopt(
+        self, pairs: Sequence[tuple[CircuitReport, CircuitVerdict]]
+    ) -> list[StateChange]:
+        """Apply the fleet's verdicts; return (and deliver to the listeners) the changes made."""
+        changes: list[StateChange] = []
+        with self._lock:
+            now = self._clock()
+            for report, verdict in pairs:
+                change = self._follow(report.key, verdict, now)
+                if change is not None:
+                    changes.append(change)
+                    self._pending.append(change)
+        if changes:
+            self._deliver()
+        return changes
+
+    def _follow(self, key: str, verdict: CircuitVerdict, now: float) -> StateChange | None:
+        """Apply one verdict to ``key`` (under the lock); return the change it made, if any.
+
+        A new fleet generation that is OPEN puts the local circuit in the fleet's opening;
+        one that is CLOSED closes a local circuit that was following the fleet's opening
+        (a circuit that opened on its own failures keeps its own rules). An absent record
+        (the fleet state expired or was lost) makes the circuit local again.
+        """
+        shared = self._entry(key)
+        rate_mode = self._rate_mode
+        if not verdict.exists:
+            self._failing.discard(key)
+            if shared.governed:
+                shared.governed = False
+            shared.void_leases()
+            shared.generation = 0
+            shared.adopted = True
+            return None
+        if not rate_mode and not verdict.open and verdict.failures > 0:
+            self._failing.add(key)
+        else:
+            self._failing.discard(key)
+        if verdict.generation == shared.generation and shared.adopted:
+            if verdict.granted:
+                if verdict.open and shared.governed:
+                    shared.leases.extend((lease, now) for lease in verdict.granted)
+                else:
+                    shared.returned.extend(verdict.granted)
+            return None
+        moved = shared.generation != 0 or verdict.open
+        if moved and verdict.generation != shared.generation:
+            # Counts noted since the report were recorded under the old generation.
+            shared.forget_counts()
+            shared.void_leases()
+        shared.generation = verdict.generation
+        shared.adopted = True
+        circuit = self._circuits.get(key)
+        if verdict.open:
+            if circuit is None:
+                if len(self._circuits) >= self.config.max_keys:
+                    self._evict()
+                circuit = self._circuits[key] = Circuit(self.config)
+                circuit.last_used = next(self._uses)
+            if circuit.forced:
+                return None  # manual control wins over the fleet
+            shared.governed = True
+            shared.leases.extend((lease, now) for lease in verdict.granted)
+            old = circuit.state
+            _follow_opening(circuit, now, verdict)
+            return None if old is _OPEN else StateChange(key, old, _OPEN)
+        following, shared.governed = shared.governed, False
+        if following and circuit is not None and circuit.state is not _CLOSED:
+            if circuit.forced:
+                return None
+            old = circuit.state
+            circuit.reset()
+            return StateChange(key, old, _CLOSED)
+        return None
+
+    def _share_watch(self, keys: Sequence[str]) -> None:
+        """Poll ``keys`` (circuits the fleet has open) as if this process had just used them."""
+        with self._lock:
+            until = self._clock() + ACTIVE_FOR
+            for key in keys:
+                shared = self._entry(key)
+                shared.active_until = max(shared.active_until, until)
+
+    def _share_lost(self) -> None:
+        """Follow the local rules alone: the store went local-only."""
+        with self._lock:
+            for shared in self._shared.values():
+                shared.governed = False
+                shared.adopted = False
+                shared.void_leases()
+                shared.returned = []
+                shared.results = []
+            self._failing.clear()
 
     def _rejection(
         self, key: str, circuit: Circuit, retry_after: float, now: float
