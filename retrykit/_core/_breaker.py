@@ -282,6 +282,30 @@ class Circuit:
         """Close the circuit and forget every count, its openings included."""
         self._close()
 
+    def follow(
+        self,
+        now: float,
+        *,
+        remaining: float,
+        break_seconds: float,
+        openings: int,
+        cause: Cause | None,
+    ) -> None:
+        """Take an opening decided elsewhere (by the fleet): OPEN for ``remaining`` more seconds.
+
+        A circuit not OPEN yet changes state (a new generation, its counts forgotten);
+        the opening takes the given break, number of openings and cause.
+        """
+        if self.state is not _OPEN:
+            # forced while the fields are set: a lock-free reader in between rejects.
+            self.forced = True
+            self._change(_OPEN)
+        self.openings = max(1, openings)
+        self.break_seconds = break_seconds
+        self.opened_by = cause
+        self.opened_at = now - min(break_seconds, max(0.0, break_seconds - remaining))
+        self.forced = False
+
     def snapshot(self, now: float) -> CircuitSnapshot:
         """Return the state and counts at ``now`` (see `CircuitSnapshot`)."""
         state = self.peek(now)

@@ -195,21 +195,14 @@ def _cause_of(text: str) -> Cause | None:
 
 
 def _follow_opening(circuit: Circuit, now: float, verdict: CircuitVerdict) -> None:
-    """Put ``circuit`` in the fleet's opening: OPEN until the fleet's break ends.
-
-    A circuit not OPEN yet changes state (a new generation, its counts forgotten) through
-    `Circuit.force_open`; then the opening takes the fleet's break, openings and cause.
-    ``forced`` is cleared last: a lock-free reader in between rejects, as it should.
-    """
-    if circuit.state is not _OPEN:
-        circuit.force_open(now)
-    circuit.opened_by = _cause_of(verdict.cause)
-    circuit.openings = max(1, verdict.openings)
-    circuit.break_seconds = verdict.break_seconds
-    circuit.opened_at = now - min(
-        verdict.break_seconds, max(0.0, verdict.break_seconds - verdict.remaining)
+    """Put ``circuit`` in the fleet's opening: OPEN until the fleet's break ends."""
+    circuit.follow(
+        now,
+        remaining=verdict.remaining,
+        break_seconds=verdict.break_seconds,
+        openings=verdict.openings,
+        cause=_cause_of(verdict.cause),
     )
-    circuit.forced = False
 
 
 class CircuitBreaker:
