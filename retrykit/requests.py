@@ -22,9 +22,16 @@ from retrykit._adapters._requests import (
     DeadlineExceededError,
     RateLimitExceededError,
     RetryAdapter,
+    mount_retries,
 )
 
-__all__ = ["CircuitOpenError", "DeadlineExceededError", "RateLimitExceededError", "RetryAdapter"]
+__all__ = [
+    "CircuitOpenError",
+    "DeadlineExceededError",
+    "RateLimitExceededError",
+    "RetryAdapter",
+    "mount_retries",
+]
 
 # Public names, so reprs, docs and pickles point at the module users import.
 for _cls in (CircuitOpenError, DeadlineExceededError, RateLimitExceededError, RetryAdapter):

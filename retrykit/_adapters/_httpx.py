@@ -26,6 +26,7 @@ import importlib
 import random
 import threading
 import time
+import warnings
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -189,6 +190,15 @@ def _check_transport(transport: object, kind: type[Any]) -> None:
         raise TypeError(
             f"transport must be an {kind.__module__}.{kind.__qualname__} (such as "
             f"HTTPTransport()), or None for a new default one; got {transport!r}"
+        )
+    # HTTPTransport(retries=N) retries connection failures inside the pool (httpcore).
+    retries = getattr(getattr(transport, "_pool", None), "_retries", 0)
+    if isinstance(retries, int) and retries > 0:
+        warnings.warn(
+            f"the inner transport retries too (retries={retries}): its attempts multiply "
+            "retrykit's; build it with retries=0",
+            UserWarning,
+            stacklevel=4,
         )
 
 

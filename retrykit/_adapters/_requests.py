@@ -19,11 +19,12 @@ from __future__ import annotations
 import random
 import threading
 import time
+import warnings
 from typing import IO, TYPE_CHECKING, Any, Final
 
 import requests
 import urllib3
-from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, HTTPAdapter
+from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, BaseAdapter, HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 import retrykit._errors
@@ -49,7 +50,13 @@ if TYPE_CHECKING:
     from retrykit._state._budget import RetryBudget
     from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 
-__all__ = ["CircuitOpenError", "DeadlineExceededError", "RateLimitExceededError", "RetryAdapter"]
+__all__ = [
+    "CircuitOpenError",
+    "DeadlineExceededError",
+    "RateLimitExceededError",
+    "RetryAdapter",
+    "mount_retries",
+]
 
 
 class CircuitOpenError(retrykit._errors.CircuitOpenError, requests.exceptions.ConnectionError):
@@ -122,6 +129,47 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
+def _check_inner(adapter: object) -> None:
+    """Check ``adapter=``: a requests adapter that does not retry itself."""
+    if not isinstance(adapter, BaseAdapter):
+        raise TypeError(
+            f"adapter must be a requests adapter (an HTTPAdapter or BaseAdapter), got {adapter!r}"
+        )
+    if isinstance(adapter, RetryAdapter):
+        raise ValueError(  # noqa: TRY004 - the type is right; wrapping it is the mistake
+            "adapter is a RetryAdapter already: its retries would multiply these"
+        )
+    retries = getattr(adapter, "max_retries", None)
+    if isinstance(retries, urllib3.Retry) and retries_enabled(retries):
+        warnings.warn(
+            f"the inner adapter retries too ({retries!r}): its attempts multiply "
+            "retrykit's; mount it with max_retries=0",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def retries_enabled(retry: urllib3.Retry) -> bool:
+    """Return True if a urllib3 ``Retry`` repeats anything at all."""
+    counts = (retry.total, retry.connect, retry.read, retry.status, retry.other)
+    return any(count not in (None, 0, False) for count in counts)
+
+
+def mount_retries(
+    session: requests.Session, prefix: str = "https://", **settings: Any
+) -> RetryAdapter:
+    """Wrap the adapter mounted on ``session`` for ``prefix`` in a `RetryAdapter`; return it.
+
+    Every attempt still goes through the adapter that was mounted (a TLS or
+    source-address adapter from requests-toolbelt, a unix-socket adapter, a scripted
+    adapter in tests); ``settings`` are the `RetryAdapter` keyword arguments.
+    """
+    inner = session.adapters.get(prefix) or session.get_adapter(prefix)
+    adapter = RetryAdapter(adapter=inner, **settings)
+    session.mount(prefix, adapter)
+    return adapter
+
+
 def _body_position(body: object) -> tuple[bool, int | None]:
     """Return whether a body can be sent again, and where to rewind it to (None: no need)."""
     if body is None or isinstance(body, (bytes, str, bytearray)):
@@ -185,8 +233,18 @@ class _Exchange:
             request.url = attempt.url
             request.headers.pop("Host", None)
         # Always streamed here: the loop reads a body only when it knows what is needed.
-        return HTTPAdapter.send(
-            self.adapter,
+        inner = self.adapter.inner
+        if inner is None:
+            return HTTPAdapter.send(
+                self.adapter,
+                request,
+                stream=True,
+                timeout=timeout,
+                verify=options["verify"],
+                cert=options["cert"],
+                proxies=options["proxies"],
+            )
+        return inner.send(
             request,
             stream=True,
             timeout=timeout,
@@ -293,6 +351,10 @@ class RetryAdapter(HTTPAdapter):
     - ``key_func(url)``: the circuit key (default: `retrykit.origin_key`, the origin
       ``scheme://host:port``); ``endpoint_func(method, url)``: the endpoint label in
       events and logs (default: `retrykit.endpoint_template`).
+    - ``adapter``: send every attempt through this adapter instead of this one's own
+      pool (an adapter you already mount: TLS settings, a source address, a unix
+      socket, a scripted fake); its pool settings then apply. `mount_retries` wraps
+      whatever a Session has mounted for a prefix.
 
     Every argument is checked here: a wrong one raises TypeError or ValueError naming it.
     urllib3's own retries are off, so nothing is retried twice. The final response is
@@ -322,6 +384,7 @@ class RetryAdapter(HTTPAdapter):
         "_rand",
         "_key_func",
         "_endpoint_func",
+        "_inner",
     ]
 
     def __init__(
@@ -346,7 +409,10 @@ class RetryAdapter(HTTPAdapter):
         rand: Callable[[], float] = random.random,
         key_func: Callable[[str], str] | None = None,
         endpoint_func: Callable[[str, str], str] | None = None,
+        adapter: BaseAdapter | None = None,
     ) -> None:
+        if adapter is not None:
+            _check_inner(adapter)
         if max_retries != 0:
             raise ValueError(
                 f"max_retries must be 0, got {max_retries!r}: urllib3's retries would "
@@ -375,7 +441,19 @@ class RetryAdapter(HTTPAdapter):
         self._rand = rand
         self._key_func = key_func
         self._endpoint_func = endpoint_func
+        self._inner = adapter
         self._build()
+
+    @property
+    def inner(self) -> BaseAdapter | None:
+        """The adapter every attempt is sent through, or None for this adapter's own pool."""
+        return self._inner
+
+    def close(self) -> None:
+        """Close this adapter's pool and the inner adapter's."""
+        super().close()
+        if self._inner is not None:
+            self._inner.close()
 
     def _build(self) -> None:
         self._runner = build_runner(
