@@ -508,6 +508,7 @@ REASON_VALUES = {
     "BUDGET_EXHAUSTED": "budget_exhausted",
     "CIRCUIT_OPEN": "circuit_open",
     "BODY_NOT_REPLAYABLE": "body_not_replayable",
+    "RESPONSE_REJECTED": "response_rejected",
     "RATE_LIMITED": "rate_limited",
     "THROTTLED": "throttled",
     "RECONCILED_APPLIED": "reconciled_applied",

@@ -2,7 +2,9 @@
 
 The rules, in the order they are applied:
 
-1. A status below 400 is an answer: stop ("success").
+1. A status below 400 is an answer: stop ("success"), unless the policy's
+   ``retry_on_response`` rejected it: a safe request is then retried like a retryable
+   status ("response_rejected"), an unsafe one is not ("unsafe_method").
 2. A request is *safe to repeat* if its method is idempotent or it carries an
    idempotency key.
 3. A safe request is retried on a status in ``retry_statuses`` and on any FailureKind.
@@ -11,7 +13,7 @@ The rules, in the order they are applied:
    UNKNOWN_OUTCOME, 500, 502, 503 or 504 ("unsafe_method").
 5. Any other status is final ("not_retryable_status").
 6. After ``max_attempts`` attempts, stop ("attempts_exhausted").
-7. The wait is the backoff delay, never shorter than a ``Retry-After`` (when
+7. The wait is the backoff delay (at least ``min_wait``), never shorter than a ``Retry-After`` (when
    ``respect_retry_after``). A ``Retry-After``, or a rate-limit reset on a 429, longer
    than ``max_retry_after`` stops at once ("retry_after_too_long").
 8. With a deadline, a retry whose wait would end at or past it stops at once
@@ -63,6 +65,7 @@ class Reason(str, enum.Enum):
     BUDGET_EXHAUSTED = "budget_exhausted"
     CIRCUIT_OPEN = "circuit_open"
     BODY_NOT_REPLAYABLE = "body_not_replayable"
+    RESPONSE_REJECTED = "response_rejected"
     RATE_LIMITED = "rate_limited"
     THROTTLED = "throttled"
     RECONCILED_APPLIED = "reconciled_applied"
@@ -180,17 +183,25 @@ def decide(
     now: float = 0.0,
     rand: float = 0.0,
     previous_delay: float | None = None,
+    rejected: bool = False,
 ) -> Decision:
     """Return what to do after attempt number ``attempt`` (the first attempt is 1).
 
     Give either the response's ``status`` (and ``headers``) or the ``failure`` of an
     attempt that produced no response. ``elapsed`` is the time since the first attempt
     started, ``now`` the current Unix time (for ``Retry-After`` dates), ``rand`` a float
-    in [0, 1) for jitter and ``previous_delay`` the wait before this attempt. The rules
-    are listed in this module's docstring; the result never waits past the deadline and
-    never retries an unsafe request whose outcome is unknown.
+    in [0, 1) for jitter and ``previous_delay`` the wait before this attempt.
+    ``rejected`` says the policy's ``retry_on_response`` refused this response: it is
+    then retried as a retryable status would be (reason ``"response_rejected"``), if the
+    request is safe to repeat. The rules are listed in this module's docstring; the
+    result never waits past the deadline and never retries an unsafe request whose
+    outcome is unknown.
     """
-    if failure is None:
+    if rejected and failure is None:
+        if not is_safe_to_repeat(policy, method, has_idempotency_key=has_idempotency_key):
+            return _UNSAFE
+        reason = Reason.RESPONSE_REJECTED
+    elif failure is None:
         if status is None:
             raise ValueError("decide() needs a status or a failure")
         if status < 400:
@@ -212,7 +223,7 @@ def decide(
     if attempt >= policy.max_attempts:
         return _EXHAUSTED
 
-    delay = policy.backoff.delay(attempt, rand=rand, previous=previous_delay)
+    delay = max(policy.min_wait, policy.backoff.delay(attempt, rand=rand, previous=previous_delay))
     server_wait = None
     if failure is None and headers is not None and policy.respect_retry_after:
         server_wait = _server_wait(status, headers, now=now)
@@ -239,6 +250,25 @@ def _server_wait(status: int | None, headers: Mapping[str, str], *, now: float) 
         if rate_limit is not None:
             wait = rate_limit.reset_after
     return wait
+
+
+def retries_exception(policy: RetryPolicy, exc: BaseException, *, by_default: bool) -> bool:
+    """Return True if the policy's ``retry_on_exception`` asks to retry ``exc``.
+
+    Only an ``Exception`` is ever retried (never KeyboardInterrupt or a cancellation).
+    With no filter set the answer is ``by_default``.
+    """
+    if not isinstance(exc, Exception):
+        return False
+    kinds = policy.retry_on_exception
+    if kinds is None:
+        return by_default
+    if isinstance(kinds, tuple):
+        return isinstance(exc, kinds)
+    try:
+        return bool(kinds(exc))
+    except Exception:  # noqa: BLE001 - a broken predicate retries nothing
+        return False
 
 
 def limit(

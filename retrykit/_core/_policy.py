@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias, cast
 
 import attrs
-from attrs.validators import and_, deep_iterable, ge, instance_of, le, optional
+from attrs.validators import and_, deep_iterable, ge, instance_of, is_callable, le, optional
 
 from retrykit._core._backoff import Backoff
 from retrykit._core._validators import (
@@ -19,7 +19,7 @@ from retrykit._core._validators import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
 DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 DEFAULT_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -73,6 +73,30 @@ def _methods(values: Iterable[str]) -> frozenset[str]:
 # A retry status is a 4xx or 5xx code.
 _status_code = and_(number(whole=True), ge(400), le(599))
 
+ResponsePredicate: TypeAlias = "Callable[[int, Mapping[str, str], bytes | None], bool]"
+"""``retry_on_response(status, headers, body)``: True to retry a response the policy accepts."""
+
+ExceptionFilter: TypeAlias = (
+    "tuple[type[BaseException], ...] | Callable[[BaseException], bool] | None"
+)
+"""Exception types, or a predicate over an exception, to retry."""
+
+
+def _exception_filter(value: object) -> ExceptionFilter:
+    if value is None:
+        return None
+    if callable(value) and not isinstance(value, type):
+        return cast("Callable[[BaseException], bool]", value)
+    kinds = (value,) if isinstance(value, type) else value
+    if not isinstance(kinds, (tuple, list, set, frozenset)) or not all(
+        isinstance(kind, type) and issubclass(kind, BaseException) for kind in kinds
+    ):
+        raise TypeError(
+            "retry_on_exception must be an exception type, a tuple of them, or a predicate "
+            f"over the exception; got {value!r}"
+        )
+    return tuple(kinds)
+
 
 @attrs.frozen
 class RetryPolicy:
@@ -93,6 +117,15 @@ class RetryPolicy:
     - ``hedge_after``: for a request safe to repeat, send a second attempt alongside the
       first when it has not answered after this many seconds, or after the endpoint's
       own 95th percentile (``"p95"``); None (the default) never hedges.
+    - ``min_wait``: no wait between attempts is shorter than this (seconds).
+    - ``retry_on_response(status, headers, body)``: a predicate over a response the
+      policy would accept (an API that answers 200 with an error body): True retries it,
+      as a retryable status (reason ``"response_rejected"``). ``body`` is the body when
+      the adapter reads it in the loop, else None.
+    - ``retry_on_exception``: exception types (or a predicate over an exception) to
+      retry, beyond what the adapters map: such an exception counts as an unknown
+      outcome, so the safety rules still apply. `retrykit.retry` retries every
+      ``Exception`` when this is None.
 
     Use ``attrs.evolve(policy, max_attempts=2)`` for a variant.
     """
@@ -115,3 +148,33 @@ class RetryPolicy:
     idempotency_header: str = attrs.field(default="Idempotency-Key", validator=header_name)
     auto_idempotency_key: bool = attrs.field(default=False, validator=instance_of(bool))
     hedge_after: HedgeAfter = attrs.field(default=None, converter=_hedge_after)
+    min_wait: float = attrs.field(default=0.0, validator=non_negative)
+    retry_on_response: ResponsePredicate | None = attrs.field(
+        default=None, validator=optional(is_callable())
+    )
+    retry_on_exception: ExceptionFilter = attrs.field(default=None, converter=_exception_filter)
+
+    @classmethod
+    def from_urllib3(cls, retry: object) -> RetryPolicy:
+        """Return the policy a urllib3 ``Retry`` describes; warn of what does not translate.
+
+        ``total=3`` (three retries) is ``max_attempts=4``; ``backoff_factor``,
+        ``backoff_max``, ``status_forcelist``, ``allowed_methods`` and
+        ``respect_retry_after_header`` carry over. A `MigrationWarning` names every
+        setting that has no equivalent (redirects, ``raise_on_status``...).
+        """
+        from retrykit._core._migrate import from_urllib3  # noqa: PLC0415 - only when used
+
+        return from_urllib3(retry)
+
+    @classmethod
+    def from_httpx_retries(cls, retry: object) -> RetryPolicy:
+        """Return the policy an httpx-retries ``Retry`` describes; warn of what does not translate.
+
+        ``total``, ``backoff_factor``, ``max_backoff_wait``, ``status_forcelist``,
+        ``allowed_methods``, ``respect_retry_after_header``, ``retry_on_exceptions`` and
+        ``validate_response`` carry over; a `MigrationWarning` names the rest.
+        """
+        from retrykit._core._migrate import from_httpx_retries  # noqa: PLC0415 - only when used
+
+        return from_httpx_retries(retry)

@@ -80,6 +80,11 @@ REASON_SENTENCES: Mapping[Reason, str] = {
         "The circuit for this origin is open after repeated failures: nothing is sent "
         "until its recovery timeout has passed and a probe succeeds."
     ),
+    Reason.RESPONSE_REJECTED: (
+        "The policy's retry_on_response said this answer is not the one wanted (an API "
+        "that answers 200 with an error body, say), and {safe_because}, so another "
+        "attempt follows after the wait."
+    ),
     Reason.RATE_LIMITED: (
         "The server's rate limit (or the limit configured on the client) would not allow "
         "another request before max_retry_after or the deadline, so nothing was sent: "

@@ -29,11 +29,13 @@ from retrykit._core._decide import (
     is_safe_to_repeat,
     limit,
     needs_idempotency_key,
+    retries_exception,
 )
 from retrykit._core._endpoint import key_fingerprint
 from retrykit._core._envelope import parse_error
 from retrykit._core._headers import get_header, request_id, unreadable_wait_headers
 from retrykit._core._origin import url_without_secrets
+from retrykit._core._policy import FailureKind
 from retrykit._core._routing import (
     hedge_delay,
     may_reconcile,
@@ -60,13 +62,15 @@ from retrykit._observe._logging import event_level, log_event, logger
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from retrykit._core._policy import FailureKind, RetryPolicy
+    from retrykit._core._policy import RetryPolicy
     from retrykit._driver._trace import AttemptTrace, CallTrace, Tracer
     from retrykit._state._breaker import CircuitBreaker, StateChange
     from retrykit._state._budget import RetryBudget
     from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 
 _OPEN: Final = BreakerState.OPEN
+# Decisions a retry_on_response predicate may overturn: the policy accepted the response.
+_ACCEPTED: Final = frozenset({Reason.SUCCESS, Reason.NOT_RETRYABLE_STATUS})
 # Attempt durations kept per endpoint for a "p95" hedge delay, and how many are needed.
 _LATENCY_SAMPLES: Final = 200
 _LATENCY_MINIMUM: Final = 20
@@ -577,12 +581,56 @@ class RetryCall:
         decision = self._decide(failure=failure)
         return self._limit(attempt, decision, True, failure, moves_on(None, failure))
 
+    def failure_of(self, exc: BaseException, mapped: FailureKind | None) -> FailureKind | None:
+        """Return the exception's `FailureKind`: the adapter's, or the policy's filter's.
+
+        An exception the adapter's table does not map is retried only when the policy's
+        ``retry_on_exception`` asks for it, as an unknown outcome (the safety rules apply).
+        """
+        if mapped is not None:
+            return mapped
+        if retries_exception(self.policy, exc, by_default=False):
+            return FailureKind.UNKNOWN_OUTCOME
+        return None
+
+    def recheck(
+        self,
+        decision: Decision,
+        *,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        attempt: Attempt,
+    ) -> Decision:
+        """Ask the policy's ``retry_on_response`` about a response it accepted.
+
+        True turns it into a retry, as a retryable status (``"response_rejected"``); a
+        predicate that raises is logged and counts as False.
+        """
+        predicate = self.policy.retry_on_response
+        if predicate is None or decision.reason not in _ACCEPTED:
+            return decision
+        try:
+            refused = bool(predicate(status, headers, body))
+        except Exception:  # noqa: BLE001 - a broken predicate must not break the call
+            logger.exception(
+                "retrykit retry_on_response %r raised; the response is kept", predicate
+            )
+            return decision
+        if not refused:
+            return decision
+        rejected = self._decide(status=status, headers=headers, rejected=True)
+        return self._limit(
+            attempt, rejected, counts_as_failure(self.policy, status=status), status, False
+        )
+
     def _decide(
         self,
         *,
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
         failure: FailureKind | None = None,
+        rejected: bool = False,
     ) -> Decision:
         """Ask the core what to do after this outcome, with the call's facts and clocks."""
         runner = self.runner
@@ -598,6 +646,7 @@ class RetryCall:
             now=runner.wall_clock(),
             rand=runner.rand(),
             previous_delay=self._wait_before or None,
+            rejected=rejected,
         )
 
     def accepts(self, *, status: int | None = None, failure: FailureKind | None = None) -> bool:

@@ -173,58 +173,77 @@ def run(call: RetryCall, exchange: SyncExchange[ResponseT]) -> ResponseT:
             if held is not None:
                 return exchange.deliver(held[0], held[1], rejection.history)
             raise exchange.rejected(rejection)
-        held = None
         delay = call.hedge_delay()
         outcome = _once(call, exchange) if delay is None else _race(call, exchange, delay)
         decision = outcome.decision
         if call.needs_reconcile(decision, status=outcome.status, failure=outcome.failure):
-            answer = exchange.reconcile(call.time_left)
-            decision = call.reconciled(
-                answer,
-                decision,
-                status=outcome.status,
-                headers=outcome.headers,
-                failure=outcome.failure,
-            )
-        attempt, response = outcome.attempt, outcome.response
-        status, headers = outcome.status, outcome.headers
-        if response is None or status is None or headers is None:
+            decision = _reconciled(call, outcome, exchange.reconcile(call.time_left))
+        if outcome.response is None:
+            held = None
             _end_on_exception(call, exchange, outcome, decision)
-        elif not decision.retry:
-            if decision.reason == Reason.RECONCILED_APPLIED:
-                exchange.close(response)
-                call.record(decision, status=status, headers=headers, attempt=attempt)
-                raise exchange.applied(call.finish(), response)
-            try:
-                body = exchange.read(response)
-            except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless retried
-                decision = _judge_exception(call, exchange, exc, attempt)
-            else:
-                call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
-                return exchange.deliver(response, body, call.finish())
         else:
-            allowance = drain_allowance(get_header(headers, "content-length"))
-            until = call.drain_until(decision)
-            body, whole = _drain(exchange.chunks(response), allowance, until, call.runner.clock)
-            exchange.close(response)
-            if not call.still_fits(decision):
-                return _deadline_stop(
-                    call,
-                    exchange,
-                    decision,
-                    response,
-                    status=status,
-                    headers=headers,
-                    body=body,
-                    whole=whole,
-                    attempt=attempt,
-                )
-            call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
-            if whole:
-                held = (response, body)
+            final, decision, held = _respond(call, exchange, outcome, decision)
+            if final is not None:
+                return final
         exchange.rewind()
         if decision.delay > 0:
             exchange.sleep(decision.delay)
+
+
+def _respond(
+    call: RetryCall,
+    exchange: SyncExchange[ResponseT],
+    outcome: _Outcome[ResponseT],
+    decision: Decision,
+) -> tuple[ResponseT | None, Decision, tuple[ResponseT, bytes] | None]:
+    """Hand a final response over, or release one that will be retried.
+
+    Returns the final response (or None), the decision, and a retried response read whole
+    (kept until the next attempt starts).
+    """
+    attempt, response = outcome.attempt, outcome.response
+    status, headers = outcome.status, outcome.headers
+    if response is None or status is None or headers is None:  # pragma: no cover - run checks
+        raise TypeError("an outcome without a response")
+    body: bytes | None = None
+    if not decision.retry:
+        if decision.reason == Reason.RECONCILED_APPLIED:
+            exchange.close(response)
+            call.record(decision, status=status, headers=headers, attempt=attempt)
+            raise exchange.applied(call.finish(), response)
+        try:
+            body = exchange.read(response)
+        except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless retried
+            return None, _judge_exception(call, exchange, exc, attempt), None
+        decision = call.recheck(
+            decision, status=status, headers=headers, body=body, attempt=attempt
+        )
+        if not decision.retry:
+            call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
+            return exchange.deliver(response, body, call.finish()), decision, None
+    if body is not None:  # read whole, then refused by the policy's retry_on_response
+        whole = True
+        exchange.close(response)
+    else:
+        allowance = drain_allowance(get_header(headers, "content-length"))
+        until = call.drain_until(decision)
+        body, whole = _drain(exchange.chunks(response), allowance, until, call.runner.clock)
+        exchange.close(response)
+    if not call.still_fits(decision):
+        final = _deadline_stop(
+            call,
+            exchange,
+            decision,
+            response,
+            status=status,
+            headers=headers,
+            body=body,
+            whole=whole,
+            attempt=attempt,
+        )
+        return final, decision, None
+    call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
+    return None, decision, (response, body) if whole else None
 
 
 def _once(call: RetryCall, exchange: SyncExchange[ResponseT]) -> _Outcome[ResponseT]:
@@ -323,7 +342,7 @@ def _judge_answer(
 ) -> _Outcome[ResponseT] | None:
     """Return the outcome this answer ends the race with, or None to wait for the other."""
     if error is not None:
-        failure = exchange.failure_kind(error)
+        failure = call.failure_of(error, exchange.failure_kind(error))
         if not last and (failure is None or not call.accepts(failure=failure)):
             call.record_unused(attempt, failure=failure)
             return None
@@ -358,7 +377,6 @@ async def run_async(call: RetryCall, exchange: AsyncExchange[ResponseT]) -> Resp
             if held is not None:
                 return exchange.deliver(held[0], held[1], rejection.history)
             raise exchange.rejected(rejection)
-        held = None
         delay = call.hedge_delay()
         if delay is None:
             outcome = await _once_async(call, exchange)
@@ -366,55 +384,71 @@ async def run_async(call: RetryCall, exchange: AsyncExchange[ResponseT]) -> Resp
             outcome = await _race_async(call, exchange, delay)
         decision = outcome.decision
         if call.needs_reconcile(decision, status=outcome.status, failure=outcome.failure):
-            answer = await exchange.reconcile(call.time_left)
-            decision = call.reconciled(
-                answer,
-                decision,
-                status=outcome.status,
-                headers=outcome.headers,
-                failure=outcome.failure,
-            )
-        attempt, response = outcome.attempt, outcome.response
-        status, headers = outcome.status, outcome.headers
-        if response is None or status is None or headers is None:
+            decision = _reconciled(call, outcome, await exchange.reconcile(call.time_left))
+        if outcome.response is None:
+            held = None
             _end_on_exception(call, exchange, outcome, decision)
-        elif not decision.retry:
-            if decision.reason == Reason.RECONCILED_APPLIED:
-                await exchange.close(response)
-                call.record(decision, status=status, headers=headers, attempt=attempt)
-                raise exchange.applied(call.finish(), response)
-            try:
-                body = await exchange.read(response)
-            except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless retried
-                decision = _judge_exception(call, exchange, exc, attempt)
-            else:
-                call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
-                return exchange.deliver(response, body, call.finish())
         else:
-            allowance = drain_allowance(get_header(headers, "content-length"))
-            until = call.drain_until(decision)
-            body, whole = await _drain_async(
-                exchange.chunks(response), allowance, until, call.runner.clock
-            )
-            await exchange.close(response)
-            if not call.still_fits(decision):
-                return _deadline_stop(
-                    call,
-                    exchange,
-                    decision,
-                    response,
-                    status=status,
-                    headers=headers,
-                    body=body,
-                    whole=whole,
-                    attempt=attempt,
-                )
-            call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
-            if whole:
-                held = (response, body)
+            final, decision, held = await _respond_async(call, exchange, outcome, decision)
+            if final is not None:
+                return final
         exchange.rewind()
         if decision.delay > 0:
             await exchange.sleep(decision.delay)
+
+
+async def _respond_async(
+    call: RetryCall,
+    exchange: AsyncExchange[ResponseT],
+    outcome: _Outcome[ResponseT],
+    decision: Decision,
+) -> tuple[ResponseT | None, Decision, tuple[ResponseT, bytes] | None]:
+    """Hand a final response over, or release one that will be retried (see `_respond`)."""
+    attempt, response = outcome.attempt, outcome.response
+    status, headers = outcome.status, outcome.headers
+    if response is None or status is None or headers is None:  # pragma: no cover - run checks
+        raise TypeError("an outcome without a response")
+    body: bytes | None = None
+    if not decision.retry:
+        if decision.reason == Reason.RECONCILED_APPLIED:
+            await exchange.close(response)
+            call.record(decision, status=status, headers=headers, attempt=attempt)
+            raise exchange.applied(call.finish(), response)
+        try:
+            body = await exchange.read(response)
+        except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless retried
+            return None, _judge_exception(call, exchange, exc, attempt), None
+        decision = call.recheck(
+            decision, status=status, headers=headers, body=body, attempt=attempt
+        )
+        if not decision.retry:
+            call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
+            return exchange.deliver(response, body, call.finish()), decision, None
+    if body is not None:  # read whole, then refused by the policy's retry_on_response
+        whole = True
+        await exchange.close(response)
+    else:
+        allowance = drain_allowance(get_header(headers, "content-length"))
+        until = call.drain_until(decision)
+        body, whole = await _drain_async(
+            exchange.chunks(response), allowance, until, call.runner.clock
+        )
+        await exchange.close(response)
+    if not call.still_fits(decision):
+        final = _deadline_stop(
+            call,
+            exchange,
+            decision,
+            response,
+            status=status,
+            headers=headers,
+            body=body,
+            whole=whole,
+            attempt=attempt,
+        )
+        return final, decision, None
+    call.record(decision, status=status, headers=headers, body=body, attempt=attempt)
+    return None, decision, (response, body) if whole else None
 
 
 async def _once_async(call: RetryCall, exchange: AsyncExchange[ResponseT]) -> _Outcome[ResponseT]:
@@ -527,7 +561,7 @@ async def _judge_answer_async(
 ) -> _Outcome[ResponseT] | None:
     """Return the outcome this answer ends the race with, or None to wait for the other."""
     if error is not None:
-        failure = exchange.failure_kind(error)
+        failure = call.failure_of(error, exchange.failure_kind(error))
         if not last and (failure is None or not call.accepts(failure=failure)):
             call.record_unused(attempt, failure=failure)
             return None
@@ -554,11 +588,22 @@ def _failed(
     call: RetryCall, exchange: _Exchange[ResponseT], attempt: Attempt, exc: BaseException
 ) -> _Outcome[ResponseT]:
     """Judge an exception from sending; re-raise it when the adapter's table does not map it."""
-    failure = exchange.failure_kind(exc)
+    failure = call.failure_of(exc, exchange.failure_kind(exc))
     if failure is None:
         exchange.attach(exc, call.abandon())
         raise exc
     return _Outcome(attempt, call.judge_failure(failure, attempt), error=exc, failure=failure)
+
+
+def _reconciled(call: RetryCall, outcome: _Outcome[ResponseT], answer: bool | None) -> Decision:
+    """Return the decision after the user's ``reconcile`` answered about this outcome."""
+    return call.reconciled(
+        answer,
+        outcome.decision,
+        status=outcome.status,
+        headers=outcome.headers,
+        failure=outcome.failure,
+    )
 
 
 def _end_on_exception(
@@ -582,7 +627,7 @@ def _judge_exception(
     call: RetryCall, exchange: _Exchange[ResponseT], exc: BaseException, attempt: Attempt
 ) -> Decision:
     """Judge an exception from reading a final body; re-raise it when the call ends with it."""
-    failure = exchange.failure_kind(exc)
+    failure = call.failure_of(exc, exchange.failure_kind(exc))
     if failure is None:
         exchange.attach(exc, call.abandon())
         raise exc
