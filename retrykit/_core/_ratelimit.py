@@ -45,8 +45,9 @@ The rules, in the order a request meets them (the holders are in retrykit._state
    ``max(0, (requests - k * accepts) / (requests + 1))``.
 
 Every function here is pure: the holders pass ``now`` (monotonic seconds, or Unix time
-where it says so) and ``rand``. `KeyState` is all a key holds: four numbers and a count,
-with one merge rule (`KeyState.adopt`) for state shared between processes.
+where it says so) and ``rand``. `KeyState` is all a key holds (a block, a window's count
+and end, a probe, a GCRA time); `KeySnapshot` is its shareable part, four numbers with
+Unix times, and `KeyState.adopt` its one merge rule for state shared between processes.
 """
 
 from __future__ import annotations
