@@ -13,7 +13,9 @@ import gc
 import io
 import itertools
 import logging
+import pathlib
 import re
+import sys
 import threading
 import tracemalloc
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,7 @@ import attrs
 import bench_breaker
 import bench_core
 import httpx
+import httpx_retries
 import pybreaker
 import requests
 import requests.adapters
@@ -44,7 +47,10 @@ from retrykit.requests import RetryAdapter
 from retrykit.testing import FlakyServer, Reply, Reset, Step
 
 if TYPE_CHECKING:
+    import types
     from collections.abc import Callable, Iterator, Sequence
+
+    from tests.ratelimit_server import Run as RateLimitRun
 
 YES, NO, NONE = "yes", "**no**", "-"
 
@@ -66,6 +72,7 @@ class Sizes:
     core_rounds: int  # bench_core's timeit rounds
     breaker_calls: int  # bench_breaker's calls
     burst_calls: int  # simultaneous calls of the burst
+    ratelimit_calls: int  # calls per contender against the 10-a-second server
 
 
 FULL = Sizes(
@@ -82,6 +89,7 @@ FULL = Sizes(
     core_rounds=30_000,
     breaker_calls=1000,
     burst_calls=20,
+    ratelimit_calls=100,
 )
 QUICK = Sizes(
     rounds=3,
@@ -97,6 +105,7 @@ QUICK = Sizes(
     core_rounds=2000,
     breaker_calls=100,
     burst_calls=20,
+    ratelimit_calls=30,
 )
 
 
@@ -632,6 +641,147 @@ def burst(sizes: Sizes) -> Section:
         markdown_table(
             ["contender", "calls that got 200", "rejected", "server hits", "origin after"],
             rows,
+        ),
+        tuple(verdicts),
+        limits,
+    )
+
+
+# --- 11. Rate limit -----------------------------------------------------------------------
+
+_RATE = 10  # requests a second the rate-limiting server lets through
+_RATE_THREADS = 8
+
+
+def _rate_limit_kit() -> types.ModuleType:
+    """Return tests/ratelimit_server.py (the suite's rate-limiting server), from the checkout."""
+    root = str(pathlib.Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    import tests.ratelimit_server as kit
+
+    return kit
+
+
+def _urllib3_run(kit: types.ModuleType, calls: int) -> Callable[[str], RateLimitRun]:
+    def run(url: str) -> RateLimitRun:
+        session = requests.Session()
+        session.trust_env = False
+        session.mount("http://", requests.adapters.HTTPAdapter(max_retries=_peers.urllib3_retry()))
+        try:
+            result: RateLimitRun = kit.drive_plain(
+                lambda: session.get(url, timeout=30).status_code, calls, threads=_RATE_THREADS
+            )
+        finally:
+            session.close()
+        return result
+
+    return run
+
+
+def _httpx_retries_run(kit: types.ModuleType, calls: int) -> Callable[[str], RateLimitRun]:
+    def run(url: str) -> RateLimitRun:
+        transport = httpx_retries.RetryTransport(
+            httpx.HTTPTransport(), retry=_peers.httpx_retries_retry()
+        )
+        with httpx.Client(transport=transport, trust_env=False) as client:
+            result: RateLimitRun = kit.drive_plain(
+                lambda: client.get(url, timeout=30).status_code, calls, threads=_RATE_THREADS
+            )
+        return result
+
+    return run
+
+
+def _retrykit_run(kit: types.ModuleType, kind: str, calls: int) -> Callable[[str], RateLimitRun]:
+    def run(url: str) -> RateLimitRun:
+        result: RateLimitRun = kit.drive(
+            kind, url, calls, threads=_RATE_THREADS, policy=_peers.POLICY
+        )
+        return result
+
+    return run
+
+
+def rate_limit(sizes: Sizes) -> Section:
+    """Scenario 11: calls from 8 threads (or all at once as tasks) to a 10-a-second server."""
+    kit = _rate_limit_kit()
+    calls = sizes.ratelimit_calls
+    ideal = calls / _RATE
+    plan: list[tuple[str, bool, Callable[[str], RateLimitRun]]] = [
+        ("retrykit RetryAdapter (requests)", True, _retrykit_run(kit, "requests", calls)),
+        ("retrykit RetryTransport (httpx)", True, _retrykit_run(kit, "httpx", calls)),
+        (
+            f"retrykit AsyncRetryTransport ({calls} asyncio tasks)",
+            True,
+            _retrykit_run(kit, "asyncio", calls),
+        ),
+        ("requests + urllib3 Retry", False, _urllib3_run(kit, calls)),
+        ("httpx + httpx-retries", False, _httpx_retries_run(kit, calls)),
+    ]
+    rows: list[list[str]] = []
+    verdicts: list[Verdict] = []
+    for style in kit.STYLES:
+        for name, ours, run in plan:
+            with kit.RateLimitServer(limit=_RATE, window=1.0, style=style) as server:
+                result = run(server.url("/items"))
+                refused, hits, most = server.refused(), server.hits(), server.most_in_a_window
+            assert most <= _RATE
+            rows.append(
+                [
+                    name,
+                    style,
+                    f"{result.count(200)} of {calls}",
+                    str(refused),
+                    str(hits),
+                    f"{result.elapsed:.2f}",
+                    f"{result.elapsed / ideal:.2f}",
+                ]
+            )
+            if ours:
+                verdicts += [
+                    Verdict(
+                        "11 rate limit",
+                        f"{name}, {style}: 429s",
+                        str(refused),
+                        "0",
+                        _met(refused == 0),
+                    ),
+                    Verdict(
+                        "11 rate limit",
+                        f"{name}, {style}: wall time (s)",
+                        f"{result.elapsed:.2f}",
+                        f"<= {1.1 * ideal:.1f}",
+                        _met(result.elapsed <= 1.1 * ideal and result.count(200) == calls),
+                    ),
+                ]
+    limits = (
+        f"**Rate limit.** A threaded HTTP/1.1 server on 127.0.0.1 (keep-alive) lets {_RATE} "
+        "requests a second through, in fixed windows aligned on its clock, answers the rest "
+        "429 with Retry-After, and says so on every response: GitHub's X-RateLimit-* (reset "
+        'as a Unix time) or the IETF draft\'s RateLimit-Policy and RateLimit ("t" in whole '
+        f"seconds, rounded up). {_RATE_THREADS} threads share one client (asyncio: every call "
+        f"a task, all at once); every contender has the shared policy and its own server. "
+        f"The ideal is {calls} / {_RATE} = {ideal:.0f} s. The peers only react to 429s "
+        "(waiting out Retry-After); retrykit's default RateLimiter spends what the server "
+        "says remains, counting requests as they leave, then holds the key until the reset "
+        "(plus up to a tenth of it in jitter), sending one request first to learn the new "
+        "count. 'server hits' counts every request that reached the server."
+    )
+    return Section(
+        f"11. Rate limit: {calls} calls to a server allowing {_RATE} a second",
+        markdown_table(
+            [
+                "contender",
+                "headers",
+                "calls that got 200",
+                "429s received",
+                "server hits",
+                "wall time (s)",
+                "x ideal",
+            ],
+            rows,
+            numeric=2,
         ),
         tuple(verdicts),
         limits,

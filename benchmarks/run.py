@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
 RESULTS: Final = pathlib.Path(__file__).resolve().parent / "results" / "latest.md"
-SCENARIOS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)  # 9: bench_breaker's figures
+SCENARIOS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)  # 9: bench_breaker's figures
 # Loggers that would write a line per retry or rejection to stderr (Python's last-resort
 # handler) when the application configured no logging; silenced for every contender alike.
 _QUIET_LOGGERS: Final = ("retrykit", "stamina", "tenacity", "urllib3", "httpx", "httpx_retries")
@@ -83,6 +83,7 @@ def _run_scenarios(sizes: Sizes, only: Sequence[int]) -> list[tuple[Section, flo
             8: lambda: _scenarios.core_micro(sizes),
             9: lambda: _scenarios.breaker_figures(sizes),
             10: lambda: _scenarios.burst(sizes),
+            11: lambda: _scenarios.rate_limit(sizes),
         }
         for number in only:
             timed(steps[number])
@@ -148,7 +149,7 @@ def run(
 def _scenario_list(text: str) -> list[int]:
     numbers = [int(part) for part in text.split(",") if part.strip()]
     if not numbers or any(number not in SCENARIOS for number in numbers):
-        raise argparse.ArgumentTypeError(f"scenarios are numbers from 1 to 10, got {text!r}")
+        raise argparse.ArgumentTypeError(f"scenarios are numbers from 1 to 11, got {text!r}")
     return numbers
 
 

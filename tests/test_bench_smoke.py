@@ -45,12 +45,13 @@ def test_harness_runs_every_scenario(
         core_rounds=50,
         breaker_calls=20,
         burst_calls=4,
+        ratelimit_calls=6,
     )
     output = tmp_path / "latest.md"
     report: str = harness.run(quick=True, output=output, sizes=tiny)
     assert output.read_text(encoding="utf-8") == report
     assert report in capsys.readouterr().out
-    for number in (*range(1, 9), 10):
+    for number in (*range(1, 9), 10, 11):
         assert f"\n## {number}. " in report
     assert "bench_breaker" in report
     assert "CPUs" in report

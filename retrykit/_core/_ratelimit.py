@@ -3,39 +3,58 @@
 The rules, in the order a request meets them (the holders are in retrykit._state._limiter):
 
 1. **The server's word, per origin and credential.** Every response is read for its
-   rate-limit state (`parse_rate_limit`: the IETF ``RateLimit`` field, ``RateLimit-*``
-   or ``X-RateLimit-*``). A ``Retry-After`` on a 429 wins over them (IETF
-   draft-ietf-httpapi-ratelimit-headers, section 3) and blocks the key for every caller,
+   rate-limit state (`read_server_limit`). A ``Retry-After`` on a 429, or on a 403 as
+   GitHub's secondary limits send it, wins over everything else (IETF
+   draft-ietf-httpapi-ratelimit-headers, section 7) and blocks the key for every caller,
    not only the call that got it (a 503's ``Retry-After`` is the call's own wait: the
-   service, not the client's quota, is the trouble). Otherwise a response with
-   ``remaining`` and a reset sets the key's allowance: that many more requests until the
-   reset, each request
-   taking one as it leaves, so requests already in flight are counted before their
-   answers come back. With none left, the next request waits for the reset. A new
-   window is assumed to hold ``limit`` requests again (when the server said it).
-   An epoch reset is read against the response's ``Date`` when it has one, so a server
-   clock that is minutes off still gives the right wait.
-2. **Jitter at the reset.** A wait for a reset gets up to ``reset_jitter`` of itself
-   added (at most one second), so a fleet does not stampede the moment a window opens.
-3. **A configured limit** (``rate`` requests per ``per`` seconds, ``burst`` at once)
+   service, not the client's quota, is the trouble). Otherwise the IETF ``RateLimit``
+   field (its most restrictive item), ``RateLimit-*`` or ``X-RateLimit-*`` give the
+   requests remaining and the seconds until the reset. An epoch reset is read against the
+   response's ``Date`` when the local clock disagrees with it by more than Date's
+   precision, so a server clock that is minutes off still gives the right wait.
+   Malformed fields are ignored; every wait is finite, at least 0 and at most a day.
+2. **Counting down.** An answer with ``remaining`` and a reset sets the key's allowance:
+   that many more requests until the reset, each taking one as it leaves, so requests
+   already in flight are counted before their answers come back. Another answer about
+   the same window (its reset within a second of the known one) can only lower the
+   count; a reset more than a second later starts a new window. With none left, the
+   next request waits for the reset.
+3. **One request first.** A key the server has not answered yet, or whose window has
+   ended, or that a ``Retry-After`` blocked, sends one request and holds the others
+   until its answer comes (at most the holder's ``probe_wait``, asking again every
+   `PROBE_POLL` seconds). The draft (section 4.1.2) forbids assuming the quota is whole
+   again after the reset, and concurrent first requests would otherwise all leave before
+   any answer could say how many may. An origin whose first answer says nothing of a
+   rate limit is not held again.
+4. **Jitter at the reset.** A wait for the server (a reset or a ``Retry-After``) gets up
+   to ``RESET_JITTER`` of itself added (at most `MAX_JITTER`), so a fleet does not
+   stampede the moment a window opens (draft section 8.5).
+5. **A configured limit** (``rate`` requests per ``per`` seconds, ``burst`` at once)
    is kept with GCRA: one "theoretical arrival time" per key; a request may go at
    ``now`` when ``tat - now <= (burst - 1) * interval`` and moves ``tat`` on by one
    ``interval`` (``per / rate``). In any window of ``t`` seconds at most
    ``burst + rate * t / per`` requests go out.
-4. **Waits too long to make are refused at once**: a wait longer than the caller's
-   limit (the policy's ``max_retry_after``, or the time left to its deadline) sends
-   nothing and reserves nothing.
-5. **Adaptive throttling** (Google SRE book, "Handling Overload"): over the last
-   ``window`` seconds, with ``requests`` attempted and ``accepts`` not refused by the
-   server (a 429 or 503 is a refusal), a request is rejected locally with probability
+6. **Waits too long to make are refused at once**: a wait for the server or for the
+   configured rate longer than the caller's limit (the policy's ``max_retry_after``, or
+   the time left to its deadline) sends nothing and reserves nothing. A hold for a first
+   answer (rule 3) is never a reason to refuse: past the caller's limit, the request goes.
+7. **Adaptive throttling** (Google SRE book, "Handling Overload"): over the last
+   ``window`` seconds, with ``requests`` counted as each one is answered or rejected
+   locally and ``accepts`` those the server did not refuse (a 429 or 503 is a refusal;
+   no response at all is not an accept), a request is rejected locally with probability
    ``max(0, (requests - k * accepts) / (requests + 1))``.
 
-Every function here is pure: the holders pass ``now`` (monotonic seconds) and ``rand``.
+Every function here is pure: the holders pass ``now`` (monotonic seconds, or Unix time
+where it says so) and ``rand``. `KeyState` is all a key holds (a block, a window's count
+and end, a probe, a GCRA time); `KeySnapshot` is its shareable part, four numbers with
+Unix times, and `KeyState.adopt` its one merge rule for state shared between processes.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -44,158 +63,367 @@ from retrykit._core._dates import parse_http_date
 from retrykit._core._headers import get_header, parse_rate_limit, parse_retry_after
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator
 
 RESET_JITTER: Final = 0.1
-"""The share of a reset wait added at most as jitter (and never more than `MAX_JITTER`)."""
+"""The share of a wait for the server added at most as jitter (never more than `MAX_JITTER`)."""
 
 MAX_JITTER: Final = 1.0
+PROBE_POLL: Final = 0.01
+"""How often a request held for a first answer (rule 3) asks again, in seconds."""
+
+SAME_WINDOW: Final = 1.0
+"""Two resets less than this many seconds apart are taken to end the same window."""
+
 REFUSAL_STATUSES: Final = frozenset({429, 503})
 """Statuses by which a server refuses work it could not take (for adaptive throttling)."""
 
+BLOCKING_STATUSES: Final = frozenset({403, 429})
+"""Statuses whose ``Retry-After`` is about the client's quota, so it blocks the whole key."""
+
 # Beyond this a wait from a server is not believed: one day.
-_LONGEST_WAIT: Final = 86_400.0
+LONGEST_WAIT: Final = 86_400.0
+# The local clock is taken to agree with a Date header when it reads between the Date and
+# this many seconds after it: Date has whole seconds, and the answer took time to arrive.
+_DATE_TOLERANCE: Final = 2.0
+# GCRA forgives a nanosecond, so that rounding in the sums of intervals never cuts a burst
+# short; and a wait is never shorter than a microsecond, so that a clock advanced by
+# exactly the wait always reaches the moment asked for.
+_GCRA_ROUNDING: Final = 1e-9
+SHORTEST_WAIT: Final = 1e-6
+# RFC 8941 Integers have at most 15 digits; a longer one makes its item malformed.
+_SF_INTEGER: Final = re.compile(r"[0-9]{1,15}")
+_SF_DECIMAL: Final = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,3})?")
+_LIST_MEMBER: Final = re.compile(r'(?:[^,"]|"(?:[^"\\]|\\.)*")+')
+_PARAMETER: Final = re.compile(r';\s*([a-z*][a-z0-9_.*-]*)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;,\s]*))?')
+_ITEM: Final = re.compile(r'\s*(?:"(?:[^"\\]|\\.)*"|[A-Za-z*][A-Za-z0-9_.:%*/-]*)')
+_DURATION: Final = re.compile(r"(?:[0-9]{1,9}(?:\.[0-9]{1,9})?(?:ms|h|m|s))+")
+_DURATION_PART: Final = re.compile(r"([0-9.]+)(ms|h|m|s)")
+_UNIT_SECONDS: Final = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
 @attrs.frozen
 class ServerLimit:
-    """What one response says about a key's rate limit, as waits from the moment it came.
+    """What one response says about its key's rate limit, as waits from the moment it came.
 
-    ``blocked_for``: the key must not be used for this many seconds (a ``Retry-After``,
-    or a reset with nothing remaining); ``remaining`` and ``reset_in``: requests left and
-    seconds until they are given back; ``limit``: the window's size. Any may be None.
+    ``blocked_for``: a ``Retry-After`` on a 429 or 403: nobody may use the key for this
+    many seconds. ``remaining`` and ``reset_in``: requests left, and seconds until the
+    window they belong to ends. Any may be None; every wait is in [0, `LONGEST_WAIT`].
     """
 
     blocked_for: float | None = None
     remaining: int | None = None
     reset_in: float | None = None
-    limit: int | None = None
+
+    @property
+    def said(self) -> bool:
+        """True when the response said something the limiter can act on."""
+        return self.blocked_for is not None or (
+            self.remaining is not None and self.reset_in is not None
+        )
 
 
-_NOTHING: Final = ServerLimit()
+NOTHING: Final = ServerLimit()
 
 
 def read_server_limit(status: int, headers: Mapping[str, str], *, now: float) -> ServerLimit:
     """Return what a response says about its key's rate limit (rule 1). Never raises.
 
-    ``now`` is the current Unix time; an epoch reset is read against the response's
-    ``Date`` header instead, when that is a valid HTTP-date.
+    ``now`` is the current Unix time. Preference: a ``Retry-After`` on a 429 or 403; the
+    IETF ``RateLimit`` field (of several items, the one with nothing left and the
+    longest wait, else the one with the fewest requests left; its ``t`` is always
+    delta-seconds); ``RateLimit-*``; ``X-RateLimit-*`` (a reset may also be a Unix time,
+    in seconds or milliseconds, an HTTP-date or a duration such as ``"6m0s"``).
     """
     try:
         return _read(status, headers, now)
     except Exception:  # noqa: BLE001 - a hint from a server must never break a request
-        return _NOTHING
+        return NOTHING
+
+
+def server_now(headers: Mapping[str, str], now: float) -> float:
+    """Return the Unix time to read a response's absolute times against (rule 1).
+
+    The local ``now`` when it lies between the response's ``Date`` and two seconds
+    after it (the local clock is finer than Date's whole seconds), else the ``Date``
+    itself: a server or client clock that is off then costs nothing.
+    """
+    date = get_header(headers, "date")
+    if not date:
+        return now
+    moment = parse_http_date(date, now=now)
+    if moment is None or not math.isfinite(moment):
+        return now
+    if moment <= now <= moment + _DATE_TOLERANCE:
+        return now
+    return moment
 
 
 def _read(status: int, headers: Mapping[str, str], now: float) -> ServerLimit:
-    if status == 429:
-        wait = parse_retry_after(get_header(headers, "retry-after"), now=now)
+    reference = server_now(headers, now)
+    if status in BLOCKING_STATUSES:
+        wait = bounded_wait(parse_retry_after(get_header(headers, "retry-after"), now=reference))
         if wait is not None:
-            return ServerLimit(blocked_for=min(wait, _LONGEST_WAIT))
-    server_now = now
-    date = get_header(headers, "date")
-    if date:
-        moment = parse_http_date(date, now=now)
-        if moment is not None and math.isfinite(moment):
-            server_now = moment
-    info = parse_rate_limit(headers, now=server_now)
-    if info is None:
-        return _NOTHING
-    reset_in = info.reset_after
-    if reset_in is not None:
-        reset_in = min(max(reset_in, 0.0), _LONGEST_WAIT)
-    blocked = reset_in if info.remaining == 0 and reset_in is not None else None
-    if blocked is None and status == 429 and reset_in is not None:
-        blocked = reset_in
-    return ServerLimit(
-        blocked_for=blocked, remaining=info.remaining, reset_in=reset_in, limit=info.limit
-    )
+            return ServerLimit(blocked_for=wait)
+    field = get_header(headers, "ratelimit")
+    remaining, reset_in = _read_ietf(field)
+    if remaining is None or reset_in is None:
+        if field and ";" in field:
+            # A structured field that is malformed is ignored, not read another way.
+            headers = _Without(headers, "ratelimit")
+        info = parse_rate_limit(headers, now=reference)
+        if info is None:
+            return NOTHING
+        remaining = info.remaining
+        reset_in = bounded_wait(info.reset_after)
+        if reset_in is None:
+            reset_in = _read_duration(headers)
+    return ServerLimit(remaining=remaining, reset_in=reset_in)
+
+
+class _Without(Mapping[str, str]):
+    """A view of ``headers`` without the header ``name`` (given in lower case)."""
+
+    def __init__(self, headers: Mapping[str, str], name: str) -> None:
+        self._headers = headers
+        self._name = name
+
+    def __getitem__(self, key: str) -> str:
+        value = None if key.lower() == self._name else get_header(self._headers, key.lower())
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key in self._headers if key.lower() != self._name)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def bounded_wait(seconds: float | None) -> float | None:
+    """Return ``seconds`` put into [0, `LONGEST_WAIT`], or None if it is None or NaN."""
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), LONGEST_WAIT)
+
+
+def _read_ietf(value: str | None) -> tuple[int | None, float | None]:
+    """Return ``(remaining, reset_in)`` of the binding item of an IETF ``RateLimit`` field.
+
+    ``"burst";r=50;t=30, "day";r=0;t=3600`` gives ``(0, 3600.0)``. An item without a
+    valid ``r`` and ``t`` is left out; a field with none gives ``(None, None)``.
+    """
+    if not value:
+        return None, None
+    best: tuple[int, float] | None = None
+    for member in _LIST_MEMBER.findall(value):
+        name = _ITEM.match(member)
+        if name is None or not name.group(0).strip():
+            continue
+        parameters = dict(_PARAMETER.findall(member[name.end() :]))
+        remaining, reset = parameters.get("r", ""), parameters.get("t", "")
+        if not _SF_INTEGER.fullmatch(remaining) or not _SF_DECIMAL.fullmatch(reset):
+            continue
+        item = (int(remaining), min(float(reset), LONGEST_WAIT))
+        if best is None or _binds_sooner(item, best):
+            best = item
+    return best if best is not None else (None, None)
+
+
+def _binds_sooner(item: tuple[int, float], other: tuple[int, float]) -> bool:
+    """Return True if ``item`` (remaining, reset) stops requests sooner or longer than ``other``."""
+    if item[0] == 0 or other[0] == 0:
+        return (item[0], -item[1]) < (other[0], -other[1])
+    return item[0] < other[0] or (item[0] == other[0] and item[1] > other[1])
+
+
+def _read_duration(headers: Mapping[str, str]) -> float | None:
+    """Read a reset given as a duration such as ``"1m30s"`` or ``"20ms"``, else None."""
+    for name in ("ratelimit-reset", "x-ratelimit-reset"):
+        value = get_header(headers, name)
+        if value is None:
+            continue
+        text = value.strip()
+        if _DURATION.fullmatch(text):
+            seconds = math.fsum(
+                float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text)
+            )
+            return bounded_wait(seconds)
+    return None
 
 
 def reset_jitter(wait: float, rand: float) -> float:
-    """Return the jitter to add to a wait for a reset (rule 2): in [0, min(0.1 * wait, 1))."""
+    """Return the jitter to add to a wait for the server (rule 4): in [0, min(0.1 * wait, 1))."""
     return rand * min(RESET_JITTER * wait, MAX_JITTER)
 
 
-class KeyAllowance:
-    """One key's allowance from the server: requests left, and when the window resets.
+@attrs.frozen
+class KeySnapshot:
+    """One key's state with its times as Unix times, to share between processes.
 
-    ``blocked_until`` and ``reset_at`` are monotonic times. ``remaining`` is None while
-    the server has said nothing usable, else the requests that may still leave before
-    ``reset_at``; ``limit`` and ``period`` (the longest reset seen: the window's length)
-    let a new window be counted before its first answer arrives.
+    ``blocked_until``, ``reset_at`` and ``tat`` are Unix times (``-inf``: never);
+    ``remaining`` is None when no window is known. See `KeyState.adopt`.
     """
 
-    __slots__ = ("blocked_until", "last_used", "limit", "period", "remaining", "reset_at")
+    blocked_until: float = -math.inf
+    remaining: int | None = None
+    reset_at: float = -math.inf
+    tat: float = -math.inf
 
-    def __init__(self) -> None:
-        self.blocked_until = 0.0
+
+class KeyState:
+    """All the limiter holds for one key (an origin and a credential fingerprint).
+
+    Times are monotonic seconds. ``blocked_until``: no request before it (a
+    ``Retry-After``). ``remaining`` and ``reset_at``: the window's allowance (rule 2),
+    None while no window is known. ``probe_until`` (rule 3): None when requests go
+    freely, ``-inf`` when the next request is to be the probe, else the end of the hold
+    on the others while the probe is out; ``prober`` is the caller that sent it (any
+    object the holder compares with ``==``: its own next attempt is not held). ``tat``:
+    the GCRA theoretical arrival time.
+    """
+
+    __slots__ = ("blocked_until", "probe_until", "prober", "remaining", "reset_at", "tat")
+
+    def __init__(self, *, probe: bool) -> None:
+        self.blocked_until = -math.inf
         self.remaining: int | None = None
-        self.reset_at = 0.0
-        self.limit: int | None = None
-        self.period = 0.0
-        self.last_used = 0
+        self.reset_at = -math.inf
+        self.probe_until: float | None = -math.inf if probe else None
+        self.prober: object = None
+        self.tat = -math.inf
 
-    def wait(self, now: float) -> float:
-        """Return how long a request must wait at ``now`` (0.0: it may go), jitter not included."""
+    def server_wait(self, now: float) -> float:
+        """Return how long the server's word makes a request wait at ``now`` (no jitter)."""
+        self._roll(now)
         if now < self.blocked_until:
             return self.blocked_until - now
-        if self.remaining is not None and self.remaining <= 0 and now < self.reset_at:
+        if self.remaining is not None and self.remaining <= 0:
             return self.reset_at - now
         return 0.0
 
-    def take(self, now: float) -> None:
-        """Count a request leaving at ``now``: it uses one of the remaining requests."""
-        if self.remaining is None:
-            return
-        if now >= self.reset_at:
-            if self.limit is None or self.period <= 0:
-                self.remaining = None  # a new window of unknown size: wait for an answer
-                return
-            # Windows follow one another: the one holding `now` starts full.
-            self.reset_at += self.period * (math.floor((now - self.reset_at) / self.period) + 1)
-            self.remaining = self.limit
-        self.remaining -= 1
+    def probe_wait(self, now: float, caller: object = None) -> float:
+        """Return how long ``caller`` waits at ``now`` for the probe's answer (rule 3).
+
+        At most `PROBE_POLL`; 0.0 when nothing is held, or when ``caller`` sent the probe
+        (a retry of the probe is the probe again).
+        """
+        self._roll(now)
+        hold = self.probe_until
+        if hold is None or hold == -math.inf:
+            return 0.0  # nothing held, or this request is to be the probe
+        if now >= hold:
+            # No answer within the hold: requests go freely until one comes.
+            self.probe_until = self.prober = None
+            return 0.0
+        if caller is not None and caller == self.prober:
+            return 0.0
+        return min(hold - now, PROBE_POLL)
+
+    def take(self, now: float, probe_wait: float, caller: object = None) -> None:
+        """Count a request of ``caller`` leaving at ``now``; a probe holds the others.
+
+        The hold lasts until an answer comes, or ``probe_wait`` seconds.
+        """
+        self._roll(now)
+        probing = self.probe_until == -math.inf
+        if probing or (caller is not None and caller == self.prober):
+            self.probe_until = now + probe_wait if probe_wait > 0 else None
+            self.prober = caller if self.probe_until is not None else None
+        if self.remaining is not None:
+            self.remaining -= 1
+
+    def failed(self, caller: object) -> None:
+        """Note that ``caller``'s request got no response: if it was the probe, the next one is."""
+        if self.prober is not None and caller == self.prober:
+            self.probe_until = -math.inf
+            self.prober = None
 
     def learn(self, limit: ServerLimit, now: float) -> None:
-        """Apply what a response said at ``now``."""
+        """Apply what an answer said at ``now`` (rules 1 to 3)."""
+        self._roll(now)
         if limit.blocked_for is not None:
             self.blocked_until = max(self.blocked_until, now + limit.blocked_for)
-        if limit.limit is not None:
-            self.limit = limit.limit
-        remaining, reset_in = limit.remaining, limit.reset_in
-        if remaining is None or reset_in is None:
+            # The server refused what the count allowed: after the block, one request first.
+            self.remaining, self.reset_at = None, -math.inf
+            self.probe_until, self.prober = -math.inf, None
             return
-        self.period = max(self.period, reset_in)
-        reset_at = now + reset_in
-        if self.remaining is None or reset_at > self.reset_at + 1.0:
-            self.remaining, self.reset_at = remaining, reset_at  # a later window
-        elif reset_at >= self.reset_at - 1.0:
+        if limit.remaining is None or limit.reset_in is None:
+            # An answer that says nothing: the server does not count for us here.
+            if self.probe_until is not None and self.probe_until != -math.inf:
+                self.probe_until, self.prober = None, None
+            return
+        if limit.reset_in <= 0:
+            return  # about a window that is over already: it says nothing of the next
+        self._merge_window(limit.remaining, now + limit.reset_in)
+
+    def adopt(self, other: KeySnapshot, offset: float) -> None:
+        """Merge a key's state from elsewhere (say a store shared by a fleet) into this one.
+
+        ``offset`` is Unix time minus monotonic time. The rule: the later block and the
+        later GCRA arrival time win; a window ending more than `SAME_WINDOW` later
+        replaces ours; the same window keeps the smaller count and the later reset; an
+        earlier one is ignored. Adopting the same state twice changes nothing.
+        """
+        self.blocked_until = max(self.blocked_until, other.blocked_until - offset)
+        self.tat = max(self.tat, other.tat - offset)
+        if other.remaining is not None:
+            self._merge_window(other.remaining, other.reset_at - offset)
+
+    def snapshot(self, offset: float) -> KeySnapshot:
+        """Return this state as a `KeySnapshot` (``offset``: Unix time minus monotonic time)."""
+        return KeySnapshot(
+            blocked_until=self.blocked_until + offset,
+            remaining=self.remaining,
+            reset_at=self.reset_at + offset,
+            tat=self.tat + offset,
+        )
+
+    def idle(self, now: float) -> bool:
+        """Return True when the state says nothing any more (safe to forget)."""
+        self._roll(now)
+        return (
+            now >= self.blocked_until
+            and self.remaining is None
+            and self.probe_until in (None, -math.inf)
+            and self.tat <= now
+        )
+
+    def _merge_window(self, remaining: int, reset_at: float) -> None:
+        if self.remaining is None or reset_at > self.reset_at + SAME_WINDOW:
+            self.remaining, self.reset_at = remaining, reset_at  # a (later) window
+        elif reset_at >= self.reset_at - SAME_WINDOW:
             # The same window: requests that left after the server counted have already
             # taken theirs, so the smaller count is the true one.
             self.remaining = min(self.remaining, remaining)
             self.reset_at = max(self.reset_at, reset_at)
-        # An answer about an earlier window (it crossed a newer one) says nothing new.
+        else:
+            return  # an answer about an earlier window (it crossed a newer one)
+        self.probe_until, self.prober = None, None
 
-    def idle(self, now: float) -> bool:
-        """Return True when the allowance says nothing any more (safe to forget)."""
-        return now >= self.blocked_until and (self.remaining is None or now >= self.reset_at)
+    def _roll(self, now: float) -> None:
+        """At the end of a window, forget its count: the next request is a probe (rule 3)."""
+        if self.remaining is not None and now >= self.reset_at:
+            self.remaining, self.reset_at = None, -math.inf
+            self.probe_until, self.prober = -math.inf, None
 
 
 def gcra(tat: float, now: float, *, interval: float, burst: int) -> tuple[float, float]:
-    """Return ``(wait, new_tat)`` for one request at ``now`` under a configured limit (rule 3).
+    """Return ``(wait, new_tat)`` for one request at ``now`` under a configured limit (rule 5).
 
-    ``tat`` is the key's theoretical arrival time (``-inf`` for a new key); the request
-    may leave after ``wait`` seconds, and the key's ``tat`` becomes ``new_tat``.
+    ``tat`` is the key's theoretical arrival time (``-inf`` for a new key). With
+    ``wait == 0.0`` the request may go and the key's ``tat`` becomes ``new_tat``;
+    otherwise it may go after ``wait`` seconds (never less than `SHORTEST_WAIT`).
     """
-    start = max(tat, now)
-    tolerance = (burst - 1) * interval
-    wait = max(0.0, start - now - tolerance)
-    return wait, start + interval
+    wait = tat - (burst - 1) * interval - now
+    if wait <= _GCRA_ROUNDING:
+        return 0.0, max(tat, now) + interval
+    return max(wait, SHORTEST_WAIT), tat
 
 
 def throttle_probability(requests: int, accepts: int, k: float) -> float:
-    """Return the chance to reject a request locally (rule 5), in [0, 1)."""
+    """Return the chance to reject a request locally (rule 7), in [0, 1)."""
     if requests <= 0:
         return 0.0
     return max(0.0, (requests - k * accepts) / (requests + 1))

@@ -4,7 +4,10 @@ The rules are in retrykit._core._ratelimit. Both are shared by every call of an 
 (and may be shared between adapters); both keep at most ``max_keys`` keys, dropping the
 least recently used. A key is an origin (``scheme://host:port``) and, for the limiter,
 the fingerprint of the request's credential, so two API keys on one host are paced
-apart. An origin the limiter knows nothing about costs one dict lookup per request.
+apart. A request to an origin that never spoke of a rate limit costs one dict lookup.
+
+For a store shared by a fleet of processes, `RateLimiter.snapshot` gives a key's state
+with Unix times (a `KeySnapshot`: four numbers) and `RateLimiter.adopt` merges one in.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import math
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from retrykit._clock import Clock, monotonic_of, wall_of
 from retrykit._core._budget import WindowCounts
 from retrykit._core._ratelimit import (
-    KeyAllowance,
+    SHORTEST_WAIT,
+    KeySnapshot,
+    KeyState,
     gcra,
     is_refusal,
     read_server_limit,
@@ -33,7 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AdaptiveThrottle", "RateLimiter"]
 
-_NO_KEYS: Final[dict[str | None, KeyAllowance]] = {}
+Key: TypeAlias = "tuple[str, str | None]"
+"""A limiter key: an origin and the fingerprint of the request's credential (or None)."""
 
 
 def _positive(name: str, value: object, *, allow_none: bool = False) -> None:
@@ -43,6 +49,13 @@ def _positive(name: str, value: object, *, allow_none: bool = False) -> None:
         raise TypeError(f"{name} must be a number, got {value!r}")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+
+
+def _non_negative(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
 
 
 def _count(name: str, value: object) -> None:
@@ -57,12 +70,16 @@ class RateLimiter:
     credential fingerprint: after a response with nothing remaining and a reset, the next
     request to that key waits until the reset (plus up to a tenth of it, at most 1 s, of
     jitter), and a 429's ``Retry-After`` blocks the key the same way for every caller.
+    The first request to a key (and the first after its window ends) goes alone; the
+    others wait for its answer, at most ``probe_wait`` seconds (0 turns this off).
     ``RateLimiter(rate=100, per=60.0, burst=10)`` also enforces a limit you know from
     the API's documentation, with GCRA, before any 429. A wait longer than the
     policy's ``max_retry_after`` or the time left to the deadline is not made: the call
     fails at once with a `RateLimitExceededError` telling the cooldown.
 
-    ``clock`` (monotonic seconds, or a `Clock`), ``wall_clock`` and ``rand`` are for tests.
+    At most ``max_keys`` keys are held (the least recently used go first), and as many
+    origins that never spoke of a rate limit. ``clock`` (monotonic seconds, or a
+    `Clock`), ``wall_clock`` and ``rand`` are for tests.
     """
 
     def __init__(
@@ -71,6 +88,7 @@ class RateLimiter:
         per: float = 1.0,
         burst: int = 1,
         *,
+        probe_wait: float = 0.5,
         max_keys: int = 10_000,
         clock: Callable[[], float] | Clock = time.monotonic,
         wall_clock: Callable[[], float] | None = None,
@@ -79,6 +97,7 @@ class RateLimiter:
         _positive("rate", rate, allow_none=True)
         _positive("per", per)
         _count("burst", burst)
+        _non_negative("probe_wait", probe_wait)
         _count("max_keys", max_keys)
         if not callable(rand):
             raise TypeError(f"rand must be a function returning a float in [0, 1), got {rand!r}")
@@ -86,6 +105,7 @@ class RateLimiter:
             "rate": rate,
             "per": per,
             "burst": burst,
+            "probe_wait": probe_wait,
             "max_keys": max_keys,
             "clock": clock,
             "wall_clock": wall_clock,
@@ -94,18 +114,19 @@ class RateLimiter:
         self.rate = rate
         self.per = float(per)
         self.burst = burst
+        self.probe_wait = float(probe_wait)
         self.max_keys = max_keys
         self._interval = self.per / rate if rate is not None else 0.0
         self._clock = monotonic_of(clock)
         self._wall = wall_of(clock, wall_clock)
         self._rand = rand
         self._lock = threading.Lock()
-        # origin -> fingerprint -> the server's allowance for that key.
-        self._allowances: dict[str, dict[str | None, KeyAllowance]] = {}
-        # (origin, fingerprint) -> GCRA theoretical arrival time, for a configured rate.
-        self._arrivals: collections.OrderedDict[tuple[str, str | None], float] = (
-            collections.OrderedDict()
-        )
+        # (origin, fingerprint) -> the key's state, least recently used first.
+        self._keys: collections.OrderedDict[Key, KeyState] = collections.OrderedDict()
+        # origin -> how many of its keys are held (an origin with none may be silent).
+        self._held: dict[str, int] = {}
+        # Origins whose answers said nothing of a rate limit: requests to them go at once.
+        self._silent: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickling keeps the settings only; the copy starts knowing nothing of any server.
@@ -119,44 +140,44 @@ class RateLimiter:
             return "RateLimiter()"
         return f"RateLimiter(rate={self.rate:g}, per={self.per:g}, burst={self.burst})"
 
+    def __len__(self) -> int:
+        """Return the number of keys held."""
+        return len(self._keys)
+
     def acquire(
         self, origin: str, fingerprint: Callable[[], str | None], *, max_wait: float
     ) -> float:
         """Take a slot for a request to ``origin`` now (0.0), or return how long to wait first.
 
-        After a wait, ask again: the slot is taken only when 0.0 comes back. Raises
-        `RateLimitExceededError` when the wait would be longer than ``max_wait``.
-        ``fingerprint`` is called only when the origin has state to look up.
+        After a wait, ask again: the slot is taken only when 0.0 comes back, and a wait
+        reserves nothing. Raises `RateLimitExceededError` when the server's word or the
+        configured rate asks for a wait longer than ``max_wait``. ``fingerprint`` is not
+        called for an origin that never spoke of a rate limit (without a configured rate).
+
+        ``fingerprint`` also stands for the call: every attempt of one call passes the
+        same function, or an equal one (the driver passes a method of the call), so that
+        the retry of a first request that got no answer is not held for that answer.
         """
-        allowances = self._allowances.get(origin, _NO_KEYS)
-        if not allowances and self.rate is None:
+        if self.rate is None and origin in self._silent:
             return 0.0
-        key = fingerprint()
+        key = (origin, fingerprint())
         with self._lock:
             now = self._clock()
-            allowance = allowances.get(key)
-            wait = allowance.wait(now) if allowance is not None else 0.0
-            tat = -math.inf
+            state = self._state(key, now)
+            server = state.server_wait(now)
+            pace = 0.0
             if self.rate is not None:
-                tat = self._arrivals.get((origin, key), -math.inf)
-                wait = max(wait, gcra(tat, now, interval=self._interval, burst=self.burst)[0])
+                pace = gcra(state.tat, now, interval=self._interval, burst=self.burst)[0]
+            if max(server, pace) > max_wait:
+                raise self._cooldown(origin, server, pace, max_wait)
+            wait = max(server + reset_jitter(server, self._rand()) if server else 0.0, pace)
             if wait <= 0.0:
-                if allowance is not None:
-                    allowance.take(now)
-                if self.rate is not None:
-                    self._arrivals[origin, key] = gcra(
-                        tat, now, interval=self._interval, burst=self.burst
-                    )[1]
-                    self._arrivals.move_to_end((origin, key))
-                    if len(self._arrivals) > self.max_keys:
-                        self._arrivals.popitem(last=False)
-                return 0.0
-            wait += reset_jitter(wait, self._rand())
-        if wait > max_wait:
-            raise RateLimitExceededError.cooldown(
-                wait, f"rate limit of {origin} reached; the next request may go in {wait:.1f} s"
-            )
-        return wait
+                probe = state.probe_wait(now, fingerprint)
+                if probe <= 0.0 or probe > max_wait:
+                    self._take(state, now, fingerprint)
+                    return 0.0
+                wait = probe
+            return max(min(wait, max_wait), SHORTEST_WAIT)
 
     def observe(
         self,
@@ -167,42 +188,122 @@ class RateLimiter:
     ) -> None:
         """Learn from a response what the server says about its key's rate limit."""
         limit = read_server_limit(status, headers, now=self._wall())
-        if limit.blocked_for is None and limit.remaining is None and origin not in self._allowances:
+        if not limit.said and origin in self._silent:
             return
-        key = fingerprint()
+        key = (origin, fingerprint())
         with self._lock:
             now = self._clock()
-            allowances = self._allowances.get(origin)
-            if allowances is None:
-                if len(self._allowances) >= self.max_keys:
-                    self._forget_idle(now)
-                allowances = self._allowances[origin] = {}
-            allowance = allowances.get(key)
-            if allowance is None:
-                allowance = allowances[key] = KeyAllowance()
-            allowance.learn(limit, now)
+            state = self._keys.get(key)
+            if state is None:
+                if limit.said:
+                    state = self._state(key, now, probe=False)
+                elif not self._held.get(origin):
+                    self._mark_silent(origin)
+                    return
+                else:
+                    return
+            state.learn(limit, now)
+            if limit.said:
+                self._silent.pop(origin, None)
+            elif self.rate is None and state.idle(now):
+                self._forget(key)
+                if not self._held.get(origin):
+                    self._mark_silent(origin)
 
-    def _forget_idle(self, now: float) -> None:
-        """Drop origins whose allowances say nothing any more (called under the lock)."""
-        for origin in [
-            origin
-            for origin, allowances in self._allowances.items()
-            if all(allowance.idle(now) for allowance in allowances.values())
-        ]:
-            del self._allowances[origin]
-        while len(self._allowances) >= self.max_keys:
-            del self._allowances[next(iter(self._allowances))]
+    def failed(self, origin: str, fingerprint: Callable[[], str | None]) -> None:
+        """Note that the attempt of the call ``fingerprint`` stands for got no response.
+
+        If it was a first request the others are held for, the next request goes in its
+        place at once, rather than after ``probe_wait``.
+        """
+        if origin in self._silent:
+            return
+        key = (origin, fingerprint())
+        with self._lock:
+            state = self._keys.get(key)
+            if state is not None:
+                state.failed(fingerprint)
+
+    def snapshot(self, origin: str, fingerprint: str | None) -> KeySnapshot | None:
+        """Return a key's state with Unix times (None if none is held), to share it."""
+        with self._lock:
+            state = self._keys.get((origin, fingerprint))
+            if state is None:
+                return None
+            return state.snapshot(self._wall() - self._clock())
+
+    def adopt(self, origin: str, fingerprint: str | None, snapshot: KeySnapshot) -> None:
+        """Merge a key's state from elsewhere (see `KeyState.adopt` for the rule)."""
+        key = (origin, fingerprint)
+        with self._lock:
+            now = self._clock()
+            state = self._state(key, now, probe=False)
+            state.adopt(snapshot, self._wall() - now)
+            if snapshot.remaining is not None or snapshot.blocked_until > -math.inf:
+                self._silent.pop(origin, None)
+
+    def _state(self, key: Key, now: float, *, probe: bool | None = None) -> KeyState:
+        """Return the key's state, made if new (called under the lock)."""
+        state = self._keys.get(key)
+        if state is not None:
+            self._keys.move_to_end(key)
+            return state
+        origin = key[0]
+        if probe is None:
+            probe = self.probe_wait > 0 and origin not in self._silent
+        while len(self._keys) >= self.max_keys:
+            self._forget(next(iter(self._keys)))
+        state = self._keys[key] = KeyState(probe=probe)
+        self._held[origin] = self._held.get(origin, 0) + 1
+        return state
+
+    def _take(self, state: KeyState, now: float, caller: object) -> None:
+        state.take(now, self.probe_wait, caller)
+        if self.rate is not None:
+            state.tat = gcra(state.tat, now, interval=self._interval, burst=self.burst)[1]
+
+    def _forget(self, key: Key) -> None:
+        del self._keys[key]
+        origin = key[0]
+        left = self._held[origin] - 1
+        if left:
+            self._held[origin] = left
+        else:
+            del self._held[origin]
+
+    def _mark_silent(self, origin: str) -> None:
+        self._silent[origin] = None
+        self._silent.move_to_end(origin)
+        while len(self._silent) > self.max_keys:
+            self._silent.popitem(last=False)
+
+    def _cooldown(
+        self, origin: str, server: float, pace: float, max_wait: float
+    ) -> RateLimitExceededError:
+        wait = max(server, pace)
+        if server >= pace:
+            what = f"the rate limit of {origin} allows no request for {wait:.1f} s"
+        else:
+            what = (
+                f"the configured rate limit for {origin} ({self.rate:g} per {self.per:g} s) "
+                f"allows no request for {wait:.1f} s"
+            )
+        return RateLimitExceededError.cooldown(
+            wait, f"{what}, longer than this call may wait ({max_wait:.1f} s); nothing was sent"
+        )
 
 
 class AdaptiveThrottle:
     """Client-side adaptive throttling (Google SRE book, "Handling Overload").
 
     Per origin, over the last ``window`` seconds (two minutes by default), with
-    ``requests`` attempted and ``accepts`` not refused by the server (a 429 or 503 is a
-    refusal), each request is rejected locally, before it is sent, with probability
+    ``requests`` counted as each is answered (or rejected here) and ``accepts`` those
+    the server did not refuse (a 429 or 503 is a refusal; no response is not an accept),
+    each request is rejected locally, before it is sent, with probability
     ``max(0, (requests - k * accepts) / (requests + 1))``. Against a healthy server
-    nothing is rejected; against one that refuses most requests, the requests that reach
-    it fall toward ``k`` times the accepted ones. Off by default: pass
+    nothing is rejected, even in a burst of concurrent first requests (a request is
+    counted once its answer is in); against one that refuses most requests, the requests
+    that reach it fall toward ``k`` times the ones it accepts. Off by default: pass
     ``throttle=AdaptiveThrottle()`` to an adapter.
     """
 
@@ -220,6 +321,8 @@ class AdaptiveThrottle:
             raise ValueError(f"k must be >= 1 (1 rejects as soon as anything is refused), got {k}")
         _positive("window", window)
         _count("max_keys", max_keys)
+        if not callable(rand):
+            raise TypeError(f"rand must be a function returning a float in [0, 1), got {rand!r}")
         self._settings: dict[str, Any] = {
             "k": k,
             "window": window,
@@ -246,29 +349,26 @@ class AdaptiveThrottle:
     def __repr__(self) -> str:
         return f"AdaptiveThrottle(k={self.k:g}, window={self.window:g})"
 
+    def __len__(self) -> int:
+        """Return the number of origins counted."""
+        return len(self._counts)
+
     def admit(self, origin: str) -> bool:
-        """Count a request to ``origin`` and return False when it is to be rejected locally."""
+        """Return False when a request to ``origin`` is to be rejected locally (it is counted)."""
         with self._lock:
             now = self._clock()
-            counts = self._counts.get(origin)
-            if counts is None:
-                counts = self._counts[origin] = WindowCounts(self.window)
-                if len(self._counts) > self.max_keys:
-                    self._counts.popitem(last=False)
-            else:
-                self._counts.move_to_end(origin)
-            requests, accepts = counts.sums(now)
+            counts = self._counts_of(origin)
+            chance = throttle_probability(*counts.sums(now), self.k)
+            if chance <= 0.0 or self._rand() >= chance:
+                return True
             counts.add(now, 1, 0)
-        return self._rand() >= throttle_probability(requests, accepts, self.k)
+        return False
 
     def record(self, origin: str, status: int | None) -> None:
         """Count the server's answer to an admitted request (None: no response at all)."""
-        if status is None or is_refusal(status):
-            return
+        accepted = 0 if status is None or is_refusal(status) else 1
         with self._lock:
-            counts = self._counts.get(origin)
-            if counts is not None:
-                counts.add(self._clock(), 0, 1)
+            self._counts_of(origin).add(self._clock(), 1, accepted)
 
     def rejection_chance(self, origin: str) -> float:
         """Return the chance that the next request to ``origin`` is rejected (for dashboards)."""
@@ -278,3 +378,14 @@ class AdaptiveThrottle:
                 return 0.0
             requests, accepts = counts.sums(self._clock())
         return throttle_probability(requests, accepts, self.k)
+
+    def _counts_of(self, origin: str) -> WindowCounts:
+        """Return the origin's counts, made if new (called under the lock)."""
+        counts = self._counts.get(origin)
+        if counts is None:
+            counts = self._counts[origin] = WindowCounts(self.window)
+            if len(self._counts) > self.max_keys:
+                self._counts.popitem(last=False)
+        else:
+            self._counts.move_to_end(origin)
+        return counts
