@@ -578,6 +578,8 @@ class RetryCall:
         assert attempt is not None  # noqa: S101 - before_attempt made it
         if runner.throttle is not None:
             runner.throttle.record(attempt.key, None)
+        if runner.limiter is not None:
+            runner.limiter.failed(attempt.key, self._fingerprint_of)
         decision = self._decide(failure=failure)
         return self._limit(attempt, decision, True, failure, moves_on(None, failure))
 

@@ -111,11 +111,11 @@ class RateLimiter:
             "wall_clock": wall_clock,
             "rand": rand,
         }
-        self.rate = rate
-        self.per = float(per)
-        self.burst = burst
-        self.probe_wait = float(probe_wait)
-        self.max_keys = max_keys
+        self.rate: float | None = rate
+        self.per: float = float(per)
+        self.burst: int = burst
+        self.probe_wait: float = float(probe_wait)
+        self.max_keys: int = max_keys
         self._interval = self.per / rate if rate is not None else 0.0
         self._clock = monotonic_of(clock)
         self._wall = wall_of(clock, wall_clock)
@@ -330,9 +330,9 @@ class AdaptiveThrottle:
             "clock": clock,
             "rand": rand,
         }
-        self.k = float(k)
-        self.window = float(window)
-        self.max_keys = max_keys
+        self.k: float = float(k)
+        self.window: float = float(window)
+        self.max_keys: int = max_keys
         self._clock = monotonic_of(clock)
         self._rand = rand
         self._lock = threading.Lock()
