@@ -28,7 +28,9 @@ from retrykit._core import (
 from retrykit._core._breaker import BreakerState, CircuitSnapshot, Ticket
 from retrykit._core._endpoint import endpoint_template, key_fingerprint
 from retrykit._core._envelope import ErrorInfo, FieldError, parse_error
+from retrykit._core._migrate import MigrationWarning
 from retrykit._core._origin import origin_key
+from retrykit._driver._decorator import retry
 from retrykit._driver._history import AttemptRecord, RetryHistory, get_history
 from retrykit._driver._settings import DEFAULT, UseDefault
 from retrykit._driver._trace import AttemptTrace, CallTrace, Tracer
@@ -116,6 +118,7 @@ __all__ = [
     "Hook",
     "LockedError",
     "Metrics",
+    "MigrationWarning",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -155,4 +158,5 @@ __all__ = [
     "parse_rate_limit",
     "parse_retry_after",
     "raise_for_error",
+    "retry",
 ]
