@@ -33,9 +33,10 @@ import attrs
 
 import retrykit._errors
 from retrykit._core._policy import FailureKind, RetryPolicy
+from retrykit._core._ratelimit import mentions_rate_limit
 from retrykit._driver._endings import ErrorClasses, applied_error, rejection_error
+from retrykit._driver._first import call_first, call_first_async
 from retrykit._driver._history import attach_history
-from retrykit._driver._loop import run, run_async
 from retrykit._driver._reconcile import reconcile_async, reconcile_in_thread
 from retrykit._driver._settings import DEFAULT, UseDefault, build_runner, resolve_sleep
 
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
     import httpx
 
     from retrykit._clock import Clock
-    from retrykit._driver._call import Attempt, Rejection, RetryCall, RetryRunner
+    from retrykit._driver._call import Attempt, Rejection, RetryRunner
     from retrykit._driver._history import RetryHistory
     from retrykit._driver._trace import Tracer
     from retrykit._observe._events import Hook
@@ -157,26 +158,19 @@ class _Settings:
         self.read_body = _check_read_body(read_body)
         self.single_attempt = attrs.evolve(runner.policy, max_attempts=1)
 
-    def start(self, request: httpx.Request) -> tuple[RetryCall, bool]:
-        """Begin the call of ``request``; return its driver and whether to read the body."""
+    def options(self, request: httpx.Request) -> tuple[RetryPolicy, bool]:
+        """Return the policy and the read-body switch of ``request`` (its extensions first)."""
         extensions = request.extensions
+        if not extensions or (
+            POLICY_EXTENSION not in extensions and READ_BODY_EXTENSION not in extensions
+        ):
+            return self.runner.policy, self.read_body
         policy = extensions.get(POLICY_EXTENSION, self.runner.policy)
         if policy is None:
             policy = self.single_attempt
         elif not isinstance(policy, RetryPolicy):
             raise TypeError(f"extensions[{POLICY_EXTENSION!r}] must be a RetryPolicy or None")
-        read_body = _check_read_body(extensions.get(READ_BODY_EXTENSION, self.read_body))
-        call = self.runner.start(
-            request.method,
-            str(request.url),
-            request.headers,
-            policy=policy,
-            # Bytes content (content=, json=, data=) replays exactly; an iterator is spent.
-            replayable=isinstance(request.stream, httpx.ByteStream),
-        )
-        if call.idempotency_key is not None:
-            request.headers[policy.idempotency_header] = call.idempotency_key
-        return call, read_body
+        return policy, _check_read_body(extensions.get(READ_BODY_EXTENSION, self.read_body))
 
 
 def _check_read_body(value: object) -> bool:
@@ -206,8 +200,11 @@ def _capped_timeouts(request: httpx.Request, time_left: float | None) -> None:
     """Cut each of the request's timeouts to the time left before the deadline."""
     if time_left is None:
         return
-    left = max(time_left, 0.001)
     current = request.extensions.get(_TIMEOUT_EXTENSION) or {}
+    values = current.values()
+    if len(current) == len(_TIMEOUT_PARTS) and None not in values and max(values) <= time_left:
+        return  # every timeout already ends before the deadline: nothing to cut
+    left = max(time_left, 0.001)
     capped = {}
     for part in _TIMEOUT_PARTS:
         value = current.get(part)
@@ -322,6 +319,17 @@ class _Exchange:
     @staticmethod
     def rewind() -> None:
         """Bytes content replays as it is."""
+
+    def stamp(self, name: str, value: str) -> None:
+        self.request.headers[name] = value
+
+    @staticmethod
+    def speaks_of_limits(headers: Mapping[str, str]) -> bool:
+        # httpx keeps each header's lower-case name beside it: read those, once.
+        names = getattr(headers, "_list", None)
+        if names is not None:
+            return mentions_rate_limit(name for _, name, _ in names)
+        return mentions_rate_limit(name.lower() for name in headers)
 
 
 class _SyncExchange(_Exchange):
@@ -529,12 +537,18 @@ class RetryTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy allows; return the final response."""
-        call, read_body = self._settings.start(request)
-        return run(
-            call,
-            _SyncExchange(
-                request, read_body, self._settings.runner.reconcile, self._transport, self._sleep
-            ),
+        settings = self._settings
+        runner = settings.runner
+        policy, read_body = settings.options(request)
+        return call_first(
+            runner,
+            _SyncExchange(request, read_body, runner.reconcile, self._transport, self._sleep),
+            request.method,
+            str(request.url),
+            request.headers,
+            policy=policy,
+            # Bytes content (content=, json=, data=) replays exactly; an iterator is spent.
+            replayable=isinstance(request.stream, httpx.ByteStream),
         )
 
     def close(self) -> None:
@@ -605,12 +619,17 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         """Send ``request``, retrying as the policy allows; return the final response."""
         if type(request.stream) is httpx.ByteStream:
             request.stream = _ReplayableBytes(b"".join(request.stream))
-        call, read_body = self._settings.start(request)
-        return await run_async(
-            call,
-            _AsyncExchange(
-                request, read_body, self._settings.runner.reconcile, self._transport, self._sleep
-            ),
+        settings = self._settings
+        runner = settings.runner
+        policy, read_body = settings.options(request)
+        return await call_first_async(
+            runner,
+            _AsyncExchange(request, read_body, runner.reconcile, self._transport, self._sleep),
+            request.method,
+            str(request.url),
+            request.headers,
+            policy=policy,
+            replayable=isinstance(request.stream, httpx.ByteStream),
         )
 
     async def aclose(self) -> None:

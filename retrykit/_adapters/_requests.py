@@ -30,9 +30,10 @@ from urllib3.exceptions import NewConnectionError
 import retrykit._errors
 from retrykit._core._bodies import DRAIN_CHUNK
 from retrykit._core._policy import FailureKind, RetryPolicy
+from retrykit._core._ratelimit import mentions_rate_limit
 from retrykit._driver._endings import ErrorClasses, applied_error, rejection_error
+from retrykit._driver._first import call_first
 from retrykit._driver._history import attach_history
-from retrykit._driver._loop import run
 from retrykit._driver._reconcile import reconcile_in_thread
 from retrykit._driver._settings import DEFAULT, UseDefault, build_runner, resolve_sleep
 
@@ -303,6 +304,17 @@ class _Exchange:
     def applied(self, history: RetryHistory, response: Response | None) -> BaseException:
         return applied_error(history, self.request, response)
 
+    def stamp(self, name: str, value: str) -> None:
+        self.request.headers[name] = value
+
+    @staticmethod
+    def speaks_of_limits(headers: Mapping[str, str]) -> bool:
+        # A CaseInsensitiveDict keeps each name's lower-case form as its key.
+        store = getattr(headers, "_store", None)
+        if store is not None:
+            return mentions_rate_limit(store)
+        return mentions_rate_limit(name.lower() for name in headers)
+
     def rewind(self) -> None:
         if self.rewind_to is not None:
             self.request.body.seek(self.rewind_to)  # type: ignore[union-attr]
@@ -520,10 +532,14 @@ class RetryAdapter(HTTPAdapter):
         `CircuitOpenError` when the circuit rejects an attempt (nothing is sent then).
         """
         replayable, rewind_to = _body_position(request.body)
-        call = self._runner.start(
-            request.method or "GET", request.url or "", request.headers, replayable=replayable
-        )
-        if call.idempotency_key is not None:
-            request.headers[call.policy.idempotency_header] = call.idempotency_key
         options = {"timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
-        return run(call, _Exchange(self, request, stream, options, rewind_to))
+        runner = self._runner
+        return call_first(
+            runner,
+            _Exchange(self, request, stream, options, rewind_to),
+            request.method or "GET",
+            request.url or "",
+            request.headers,
+            policy=runner.policy,
+            replayable=replayable,
+        )

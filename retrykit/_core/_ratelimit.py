@@ -63,7 +63,7 @@ from retrykit._core._dates import parse_http_date
 from retrykit._core._headers import get_header, parse_rate_limit, parse_retry_after
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 RESET_JITTER: Final = 0.1
 """The share of a wait for the server added at most as jitter (never more than `MAX_JITTER`)."""
@@ -124,6 +124,33 @@ class ServerLimit:
 
 
 NOTHING: Final = ServerLimit()
+
+
+RATE_LIMIT_HEADERS: Final = frozenset(
+    {
+        "ratelimit",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "ratelimit-policy",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-ratelimit-used",
+    }
+)
+"""The headers by which a server speaks of its rate limit on a successful answer (lower case)."""
+
+_RATE_LIMIT_HEADER_BYTES: Final = frozenset(name.encode("ascii") for name in RATE_LIMIT_HEADERS)
+
+
+def mentions_rate_limit(names: Iterable[str | bytes]) -> bool:
+    """Return True if any of the (lower-case) header ``names`` speaks of a rate limit.
+
+    A successful answer with none of them tells the limiter nothing, so it need not be
+    read at all.
+    """
+    return any(name in RATE_LIMIT_HEADERS or name in _RATE_LIMIT_HEADER_BYTES for name in names)
 
 
 def read_server_limit(status: int, headers: Mapping[str, str], *, now: float) -> ServerLimit:

@@ -143,6 +143,16 @@ class RetryRunner:
         self.latencies = _Latencies()
         # Whether a call needs its origin's key at all (per-origin state is kept).
         self.keyed = breaker is not None or limiter is not None or throttle is not None
+        # Whether a call may take the short first attempt of `retrykit._driver._loop`:
+        # nothing configured that must see a successful first attempt.
+        self.plain = (
+            not self.hooks
+            and tracer is None
+            and throttle is None
+            and not self.fallbacks
+            and policy.hedge_after is None
+            and policy.retry_on_response is None
+        )
 
     def start(
         self,
@@ -152,12 +162,20 @@ class RetryRunner:
         *,
         policy: RetryPolicy | None = None,
         replayable: bool = True,
+        deposited: bool = False,
+        started: float | None = None,
     ) -> RetryCall:
-        """Begin a call: count it in the budget and return its driver."""
-        if self.budget is not None:
+        """Begin a call: count it in the budget (unless ``deposited``) and return its driver."""
+        if self.budget is not None and not deposited:
             self.budget.deposit()
         return RetryCall(
-            self, method, url, headers, policy=policy or self.policy, replayable=replayable
+            self,
+            method,
+            url,
+            headers,
+            policy=policy or self.policy,
+            replayable=replayable,
+            started=started,
         )
 
     def emit(self, event: Event) -> None:
@@ -264,6 +282,7 @@ class RetryCall:
         "_fingerprint",
         "_headers",
         "_history",
+        "_issued",
         "_last_decision",
         "_last_error_code",
         "_last_request_id",
@@ -294,6 +313,7 @@ class RetryCall:
         *,
         policy: RetryPolicy,
         replayable: bool,
+        started: float | None = None,
     ) -> None:
         self.runner = runner
         self.method = method.upper()
@@ -309,9 +329,11 @@ class RetryCall:
             self._origins = None
         self._route = 0
         self._trace: CallTrace | None = None
+        # A ticket the short first attempt already took for this call's first attempt.
+        self._issued: Ticket | None = None
         self.attempt = 0
         self.current: Attempt | None = None
-        self.started = runner.clock()
+        self.started = runner.clock() if started is None else started
         self.time_left: float | None = None
         self.pace = 0.0
         self._wait_before = 0.0
@@ -368,7 +390,7 @@ class RetryCall:
         breaker = runner.breaker
         if breaker is not None:
             try:
-                ticket = breaker.allow(attempt.key)
+                ticket = self._issued if self._issued is not None else breaker.allow(attempt.key)
             except CircuitOpenError as exc:
                 # Rejections are the fail-fast path: build the event only for an observer.
                 if runner.observed(logging.INFO):
@@ -382,6 +404,7 @@ class RetryCall:
                         )
                     )
                 return Rejection(exc, self.finish(Reason.CIRCUIT_OPEN))
+            self._issued = None
             attempt.ticket = ticket
             attempt.settled = False
             if ticket.moved:
@@ -413,6 +436,34 @@ class RetryCall:
                 )
             )
         return None
+
+    def take_ticket(self, ticket: Ticket) -> None:
+        """Make ``ticket``, already issued by the circuit, the first attempt's ticket.
+
+        Giving a probe permit back to ask for it again could lose it to another process
+        of the fleet: the short first attempt hands it over instead.
+        """
+        self._issued = ticket
+
+    def adopt_first(self, key: str, ticket: Ticket, started: float) -> None:
+        """Take over a first attempt already sent by the short path, with its ticket."""
+        attempt = Attempt(
+            1,
+            url=self.url,
+            key=key,
+            origin=None,
+            target=None,
+            started=started,
+            wait_before=0.0,
+            hedge=False,
+        )
+        attempt.ticket = ticket
+        attempt.settled = self.runner.breaker is None
+        self.current = attempt
+        self.attempt = 1
+        deadline = self.policy.deadline
+        if deadline is not None:
+            self.time_left = deadline - (self.runner.clock() - self.started)
 
     def _next_attempt(self, now: float, *, hedge: bool) -> Attempt:
         """Build the next attempt, routed to its origin (see retrykit._core._routing)."""

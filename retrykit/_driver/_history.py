@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from retrykit._core._decide import Reason
 from retrykit._core._policy import FailureKind
 
 
-@attrs.frozen
-class AttemptRecord:
+class AttemptRecord(NamedTuple):
     """One attempt of a call: its outcome, the wait before it, and how long it took.
 
     ``status`` is set when the attempt got a response, ``failure`` when it did not
@@ -22,7 +19,8 @@ class AttemptRecord:
     asked for in that response (``Retry-After``, or a rate-limit reset on a 429), so a
     caller need not parse the header again; None when it asked for none. ``origin`` is
     the origin it was sent to when fallbacks are configured (else None), and ``hedged``
-    is True for an attempt sent alongside another.
+    is True for an attempt sent alongside another. Immutable (a named tuple: one is
+    made per attempt, so it costs as little as a record can).
     """
 
     attempt: int
@@ -36,13 +34,12 @@ class AttemptRecord:
     hedged: bool = False
 
 
-@attrs.frozen
-class RetryHistory:
+class RetryHistory(NamedTuple):
     """Every attempt of one call, and why the loop stopped (a `Reason`).
 
     Found on the final response or exception: ``response.retry_history`` and
     ``exc.retry_history`` for requests, ``response.extensions["retry_history"]`` and
-    ``exc.retry_history`` for httpx. `get_history` reads any of them.
+    ``exc.retry_history`` for httpx. `get_history` reads any of them. Immutable.
     """
 
     attempts: tuple[AttemptRecord, ...]

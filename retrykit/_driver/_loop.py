@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextvars
 import queue
 import threading
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeAlias, TypeVar
 
 import anyio
 
@@ -64,6 +64,14 @@ class _Exchange(Protocol[ResponseT]):
 
     def rewind(self) -> None:
         """Make the request body ready to be sent again."""
+        ...  # pragma: no cover - a protocol
+
+    def stamp(self, name: str, value: str) -> None:
+        """Set header ``name`` of the request (the call's idempotency key)."""
+        ...  # pragma: no cover - a protocol
+
+    def speaks_of_limits(self, headers: Mapping[str, str]) -> bool:
+        """Return True if the response's headers speak of a rate limit (one cheap pass)."""
         ...  # pragma: no cover - a protocol
 
 
@@ -159,22 +167,32 @@ class _Outcome(Generic[ResponseT]):
 # -- the blocking loop ------------------------------------------------------------------
 
 
-def run(call: RetryCall, exchange: SyncExchange[ResponseT]) -> ResponseT:
-    """Run ``call`` to its end; return the final response or raise the final exception."""
+def run(
+    call: RetryCall, exchange: SyncExchange[ResponseT], first: _Sent[ResponseT] | None = None
+) -> ResponseT:
+    """Run ``call`` to its end; return the final response or raise the final exception.
+
+    ``first`` is the first attempt's answer when the short path already sent it.
+    """
     # A retried response read whole, kept until the next attempt really starts: a call
     # stopped before then (the deadline, a circuit, the rate limiter) returns it.
     held: tuple[ResponseT, bytes] | None = None
     while True:
-        rejection = call.before_attempt()
-        while rejection is None and call.pace > 0:
-            exchange.sleep(call.pace)
-            rejection = call.pace_again()
-        if rejection is not None:
-            if held is not None:
-                return exchange.deliver(held[0], held[1], rejection.history)
-            raise exchange.rejected(rejection)
-        delay = call.hedge_delay()
-        outcome = _once(call, exchange) if delay is None else _race(call, exchange, delay)
+        if first is not None:
+            assert call.current is not None  # noqa: S101 - adopt_first made it
+            outcome = _judged(call, exchange, call.current, *first)
+            first = None
+        else:
+            rejection = call.before_attempt()
+            while rejection is None and call.pace > 0:
+                exchange.sleep(call.pace)
+                rejection = call.pace_again()
+            if rejection is not None:
+                if held is not None:
+                    return exchange.deliver(held[0], held[1], rejection.history)
+                raise exchange.rejected(rejection)
+            delay = call.hedge_delay()
+            outcome = _once(call, exchange) if delay is None else _race(call, exchange, delay)
         decision = outcome.decision
         if call.needs_reconcile(decision, status=outcome.status, failure=outcome.failure):
             decision = _reconciled(call, outcome, exchange.reconcile(call.time_left))
@@ -365,23 +383,30 @@ def _judge_answer(
 # -- the async loop -----------------------------------------------------------------------
 
 
-async def run_async(call: RetryCall, exchange: AsyncExchange[ResponseT]) -> ResponseT:
+async def run_async(
+    call: RetryCall, exchange: AsyncExchange[ResponseT], first: _Sent[ResponseT] | None = None
+) -> ResponseT:
     """Run ``call`` to its end; return the final response or raise the final exception."""
     held: tuple[ResponseT, bytes] | None = None
     while True:
-        rejection = call.before_attempt()
-        while rejection is None and call.pace > 0:
-            await exchange.sleep(call.pace)
-            rejection = call.pace_again()
-        if rejection is not None:
-            if held is not None:
-                return exchange.deliver(held[0], held[1], rejection.history)
-            raise exchange.rejected(rejection)
-        delay = call.hedge_delay()
-        if delay is None:
-            outcome = await _once_async(call, exchange)
+        if first is not None:
+            assert call.current is not None  # noqa: S101 - adopt_first made it
+            outcome = _judged(call, exchange, call.current, *first)
+            first = None
         else:
-            outcome = await _race_async(call, exchange, delay)
+            rejection = call.before_attempt()
+            while rejection is None and call.pace > 0:
+                await exchange.sleep(call.pace)
+                rejection = call.pace_again()
+            if rejection is not None:
+                if held is not None:
+                    return exchange.deliver(held[0], held[1], rejection.history)
+                raise exchange.rejected(rejection)
+            delay = call.hedge_delay()
+            if delay is None:
+                outcome = await _once_async(call, exchange)
+            else:
+                outcome = await _race_async(call, exchange, delay)
         decision = outcome.decision
         if call.needs_reconcile(decision, status=outcome.status, failure=outcome.failure):
             decision = _reconciled(call, outcome, await exchange.reconcile(call.time_left))
@@ -582,6 +607,30 @@ async def _judge_answer_async(
 
 
 # -- shared steps ---------------------------------------------------------------------------
+
+_Sent: TypeAlias = "tuple[ResponseT | None, BaseException | None]"
+"""What one attempt's send gave: its response, or the exception it raised."""
+
+
+def _judged(
+    call: RetryCall,
+    exchange: _Exchange[ResponseT],
+    attempt: Attempt,
+    response: ResponseT | None,
+    error: BaseException | None,
+) -> _Outcome[ResponseT]:
+    """Judge a sent attempt's response (status and headers), or its exception."""
+    if error is not None:
+        return _failed(call, exchange, attempt, error)
+    assert response is not None  # noqa: S101 - a send gives a response or an error
+    status, headers = exchange.head(response)
+    return _Outcome(
+        attempt,
+        call.judge_response(status, headers, attempt),
+        response=response,
+        status=status,
+        headers=headers,
+    )
 
 
 def _failed(

@@ -144,6 +144,14 @@ class RateLimiter:
         """Return the number of keys held."""
         return len(self._keys)
 
+    def quiet(self, origin: str) -> bool:
+        """Return True if a request to ``origin`` may go at once, without asking `acquire`.
+
+        That is an origin whose answers never spoke of a rate limit, with no configured
+        rate: a dict lookup, for the adapters' short first attempt.
+        """
+        return self.rate is None and origin in self._silent
+
     def acquire(
         self, origin: str, fingerprint: Callable[[], str | None], *, max_wait: float
     ) -> float:

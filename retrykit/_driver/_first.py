@@ -1,0 +1,228 @@
+"""The short way through a call's first attempt, for the common case: it simply succeeds.
+
+When nothing configured must see a successful first attempt (no hooks or tracer, no
+DEBUG logging, no per-request policy, no throttle, fallbacks, hedging or response
+predicate), the first attempt is made with the fewest steps the rules need: count the
+call in the budget, ask the circuit and the rate limiter (a dict lookup each on a
+healthy origin), send, and, on a status below 400 that says nothing of a rate limit,
+record the success and hand the response over with its one-attempt history. Anything
+else (a rejection, a probe, an exception, an error status, rate-limit headers) hands the
+attempt to the general loop of `retrykit._driver._loop`, which judges it exactly as if
+it had made it: the rules are the same, only the bookkeeping is lighter.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Final, TypeVar
+
+from retrykit._core._breaker import NO_CIRCUIT, Ticket
+from retrykit._core._decide import Reason
+from retrykit._driver._call import Attempt
+from retrykit._driver._history import AttemptRecord, RetryHistory
+from retrykit._driver._loop import run, run_async
+from retrykit._errors import CircuitOpenError
+from retrykit._observe._logging import logger
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from retrykit._core._policy import RetryPolicy
+    from retrykit._driver._call import RetryCall, RetryRunner
+    from retrykit._driver._loop import AsyncExchange, SyncExchange
+
+ResponseT = TypeVar("ResponseT")
+
+# The first attempt to the request's own URL: what `send` needs to know of it.
+FIRST: Final = Attempt(
+    1, url="", key="", origin=None, target=None, started=0.0, wait_before=0.0, hedge=False
+)
+_SUCCESS: Final = Reason.SUCCESS
+
+
+def _short_way(runner: RetryRunner, policy: RetryPolicy, method: str) -> bool:
+    """Return True if this call's first attempt may take the short way."""
+    return (
+        runner.plain
+        and policy is runner.policy
+        and not (policy.auto_idempotency_key and method not in policy.idempotent_methods)
+        and not logger.isEnabledFor(logging.DEBUG)
+    )
+
+
+def _admit(runner: RetryRunner, key: str) -> tuple[Ticket | None, bool]:
+    """Return the circuit's ticket (None: rejected) and whether the attempt may simply go.
+
+    A rejection, a probe permit, or a rate limiter with something to say sends the call
+    to the general loop, which rejects it or makes the attempt with its events.
+    """
+    breaker = runner.breaker
+    ticket = NO_CIRCUIT
+    if breaker is not None:
+        try:
+            ticket = breaker.allow(key)
+        except CircuitOpenError:
+            return None, False
+        if ticket.permit:
+            return ticket, False
+    limiter = runner.limiter
+    return ticket, limiter is None or limiter.quiet(key)
+
+
+def _succeeded(
+    runner: RetryRunner, key: str, ticket: Ticket, status: int, started: float
+) -> RetryHistory:
+    """Record the success with the circuit; return the one-attempt history."""
+    if runner.breaker is not None:
+        runner.breaker.record_success(key, ticket)
+    duration = runner.clock() - started
+    record = AttemptRecord(1, status, None, 0.0, duration, _SUCCESS)
+    return RetryHistory((record,), _SUCCESS, duration)
+
+
+def _call(
+    runner: RetryRunner,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    policy: RetryPolicy,
+    replayable: bool,
+    deposited: bool = False,
+    started: float | None = None,
+) -> RetryCall:
+    return runner.start(
+        method,
+        url,
+        headers,
+        policy=policy,
+        replayable=replayable,
+        deposited=deposited,
+        started=started,
+    )
+
+
+def call_first(
+    runner: RetryRunner,
+    exchange: SyncExchange[ResponseT],
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    policy: RetryPolicy,
+    replayable: bool,
+) -> ResponseT:
+    """Make a call: the short way while it succeeds, the general loop from the first doubt."""
+    if not _short_way(runner, policy, method):
+        call = _call(runner, method, url, headers, policy=policy, replayable=replayable)
+        if call.idempotency_key is not None:
+            exchange.stamp(policy.idempotency_header, call.idempotency_key)
+        return run(call, exchange)
+    started = runner.clock()
+    if runner.budget is not None:
+        runner.budget.deposit()
+    key = runner.key_func(url) if runner.keyed else ""
+    ticket, go = _admit(runner, key)
+    if ticket is None or not go:
+        call = _call(
+            runner,
+            method,
+            url,
+            headers,
+            policy=policy,
+            replayable=replayable,
+            deposited=True,
+            started=started,
+        )
+        if ticket is not None and runner.breaker is not None:
+            call.take_ticket(ticket)
+        return run(call, exchange)
+    response: ResponseT | None = None
+    try:
+        response = exchange.send(policy.deadline, FIRST)
+        status, answer = exchange.head(response)
+        if status < 400 and not (runner.limiter is not None and exchange.speaks_of_limits(answer)):
+            body = exchange.read(response)
+            return exchange.deliver(
+                response, body, _succeeded(runner, key, ticket, status, started)
+            )
+    except BaseException as exc:  # noqa: BLE001 - the general loop judges it
+        error: BaseException | None = exc
+        response = None
+    else:
+        error = None
+    call = _call(
+        runner,
+        method,
+        url,
+        headers,
+        policy=policy,
+        replayable=replayable,
+        deposited=True,
+        started=started,
+    )
+    call.adopt_first(key, ticket, started)
+    return run(call, exchange, (response, error))
+
+
+async def call_first_async(
+    runner: RetryRunner,
+    exchange: AsyncExchange[ResponseT],
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    policy: RetryPolicy,
+    replayable: bool,
+) -> ResponseT:
+    """Make a call as `call_first` does, for an async client."""
+    if not _short_way(runner, policy, method):
+        call = _call(runner, method, url, headers, policy=policy, replayable=replayable)
+        if call.idempotency_key is not None:
+            exchange.stamp(policy.idempotency_header, call.idempotency_key)
+        return await run_async(call, exchange)
+    started = runner.clock()
+    if runner.budget is not None:
+        runner.budget.deposit()
+    key = runner.key_func(url) if runner.keyed else ""
+    ticket, go = _admit(runner, key)
+    if ticket is None or not go:
+        call = _call(
+            runner,
+            method,
+            url,
+            headers,
+            policy=policy,
+            replayable=replayable,
+            deposited=True,
+            started=started,
+        )
+        if ticket is not None and runner.breaker is not None:
+            call.take_ticket(ticket)
+        return await run_async(call, exchange)
+    response: ResponseT | None = None
+    try:
+        response = await exchange.send(policy.deadline, FIRST)
+        status, answer = exchange.head(response)
+        if status < 400 and not (runner.limiter is not None and exchange.speaks_of_limits(answer)):
+            body = await exchange.read(response)
+            return exchange.deliver(
+                response, body, _succeeded(runner, key, ticket, status, started)
+            )
+    except BaseException as exc:  # noqa: BLE001 - the general loop judges it
+        error: BaseException | None = exc
+        response = None
+    else:
+        error = None
+    call = _call(
+        runner,
+        method,
+        url,
+        headers,
+        policy=policy,
+        replayable=replayable,
+        deposited=True,
+        started=started,
+    )
+    call.adopt_first(key, ticket, started)
+    return await run_async(call, exchange, (response, error))
