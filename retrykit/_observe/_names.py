@@ -36,6 +36,10 @@ class BoundedNames:
         self._limit = limit
         self._lock = threading.Lock()
 
+    def __contains__(self, name: object) -> bool:
+        """Return True if ``name`` was let through already."""
+        return name in self._known
+
     def __call__(self, name: str) -> str:
         """Return ``name`` if it is one of the first ``limit`` seen, else `OTHER`."""
         if name in self._known:
