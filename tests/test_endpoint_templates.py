@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import retrykit
 from retrykit import Backoff, Metrics, RetryPolicy, endpoint_templates
+from retrykit._core._endpoint import route_endpoint
 from retrykit.httpx import RetryTransport
 from retrykit.testing import FakeClock, Reply
 
@@ -132,3 +133,16 @@ def test_adapters_take_it_as_endpoint_func(flaky_server: FlakyServer) -> None:
     endpoints = metrics.snapshot()["endpoints"]
     assert list(endpoints) == [f"GET 127.0.0.1:{flaky_server.port}/v1/users/{{id}}"]
     assert next(iter(endpoints.values()))["requests"] == 2
+
+
+def test_a_route_named_per_request_reads_like_a_template() -> None:
+    """The name an adapter builds from a per-request route keeps host rules and the route."""
+    url = "http://API.example.com/v1/users/alice?token=secret"
+    assert (
+        route_endpoint("get", url, "/v1/users/{user}") == "GET api.example.com:80/v1/users/{user}"
+    )
+    assert route_endpoint("GET", "http://[bad", "/x") == "GET (invalid url)"
+    with pytest.raises(ValueError, match=r"route: .*whole path segment"):
+        route_endpoint("GET", url, "/v1/users/u-{id}")
+    with pytest.raises(TypeError, match="route: each template must be a str"):
+        route_endpoint("GET", url, 42)  # type: ignore[arg-type]

@@ -115,6 +115,42 @@ def _path_template(path: str) -> str:
     return template if template.startswith("/") else "/" + template
 
 
+def _template_segments(template: object, owner: str) -> tuple[str, list[str]]:
+    """Return a route template and its segments after the first ``/``, or raise naming it."""
+    if not isinstance(template, str):
+        raise TypeError(
+            f"{owner}: each template must be a str such as '/v1/users/{{id}}', got {template!r}"
+        )
+    if not template.startswith("/") or "?" in template or "#" in template:
+        raise ValueError(
+            f"{owner}: {template!r} must be a path starting with '/', without a query or a fragment"
+        )
+    segments = template.split("/")[1:]
+    for segment in segments:
+        if ("{" in segment or "}" in segment) and not _PLACEHOLDER.fullmatch(segment):
+            raise ValueError(
+                f"{owner}: in {template!r}, a placeholder such as {{id}} "
+                f"must be a whole path segment, got {segment!r}"
+            )
+    return template, segments
+
+
+def route_endpoint(method: str, url: str, route: str) -> str:
+    """Return the endpoint name of a request whose caller named its route (``/v1/users/{id}``).
+
+    ``METHOD host`` as `endpoint_template` gives them, then ``route`` as written: what an
+    adapter uses for a per-request name, like OpenTelemetry's ``http.route``. Raises
+    TypeError or ValueError, naming ``route``, when it is not a route template by
+    `endpoint_templates`' rules.
+    """
+    _template_segments(route, "route")
+    method = method.upper()
+    split = _host_and_path(url)
+    if split is None:
+        return f"{method} (invalid url)"
+    return f"{method} {split[0]}{route}"
+
+
 class _Route:
     """A node of the route tree: literal segments, one placeholder, a template ending here."""
 
@@ -157,27 +193,13 @@ class _EndpointTemplates:
             self._add(template)
 
     def _add(self, template: object) -> None:
-        if not isinstance(template, str):
-            raise TypeError(
-                f"endpoint_templates: each template must be a str such as '/v1/users/{{id}}', "
-                f"got {template!r}"
-            )
-        if not template.startswith("/") or "?" in template or "#" in template:
-            raise ValueError(
-                f"endpoint_templates: {template!r} must be a path starting with '/', "
-                "without a query or a fragment"
-            )
         node = self._root
-        for segment in template.split("/")[1:]:
+        template, segments = _template_segments(template, "endpoint_templates")
+        for segment in segments:
             if _PLACEHOLDER.fullmatch(segment):
                 if node.placeholder is None:
                     node.placeholder = _Route()
                 node = node.placeholder
-            elif "{" in segment or "}" in segment:
-                raise ValueError(
-                    f"endpoint_templates: in {template!r}, a placeholder such as {{id}} "
-                    f"must be a whole path segment, got {segment!r}"
-                )
             else:
                 node = node.literals.setdefault(segment, _Route())
         if node.template is not None:
