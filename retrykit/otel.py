@@ -130,6 +130,9 @@ class OpenTelemetryMetrics:
         *,
         max_endpoints: int = 1000,
     ) -> None:
+        self._endpoints = BoundedNames(max_endpoints)
+        self._servers = BoundedNames(max_endpoints)  # at most one per named endpoint
+        self._circuits = BoundedNames(max_endpoints)
         provider = meter_provider or otel_metrics.get_meter_provider()
         meter = provider.get_meter("retrykit", retrykit.__version__)
         self._attempts = meter.create_histogram(
@@ -189,9 +192,6 @@ class OpenTelemetryMetrics:
             unit="{call}",
             description="Calls whose answer came from a fallback origin.",
         )
-        self._endpoints = BoundedNames(max_endpoints)
-        self._servers = BoundedNames(max_endpoints)  # at most one per named endpoint
-        self._circuits = BoundedNames(max_endpoints)
         self._handlers: dict[type, Callable[[Any], None]] = {
             CallFinished: self._call_finished,
             RetryScheduled: self._retry_scheduled,

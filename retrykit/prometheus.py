@@ -93,6 +93,8 @@ class PrometheusMetrics:
         *,
         max_endpoints: int = 1000,
     ) -> None:
+        self._endpoints = BoundedNames(max_endpoints)
+        self._circuits = BoundedNames(max_endpoints)
         if registry is None:
             registry = prometheus_client.REGISTRY
         labels = ("method", "endpoint", "status")
@@ -153,8 +155,6 @@ class PrometheusMetrics:
             buckets=DURATION_BUCKETS,
             **common,
         )
-        self._endpoints = BoundedNames(max_endpoints)
-        self._circuits = BoundedNames(max_endpoints)
         self._handlers: dict[type, Callable[[Any], None]] = {
             AttemptFinished: self._attempt_finished,
             CallFinished: self._call_finished,

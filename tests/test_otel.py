@@ -295,6 +295,13 @@ def test_secret_never_in_attributes() -> None:
             assert all(SECRET not in str(value) for value in point.attributes.values())
 
 
+@pytest.mark.parametrize("value", [0, -1, 2.5, True])
+def test_max_endpoints_is_checked_when_built(value: object) -> None:
+    """A limit that could hold nothing, or is no count, fails at once, naming it."""
+    with pytest.raises(ValueError, match="max_endpoints"):
+        OpenTelemetryMetrics(MeterProvider(), max_endpoints=value)  # type: ignore[arg-type]
+
+
 def test_missing_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without opentelemetry-api, the import error says which extra to install."""
     monkeypatch.setitem(sys.modules, "opentelemetry", None)

@@ -214,6 +214,15 @@ def test_unknown_methods_share_one_label() -> None:
     assert registry.get_sample_value("retrykit_attempts_total", labels) == 1
 
 
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, "10"])
+def test_max_endpoints_is_checked_when_built(value: object) -> None:
+    """A limit that could hold nothing, or is no count, fails at once and registers nothing."""
+    registry = CollectorRegistry()
+    with pytest.raises(ValueError, match="max_endpoints"):
+        PrometheusMetrics(registry, max_endpoints=value)  # type: ignore[arg-type]
+    assert list(registry.collect()) == []
+
+
 def test_missing_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without prometheus-client, the import error says which extra to install."""
     monkeypatch.setitem(sys.modules, "prometheus_client", None)

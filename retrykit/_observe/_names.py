@@ -26,12 +26,16 @@ _HTTPS_PORT: Final = 443
 class BoundedNames:
     """The first ``limit`` distinct names pass as they are; any later one is `OTHER`.
 
-    Thread-safe; a name seen before costs one set lookup.
+    ``limit`` must be an int of 1 or more (a ValueError names it ``max_endpoints``, the
+    parameter every exporter takes it from). Thread-safe; a name seen before costs one
+    set lookup.
     """
 
     __slots__ = ("_known", "_limit", "_lock")
 
     def __init__(self, limit: int) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"max_endpoints must be an int of 1 or more, got {limit!r}")
         self._known: set[str] = set()
         self._limit = limit
         self._lock = threading.Lock()
