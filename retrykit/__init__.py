@@ -26,7 +26,7 @@ from retrykit._core import (
     parse_retry_after,
 )
 from retrykit._core._breaker import BreakerState, CircuitSnapshot, Ticket
-from retrykit._core._endpoint import endpoint_template, key_fingerprint
+from retrykit._core._endpoint import endpoint_template, endpoint_templates, key_fingerprint
 from retrykit._core._envelope import ErrorInfo, FieldError, parse_error
 from retrykit._core._migrate import MigrationWarning
 from retrykit._core._origin import origin_key
@@ -148,6 +148,7 @@ __all__ = [
     "counts_as_failure",
     "decide",
     "endpoint_template",
+    "endpoint_templates",
     "error_for",
     "get_history",
     "is_safe_to_repeat",

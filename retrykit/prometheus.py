@@ -4,25 +4,39 @@ Needs the ``prometheus`` extra: ``pip install 'retrykit-http[prometheus]'``. Wit
 namespace ``retrykit``:
 
 - ``retrykit_requests_total``: calls finished, by ``method``, ``endpoint``, ``status``
-  (the final status, or the `FailureKind` value when there was no response);
-- ``retrykit_attempts_total``: attempts, by the same labels;
+  (the final status, or the `FailureKind` value when there was no response, ``none``
+  when nothing was sent);
+- ``retrykit_attempts_total``: attempts, by the same labels (``status`` being each
+  attempt's own, so a retried 503 counts);
 - ``retrykit_retries_total``: retries scheduled, ``status`` being what caused each one;
 - ``retrykit_give_ups_total``: calls that did not succeed, by ``method``, ``endpoint``,
   ``reason``;
 - ``retrykit_attempt_duration_seconds`` and ``retrykit_request_duration_seconds``:
   histograms of attempts and of whole calls (waits included), by ``method``,
   ``endpoint``, ``status``;
-- ``retrykit_rejected_total`` and ``retrykit_budget_exhausted_total``: by ``method``,
-  ``endpoint``; ``retrykit_circuit_opens_total``: by ``circuit`` (an origin).
+- ``retrykit_rejected_total`` (calls an open circuit refused) and
+  ``retrykit_budget_exhausted_total`` (retries the budget stopped): by ``method``,
+  ``endpoint``;
+- ``retrykit_circuit_opens_total``: by ``circuit`` (an origin); ``retrykit_circuit_state``:
+  a gauge by ``circuit`` and ``state`` (``closed``, ``open``, ``half_open``), 1 for the
+  circuit's state and 0 for the others, for each circuit that changed state once;
+- ``retrykit_fallback_attempts_total``: attempts sent to a fallback origin, by
+  ``method``, ``endpoint``, ``origin``; ``retrykit_fallback_calls_total``: calls whose
+  answer came from a fallback origin, by ``method``, ``endpoint``;
+- ``retrykit_rate_limit_refusals_total``: calls the rate limiter or the adaptive throttle
+  refused, by ``method``, ``endpoint``, ``reason`` (``rate_limited``, ``throttled``);
+  ``retrykit_rate_limit_wait_seconds``: a histogram of the waits before retrying a 429.
 
 ``endpoint`` is the host and path template (``api.example.com/v1/users/{id}``), never a
-full URL, so label values stay bounded and hold no id, query string or credential.
+full URL, so label values stay bounded and hold no id, query string or credential; past
+``max_endpoints`` endpoints (and as many circuits) the rest share ``"(other)"``, and a
+method other than the HTTP ones is ``_OTHER``. The dashboards and alerting rules in
+``retrykit/dashboards/`` read these metrics.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 try:
     import prometheus_client
@@ -32,15 +46,18 @@ except ImportError as _missing:  # pragma: no cover - tested by hiding the modul
     ) from _missing
 
 from retrykit._core._breaker import BreakerState
+from retrykit._core._decide import Reason
 from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,
     CallFinished,
     CallRejected,
     CircuitStateChanged,
+    FallbackUsed,
     RetryScheduled,
 )
 from retrykit._observe._metrics import DURATION_BUCKETS
+from retrykit._observe._names import OTHER, BoundedNames, method_label
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,7 +65,9 @@ if TYPE_CHECKING:
     from retrykit._core._policy import FailureKind
     from retrykit._observe._events import Event
 
-_OTHER = "(other)"
+WAIT_BUCKETS: Final = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+"""Histogram bucket boundaries (seconds) for waits, up to twice the default longest wait."""
+_REFUSALS: Final = frozenset({Reason.RATE_LIMITED, Reason.THROTTLED})
 
 
 def _status(status: int | None, failure: FailureKind | None) -> str:
@@ -58,13 +77,13 @@ def _status(status: int | None, failure: FailureKind | None) -> str:
 
 
 class PrometheusMetrics:
-    """A hook recording retrykit events as Prometheus counters and histograms.
+    """A hook recording retrykit events as Prometheus counters, gauges and histograms.
 
-    The metrics are registered in ``registry`` (``prometheus_client.REGISTRY`` by
-    default, where a second instance with the same ``namespace`` is refused as a
-    duplicate). At most ``max_endpoints`` distinct endpoint labels are used; later ones
-    are counted under ``endpoint="(other)"``, so a template that misses an id cannot
-    grow the registry without bound.
+    The metrics (listed in the module docstring) are registered in ``registry``
+    (``prometheus_client.REGISTRY`` by default, where a second instance with the same
+    ``namespace`` is refused as a duplicate). At most ``max_endpoints`` distinct
+    endpoint labels are used, and as many circuits; later ones are counted under
+    ``"(other)"``, so a template that misses an id cannot grow the registry without bound.
     """
 
     def __init__(
@@ -74,25 +93,53 @@ class PrometheusMetrics:
         *,
         max_endpoints: int = 1000,
     ) -> None:
+        self._endpoints = BoundedNames(max_endpoints)
+        self._circuits = BoundedNames(max_endpoints)
         if registry is None:
             registry = prometheus_client.REGISTRY
         labels = ("method", "endpoint", "status")
         short = ("method", "endpoint")
+        by_reason = ("method", "endpoint", "reason")
         common: dict[str, Any] = {"namespace": namespace, "registry": registry}
-        self._requests = prometheus_client.Counter("requests", "Calls finished.", labels, **common)
-        self._attempts = prometheus_client.Counter("attempts", "Attempts made.", labels, **common)
-        self._retries = prometheus_client.Counter("retries", "Retries scheduled.", labels, **common)
-        self._give_ups = prometheus_client.Counter(
-            "give_ups", "Calls that did not succeed.", ("method", "endpoint", "reason"), **common
-        )
-        self._rejected = prometheus_client.Counter(
-            "rejected", "Calls refused by an open circuit.", short, **common
-        )
-        self._budget_exhausted = prometheus_client.Counter(
+        counter = prometheus_client.Counter
+        self._requests = counter("requests", "Calls finished.", labels, **common)
+        self._attempts = counter("attempts", "Attempts made.", labels, **common)
+        self._retries = counter("retries", "Retries scheduled.", labels, **common)
+        self._give_ups = counter("give_ups", "Calls that did not succeed.", by_reason, **common)
+        self._rejected = counter("rejected", "Calls refused by an open circuit.", short, **common)
+        self._budget_exhausted = counter(
             "budget_exhausted", "Retries stopped by the retry budget.", short, **common
         )
-        self._circuit_opens = prometheus_client.Counter(
+        self._circuit_opens = counter(
             "circuit_opens", "Circuits that opened.", ("circuit",), **common
+        )
+        self._circuit_state = prometheus_client.Gauge(
+            "circuit_state",
+            "1 for the state each circuit is in, 0 for the others.",
+            ("circuit", "state"),
+            **common,
+        )
+        self._fallback_attempts = counter(
+            "fallback_attempts",
+            "Attempts sent to a fallback origin.",
+            ("method", "endpoint", "origin"),
+            **common,
+        )
+        self._fallback_calls = counter(
+            "fallback_calls", "Calls whose answer came from a fallback origin.", short, **common
+        )
+        self._rate_limit_refusals = counter(
+            "rate_limit_refusals",
+            "Calls the rate limiter or the adaptive throttle refused.",
+            by_reason,
+            **common,
+        )
+        self._rate_limit_wait = prometheus_client.Histogram(
+            "rate_limit_wait_seconds",
+            "Waits before retrying a 429.",
+            short,
+            buckets=WAIT_BUCKETS,
+            **common,
         )
         self._attempt_duration = prometheus_client.Histogram(
             "attempt_duration_seconds",
@@ -108,9 +155,6 @@ class PrometheusMetrics:
             buckets=DURATION_BUCKETS,
             **common,
         )
-        self._max_endpoints = max_endpoints
-        self._endpoints: dict[tuple[str, str], str] = {}
-        self._lock = threading.Lock()
         self._handlers: dict[type, Callable[[Any], None]] = {
             AttemptFinished: self._attempt_finished,
             CallFinished: self._call_finished,
@@ -118,6 +162,7 @@ class PrometheusMetrics:
             CallRejected: self._call_rejected,
             BudgetExhausted: self._budget_exhausted_event,
             CircuitStateChanged: self._circuit_changed,
+            FallbackUsed: self._fallback_used,
         }
 
     def __call__(self, event: Event) -> None:
@@ -126,50 +171,49 @@ class PrometheusMetrics:
         if handler is not None:
             handler(event)
 
-    def _endpoint(self, method: str, endpoint: str) -> str:
-        """Return the endpoint label: the template without its method, or ``(other)``."""
-        label = self._endpoints.get((method, endpoint))
-        if label is not None:
-            return label
-        with self._lock:
-            if len(self._endpoints) >= self._max_endpoints:
-                return _OTHER
-            label = endpoint.removeprefix(f"{method} ")
-            self._endpoints[method, endpoint] = label
-            return label
+    def _labels(self, method: str, endpoint: str) -> tuple[str, str]:
+        """Return the method and endpoint labels: the template without its method."""
+        name = self._endpoints(endpoint)
+        return method_label(method), name if name == OTHER else name.removeprefix(f"{method} ")
 
     def _attempt_finished(self, event: AttemptFinished) -> None:
-        labels = (
-            event.method,
-            self._endpoint(event.method, event.endpoint),
-            _status(event.status, event.failure),
-        )
+        labels = (*self._labels(event.method, event.endpoint), _status(event.status, event.failure))
         self._attempts.labels(*labels).inc()
         self._attempt_duration.labels(*labels).observe(event.duration)
 
     def _call_finished(self, event: CallFinished) -> None:
-        endpoint = self._endpoint(event.method, event.endpoint)
-        labels = (event.method, endpoint, _status(event.status, event.failure))
+        short = self._labels(event.method, event.endpoint)
+        labels = (*short, _status(event.status, event.failure))
         self._requests.labels(*labels).inc()
         self._request_duration.labels(*labels).observe(event.total_time)
         if not event.succeeded:
-            self._give_ups.labels(event.method, endpoint, event.reason).inc()
+            self._give_ups.labels(*short, event.reason).inc()
+            if event.reason in _REFUSALS:
+                self._rate_limit_refusals.labels(*short, event.reason).inc()
+        if event.fallback:
+            self._fallback_calls.labels(*short).inc()
 
     def _retry_scheduled(self, event: RetryScheduled) -> None:
-        self._retries.labels(
-            event.method,
-            self._endpoint(event.method, event.endpoint),
-            _status(event.status, event.failure),
-        ).inc()
+        short = self._labels(event.method, event.endpoint)
+        self._retries.labels(*short, _status(event.status, event.failure)).inc()
+        if event.status == 429:
+            self._rate_limit_wait.labels(*short).observe(event.delay)
 
     def _call_rejected(self, event: CallRejected) -> None:
-        self._rejected.labels(event.method, self._endpoint(event.method, event.endpoint)).inc()
+        self._rejected.labels(*self._labels(event.method, event.endpoint)).inc()
 
     def _budget_exhausted_event(self, event: BudgetExhausted) -> None:
-        self._budget_exhausted.labels(
-            event.method, self._endpoint(event.method, event.endpoint)
-        ).inc()
+        self._budget_exhausted.labels(*self._labels(event.method, event.endpoint)).inc()
+
+    def _fallback_used(self, event: FallbackUsed) -> None:
+        labels = self._labels(event.method, event.endpoint)
+        self._fallback_attempts.labels(*labels, event.origin).inc()
 
     def _circuit_changed(self, event: CircuitStateChanged) -> None:
+        circuit = self._circuits(event.key)
         if event.new is BreakerState.OPEN:
-            self._circuit_opens.labels(event.key).inc()
+            self._circuit_opens.labels(circuit).inc()
+        if circuit == OTHER:
+            return  # the state of "all the other circuits" means nothing
+        for state in BreakerState:
+            self._circuit_state.labels(circuit, state.value).set(state is event.new)

@@ -59,6 +59,13 @@ if TYPE_CHECKING:
         ),
         ("https://ec2.example.com/instances/i-0abcd1234ef567890", "ec2.example.com/instances/{id}"),
         ("https://api.example.com/reports/2024-01-31", "api.example.com/reports/{id}"),
+        ("https://api.example.com/v1/orders/ord_8f7Q2", "api.example.com/v1/orders/{id}"),
+        ("https://api.example.com/v1/users/user_12345", "api.example.com/v1/users/{id}"),
+        ("https://api.example.com/v1/items/A-1", "api.example.com/v1/items/{id}"),
+        ("https://api.example.com/v1/skus/SKU-123/stock", "api.example.com/v1/skus/{id}/stock"),
+        ("https://api.example.com/invoices/INV-2024-001", "api.example.com/invoices/{id}"),
+        ("https://api.example.com/seats/AB12", "api.example.com/seats/{id}"),
+        ("https://api.example.com/quarters/2024-Q1", "api.example.com/quarters/{id}"),
         ("https://api.example.com/users/alice%40example.com", "api.example.com/users/{id}"),
         (
             "https://api.example.com/posts/" + "a-very-long-slug-that-is-data-and-not-a-route",
@@ -83,6 +90,12 @@ def test_ids_become_placeholders(url: str, expected: str) -> None:
         "/v1/sha256/deadbeef",
         "/repos/octocat/hello-world",
         "/api/getUserProfile",
+        "/V2/users",
+        "/api_v2/users",
+        "/v1/oauth_2fa",
+        "/v1/ipv4/ranges",
+        "/v1/USERS",
+        "/v1/user_preferences",
     ],
 )
 def test_route_words_and_versions_stay(path: str) -> None:
@@ -112,11 +125,19 @@ def test_explicit_port_is_kept_and_host_lowercased() -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["https://api.example.com:443/v1/users", "http://api.example.com:80/v1/users"]
+    "url", ["https://api.example.com/v1/users", "https://api.example.com:443/v1/users"]
 )
-def test_default_port_is_dropped(url: str) -> None:
-    """Spelling out the scheme's default port gives the same endpoint as leaving it out."""
+def test_port_443_is_left_out(url: str) -> None:
+    """An endpoint without a port is on 443, whether the URL spelled it out or not."""
     assert endpoint_template("GET", url) == "GET api.example.com/v1/users"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://api.example.com/v1/users", "http://api.example.com:80/v1/users"]
+)
+def test_any_other_port_is_shown_80_included(url: str) -> None:
+    """A plain-http endpoint names port 80, so its name tells the server's port exactly."""
+    assert endpoint_template("GET", url) == "GET api.example.com:80/v1/users"
 
 
 def test_ipv6_host_keeps_brackets() -> None:

@@ -15,11 +15,12 @@ from retrykit import (
     CallRejected,
     CircuitStateChanged,
     FailureKind,
+    FallbackUsed,
     RetryScheduled,
     endpoint_template,
     key_fingerprint,
 )
-from retrykit._observe._logging import event_level, log_event, logger
+from retrykit._observe._logging import FIELDS, event_level, log_event, logger
 
 if TYPE_CHECKING:
     from retrykit import Event
@@ -27,20 +28,6 @@ if TYPE_CHECKING:
 SECRET = "sk_live_51HxQzL2eZvKYlo2CAbCdEf"
 EP = "GET api.example.com/v1/users/{id}"
 ORIGIN = "https://api.example.com:443"
-FIELDS = (
-    "event",
-    "method",
-    "endpoint",
-    "attempt",
-    "status",
-    "failure",
-    "delay",
-    "reason",
-    "request_id",
-    "key_fingerprint",
-    "error_code",
-    "circuit",
-)
 
 
 def _failing_call(fingerprint: str | None) -> list[Event]:
@@ -78,18 +65,32 @@ def _log_all(events: list[Event]) -> None:
         (AttemptFinished("GET", EP, 1, 200, None, 0.1), logging.DEBUG),
         (CallFinished("GET", EP, True, "success", 1, 0.1, 200), logging.DEBUG),
         (RetryScheduled("GET", EP, 1, 4, 1.0, "retryable_status", 503), logging.INFO),
+        (FallbackUsed("GET", EP, 2, "https://b:443", ORIGIN), logging.INFO),
         (CallFinished("GET", EP, False, "attempts_exhausted", 4, 3.0, 503), logging.WARNING),
+        (CallFinished("GET", EP, False, "not_retryable_status", 1, 0.1, 404), logging.WARNING),
+        (CallFinished("GET", EP, False, "circuit_open", 2, 1.0, 503), logging.WARNING),
+        (CallFinished("GET", EP, False, "circuit_open", 0, 0.0), logging.WARNING),
+        (CallFinished("GET", EP, False, "budget_exhausted", 2, 1.0, 503), logging.WARNING),
         (CircuitStateChanged(ORIGIN, BreakerState.CLOSED, BreakerState.OPEN), logging.WARNING),
         (CircuitStateChanged(ORIGIN, BreakerState.OPEN, BreakerState.HALF_OPEN), logging.INFO),
         (CircuitStateChanged(ORIGIN, BreakerState.HALF_OPEN, BreakerState.CLOSED), logging.INFO),
-        (CallRejected("GET", EP, ORIGIN, 5.0), logging.INFO),
-        (CallFinished("GET", EP, False, "circuit_open", 0, 0.0), logging.INFO),
-        (BudgetExhausted("GET", EP, 2), logging.WARNING),
     ],
 )
 def test_event_level(event: Event, level: int) -> None:
-    """Attempts are DEBUG, retries and rejections INFO, failures and openings WARNING."""
+    """Attempts are DEBUG, retries INFO, every failed call and every opening WARNING."""
     assert event_level(event) == level
+
+
+@pytest.mark.parametrize(
+    "event", [CallRejected("GET", EP, ORIGIN, 5.0), BudgetExhausted("GET", EP, 2)]
+)
+def test_rejections_and_budget_stops_write_no_line_of_their_own(
+    event: Event, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The call's CallFinished line tells it; a second line would say the same again."""
+    caplog.set_level(logging.DEBUG, logger="retrykit")
+    _log_all([event])
+    assert caplog.records == []
 
 
 def test_logger_is_named_retrykit() -> None:
@@ -133,7 +134,7 @@ def test_failed_attempt_without_response_is_named(caplog: pytest.LogCaptureFixtu
     assert caplog.messages == [
         "GET api.example.com/v1/users/{id} attempt 2 -> connect failure in 0.010s"
     ]
-    assert caplog.records[0].failure == "connect"  # type: ignore[attr-defined]
+    assert caplog.records[0].retrykit_failure == "connect"  # type: ignore[attr-defined]
 
 
 def test_every_record_carries_the_same_fields(caplog: pytest.LogCaptureFixture) -> None:
@@ -152,14 +153,16 @@ def test_extra_carries_the_failure_fields(caplog: pytest.LogCaptureFixture) -> N
     _log_all(_failing_call("1a2b3c4d")[-4:-3])
     record = caplog.records[0]
     assert vars(record) | {
-        "status": 503,
-        "method": "GET",
-        "endpoint": EP,
-        "attempt": 4,
-        "reason": "attempts_exhausted",
-        "request_id": "req-1",
-        "key_fingerprint": "1a2b3c4d",
-        "error_code": "busy",
+        "retrykit_event": "CallFinished",
+        "retrykit_status": 503,
+        "retrykit_method": "GET",
+        "retrykit_endpoint": EP,
+        "retrykit_attempt": 4,
+        "retrykit_reason": "attempts_exhausted",
+        "retrykit_request_id": "req-1",
+        "retrykit_key_fingerprint": "1a2b3c4d",
+        "retrykit_error_code": "busy",
+        "retrykit_duration": 5.1,
     } == vars(record)
 
 
@@ -168,7 +171,11 @@ def test_retry_extra_carries_the_delay(caplog: pytest.LogCaptureFixture) -> None
     caplog.set_level(logging.INFO, logger="retrykit")
     _log_all([RetryScheduled("GET", EP, 1, 4, 1.25, "retryable_status", 503)])
     record = caplog.records[0]
-    assert (record.delay, record.reason, record.attempt) == (1.25, "retryable_status", 1)  # type: ignore[attr-defined]
+    assert (record.retrykit_delay, record.retrykit_reason, record.retrykit_attempt) == (  # type: ignore[attr-defined]
+        1.25,
+        "retryable_status",
+        1,
+    )
 
 
 def test_silenced_logger_gets_nothing(caplog: pytest.LogCaptureFixture) -> None:
@@ -191,9 +198,9 @@ def test_secret_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     assert template == EP
     caplog.set_level(logging.DEBUG, logger="retrykit")
     _log_all(_failing_call(fingerprint))
-    assert len(caplog.records) == 11
+    assert len(caplog.records) == 9
     assert SECRET not in caplog.text
     for record in caplog.records:
         assert SECRET not in record.getMessage()
         assert all(SECRET not in repr(value) for value in vars(record).values())
-    assert any(fingerprint == record.key_fingerprint for record in caplog.records)  # type: ignore[attr-defined]
+    assert any(fingerprint == record.retrykit_key_fingerprint for record in caplog.records)  # type: ignore[attr-defined]

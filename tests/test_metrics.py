@@ -222,20 +222,20 @@ def test_odd_durations_do_not_raise(value: float) -> None:
     assert _figures(metrics)["attempts"] == 1
 
 
-def test_least_recently_used_endpoint_is_evicted() -> None:
-    """Beyond max_endpoints, the endpoint not seen for longest is dropped."""
+def test_endpoints_past_the_limit_share_the_other_entry() -> None:
+    """Beyond max_endpoints, later endpoints are counted together under '(other)'."""
     metrics = Metrics(max_endpoints=3)
-    for name in ("a", "b", "c"):
+    for name in ("a", "b", "c", "d", "e"):
         _call(metrics, [200], endpoint=f"GET h/{name}")
-    _call(metrics, [200], endpoint="GET h/a")
-    _call(metrics, [200], endpoint="GET h/d")
-    snapshot = metrics.snapshot()
-    assert list(snapshot["endpoints"]) == ["GET h/a", "GET h/c", "GET h/d"]
-    assert snapshot["evicted_endpoints"] == 1
+    _call(metrics, [503, 200], endpoint="GET h/a")
+    endpoints = metrics.snapshot()["endpoints"]
+    assert list(endpoints) == ["(other)", "GET h/a", "GET h/b", "GET h/c"]
+    assert endpoints["(other)"]["requests"] == 2
+    assert endpoints["GET h/a"]["requests"] == 2
 
 
 def test_endpoint_count_stays_bounded() -> None:
-    """However many endpoints appear, at most max_endpoints are kept."""
+    """However many endpoints appear, at most max_endpoints and '(other)' are kept."""
     metrics = Metrics(max_endpoints=10)
     for number in range(500):
         metrics(AttemptFinished("GET", f"GET h/{number}", 1, 200, None, 0.1))
@@ -243,7 +243,8 @@ def test_endpoint_count_stays_bounded() -> None:
             CircuitStateChanged(f"https://h{number}:443", BreakerState.CLOSED, BreakerState.OPEN)
         )
     snapshot = metrics.snapshot()
-    assert len(snapshot["endpoints"]) == 10
+    assert len(snapshot["endpoints"]) == 11
+    assert snapshot["endpoints"]["(other)"]["attempts"] == 490
     assert len(snapshot["circuits"]) == 10
 
 

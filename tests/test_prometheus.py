@@ -17,6 +17,7 @@ from retrykit import (
     CallRejected,
     CircuitStateChanged,
     FailureKind,
+    FallbackUsed,
     RetryScheduled,
     endpoint_template,
     key_fingerprint,
@@ -140,6 +141,86 @@ def test_secret_never_in_labels() -> None:
     text = generate_latest(registry).decode()
     assert "api.example.com/v1/users/{id}" in text
     assert SECRET not in text
+
+
+def test_circuit_state_is_one_for_the_current_state() -> None:
+    """The state gauge reads 1 for where each circuit is, 0 for where it is not."""
+    origin = "https://api.example.com:443"
+    registry = _feed(
+        [
+            CircuitStateChanged(origin, BreakerState.CLOSED, BreakerState.OPEN),
+            CircuitStateChanged(origin, BreakerState.OPEN, BreakerState.HALF_OPEN),
+        ]
+    )
+    states = {
+        state: registry.get_sample_value(
+            "retrykit_circuit_state", {"circuit": origin, "state": state}
+        )
+        for state in ("closed", "open", "half_open")
+    }
+    assert states == {"closed": 0, "open": 0, "half_open": 1}
+
+
+def test_circuits_past_the_limit_count_their_opens_together() -> None:
+    """Opens past max_endpoints circuits are under '(other)', which has no state series."""
+    events: list[Event] = [
+        CircuitStateChanged(f"https://h{n}:443", BreakerState.CLOSED, BreakerState.OPEN)
+        for n in range(4)
+    ]
+    registry = _feed(events, max_endpoints=2)
+    assert registry.get_sample_value("retrykit_circuit_opens_total", {"circuit": "(other)"}) == 2
+    text = generate_latest(registry).decode()
+    assert 'retrykit_circuit_state{circuit="(other)"' not in text
+
+
+def test_fallbacks_are_counted_per_attempt_and_per_call() -> None:
+    """Attempts sent to a fallback, and calls a fallback answered, each have a counter."""
+    backup = "https://backup.example.com:443"
+    registry = _feed(
+        [
+            FallbackUsed("GET", EP, 2, backup, "https://api.example.com:443"),
+            CallFinished("GET", EP, True, "success", 2, 0.5, 200, origin=backup, fallback=True),
+        ]
+    )
+    assert (
+        registry.get_sample_value("retrykit_fallback_attempts_total", {**LABELS, "origin": backup})
+        == 1
+    )
+    assert registry.get_sample_value("retrykit_fallback_calls_total", LABELS) == 1
+
+
+def test_rate_limit_refusals_and_waits() -> None:
+    """Calls the limiter refused count by reason; waits before retrying a 429 are timed."""
+    registry = _feed(
+        [
+            CallFinished("GET", EP, False, "rate_limited", 0, 0.0),
+            CallFinished("GET", EP, False, "throttled", 0, 0.0),
+            RetryScheduled("GET", EP, 1, 4, 2.0, "retryable_status", 429),
+            RetryScheduled("GET", EP, 1, 4, 0.3, "retryable_status", 503),
+        ]
+    )
+    for reason in ("rate_limited", "throttled"):
+        labels = {**LABELS, "reason": reason}
+        assert registry.get_sample_value("retrykit_rate_limit_refusals_total", labels) == 1
+        assert registry.get_sample_value("retrykit_give_ups_total", labels) == 1
+    assert registry.get_sample_value("retrykit_rate_limit_wait_seconds_count", LABELS) == 1
+    assert registry.get_sample_value("retrykit_rate_limit_wait_seconds_sum", LABELS) == 2.0
+
+
+def test_unknown_methods_share_one_label() -> None:
+    """A made-up method cannot add series: it is '_OTHER', as in OpenTelemetry."""
+    registry = _feed([AttemptFinished("BREW", "BREW h/pot", 1, 418, None, 0.1)])
+    labels = {"method": "_OTHER", "endpoint": "h/pot", "status": "418"}
+    assert registry.get_sample_value("retrykit_attempts_total", labels) == 1
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, "10"])
+def test_max_endpoints_is_checked_when_built(value: object) -> None:
+    """A limit that could hold nothing, or is no count, fails at once and registers nothing."""
+    registry = CollectorRegistry()
+    with pytest.raises(ValueError, match="max_endpoints"):
+        PrometheusMetrics(registry, max_endpoints=value)  # type: ignore[arg-type]
+    assert list(registry.collect()) == []
 
 
 def test_missing_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -315,6 +315,45 @@ def test_the_probes_answer_releases_the_others() -> None:
     assert state.remaining == 2
 
 
+def test_an_answer_crossing_the_probe_still_counts_it() -> None:
+    """A request of the old window answered in the new one, the probe out: 9 left, not 10.
+
+    The server counted the late request and will count the probe: were the probe not
+    taken from the new count, the window would get 11 requests.
+    """
+    state = _known(3, 1.0)
+    state.take(0.999, 0.5, "late")  # leaves before the reset, arrives after it
+    state.take(1.0, 0.5, "probe")  # the new window's first request
+    state.learn(ServerLimit(remaining=9, reset_in=1.0), 1.002)  # the late one's answer
+    assert state.remaining == 8
+    state.learn(ServerLimit(remaining=8, reset_in=0.997), 1.003)  # the probe's
+    assert state.remaining == 8
+    assert (state.in_flight, state.carried) == (0, 0)
+
+
+def test_requests_left_over_from_an_earlier_window_count_against_the_new_one() -> None:
+    """Five requests of a window that ended 50 ms after they left: the new count loses 5."""
+    state = _known(6, 0.05)
+    for _ in range(5):
+        state.take(0.0, 0.5, None)
+    state.take(0.06, 0.5, "probe")  # the window is over: the probe goes
+    state.learn(ServerLimit(remaining=4, reset_in=0.94), 0.07)  # a late one, counted in it
+    assert state.remaining == 0  # 4, less the 4 others and the probe still out, floored
+    assert state.server_wait(0.07) == pytest.approx(0.94)
+
+
+def test_answers_lost_to_a_cancelled_request_are_forgotten_after_two_windows() -> None:
+    """A request whose answer never comes weighs on one new window's count, not forever."""
+    state = _known(5, 1.0)
+    state.take(0.0, 0.5, None)  # never answered
+    state.take(1.0, 0.5, "probe")
+    state.learn(ServerLimit(remaining=9, reset_in=1.0), 1.01)
+    assert state.remaining == 8  # the lost one might yet arrive
+    state.take(2.0, 0.5, "probe")
+    state.learn(ServerLimit(remaining=9, reset_in=1.0), 2.01)
+    assert state.remaining == 9
+
+
 def test_an_answer_that_says_nothing_releases_the_others_for_good() -> None:
     """A server that does not count for us: after its first answer nothing is held."""
     state = KeyState(probe=True)

@@ -17,8 +17,10 @@ The rules, in the order a request meets them (the holders are in retrykit._state
    that many more requests until the reset, each taking one as it leaves, so requests
    already in flight are counted before their answers come back. Another answer about
    the same window (its reset within a second of the known one) can only lower the
-   count; a reset more than a second later starts a new window. With none left, the
-   next request waits for the reset.
+   count; a reset more than a second later starts a new window. A new window's count
+   loses one for every request still out, since it may yet be counted in that window
+   (a request that left just before the reset reaches the server after it). With none
+   left, the next request waits for the reset.
 3. **One request first.** A key the server has not answered yet, or whose window has
    ended, or that a ``Retry-After`` blocked, sends one request and holds the others
    until its answer comes (at most the holder's ``probe_wait``, asking again every
@@ -308,13 +310,25 @@ class KeyState:
     freely, ``-inf`` when the next request is to be the probe, else the end of the hold
     on the others while the probe is out; ``prober`` is the caller that sent it (any
     object the holder compares with ``==``: its own next attempt is not held). ``tat``:
-    the GCRA theoretical arrival time.
+    the GCRA theoretical arrival time. ``in_flight``: requests taken in this window and
+    not answered yet; ``carried``: those the last window left out.
     """
 
-    __slots__ = ("blocked_until", "probe_until", "prober", "remaining", "reset_at", "tat")
+    __slots__ = (
+        "blocked_until",
+        "carried",
+        "in_flight",
+        "probe_until",
+        "prober",
+        "remaining",
+        "reset_at",
+        "tat",
+    )
 
     def __init__(self, *, probe: bool) -> None:
         self.blocked_until = -math.inf
+        self.in_flight = 0
+        self.carried = 0
         self.remaining: int | None = None
         self.reset_at = -math.inf
         self.probe_until: float | None = -math.inf if probe else None
@@ -360,9 +374,21 @@ class KeyState:
             self.prober = caller if self.probe_until is not None else None
         if self.remaining is not None:
             self.remaining -= 1
+        self.in_flight += 1
+
+    def _answered(self) -> None:
+        """Count one request out as answered or lost, this window's first.
+
+        So a request never answered weighs on the next window's count only.
+        """
+        if self.in_flight:
+            self.in_flight -= 1
+        elif self.carried:
+            self.carried -= 1
 
     def failed(self, caller: object) -> None:
         """Note that ``caller``'s request got no response: if it was the probe, the next one is."""
+        self._answered()
         if self.prober is not None and caller == self.prober:
             self.probe_until = -math.inf
             self.prober = None
@@ -370,6 +396,7 @@ class KeyState:
     def learn(self, limit: ServerLimit, now: float) -> None:
         """Apply what an answer said at ``now`` (rules 1 to 3)."""
         self._roll(now)
+        self._answered()
         if limit.blocked_for is not None:
             self.blocked_until = max(self.blocked_until, now + limit.blocked_for)
             # The server refused what the count allowed: after the block, one request first.
@@ -383,7 +410,11 @@ class KeyState:
             return
         if limit.reset_in <= 0:
             return  # about a window that is over already: it says nothing of the next
-        self._merge_window(limit.remaining, now + limit.reset_in)
+        remaining = limit.remaining
+        if self.remaining is None:
+            # A new window: every request still out may yet be counted in it.
+            remaining = max(0, remaining - self.carried - self.in_flight)
+        self._merge_window(remaining, now + limit.reset_in)
 
     def adopt(self, other: KeySnapshot, offset: float) -> None:
         """Merge a key's state from elsewhere (say a store shared by a fleet) into this one.
@@ -434,6 +465,8 @@ class KeyState:
         if self.remaining is not None and now >= self.reset_at:
             self.remaining, self.reset_at = None, -math.inf
             self.probe_until, self.prober = -math.inf, None
+            # Requests still out from two windows back are not counted in the next one.
+            self.carried, self.in_flight = self.in_flight, 0
 
 
 def gcra(tat: float, now: float, *, interval: float, burst: int) -> tuple[float, float]:

@@ -57,7 +57,7 @@ from retrykit._observe._events import (
     Hook,
     RetryScheduled,
 )
-from retrykit._observe._logging import event_level, log_event, logger
+from retrykit._observe._logging import event_level, log_event, log_hook_failure, logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -187,7 +187,7 @@ class RetryRunner:
             try:
                 hook(event)
             except Exception:  # noqa: BLE001, PERF203 - a hook must never break the request
-                logger.exception("retrykit hook %r failed on %s", hook, type(event).__name__)
+                log_hook_failure(hook, event)
 
     def observed(self, level: int) -> bool:
         """Return True if an event at ``level`` would reach a hook or a log handler."""
@@ -392,8 +392,9 @@ class RetryCall:
             try:
                 ticket = self._issued if self._issued is not None else breaker.allow(attempt.key)
             except CircuitOpenError as exc:
-                # Rejections are the fail-fast path: build the event only for an observer.
-                if runner.observed(logging.INFO):
+                # Rejections are the fail-fast path: build the event only for a hook (the
+                # call's CallFinished line tells a log the same).
+                if runner.hooks:
                     runner.emit(
                         CallRejected(
                             method=self.method,
@@ -403,7 +404,10 @@ class RetryCall:
                             key_fingerprint=self.fingerprint,
                         )
                     )
-                return Rejection(exc, self.finish(Reason.CIRCUIT_OPEN))
+                return Rejection(
+                    exc,
+                    self.finish(Reason.CIRCUIT_OPEN, circuit=exc.key, retry_after=exc.retry_after),
+                )
             self._issued = None
             attempt.ticket = ticket
             attempt.settled = False
@@ -891,8 +895,18 @@ class RetryCall:
             self.release(self.current)
         return self.finish(Reason.UNEXPECTED_ERROR)
 
-    def finish(self, reason: Reason | None = None) -> RetryHistory:
-        """End the call, emit its `CallFinished` event and return its history."""
+    def finish(
+        self,
+        reason: Reason | None = None,
+        *,
+        circuit: str | None = None,
+        retry_after: float | None = None,
+    ) -> RetryHistory:
+        """End the call, emit its `CallFinished` event and return its history.
+
+        ``circuit`` and ``retry_after`` name the open circuit that refused the call, and
+        when it lets calls through again.
+        """
         history_list = self._history
         last = history_list[-1] if history_list else None
         if reason is None:
@@ -906,7 +920,7 @@ class RetryCall:
                 status=last.status if last else None,
                 failure=last.failure if last else None,
             )
-        if self.runner.observed(logging.DEBUG if succeeded else logging.INFO):
+        if self.runner.observed(logging.DEBUG if succeeded else logging.WARNING):
             origins = self._origins
             self.runner.emit(
                 CallFinished(
@@ -923,6 +937,8 @@ class RetryCall:
                     error_code=self._last_error_code,
                     origin=last.origin if last and origins else None,
                     fallback=bool(last and origins and last.origin != origins[0]),
+                    circuit=circuit,
+                    retry_after=retry_after,
                 )
             )
         return history
@@ -960,7 +976,8 @@ class RetryCall:
             circuit_open=circuit_open,
             take_retry=budget.try_withdraw if budget is not None else None,
         )
-        if decision.reason == Reason.BUDGET_EXHAUSTED and runner.observed(logging.WARNING):
+        # Hooks only: the call's CallFinished line tells a log the same.
+        if decision.reason == Reason.BUDGET_EXHAUSTED and runner.hooks:
             runner.emit(
                 BudgetExhausted(
                     method=self.method,
@@ -992,5 +1009,5 @@ class RetryCall:
             self._emit_change(change.key, change.old, change.new)
 
     def _emit_change(self, key: str, old: BreakerState, new: BreakerState) -> None:
-        if self.runner.observed(logging.INFO):
+        if self.runner.observed(logging.WARNING if new is _OPEN else logging.INFO):
             self.runner.emit(CircuitStateChanged(key=key, old=old, new=new))

@@ -67,7 +67,9 @@ class CallFinished:
     ``reason`` is the last `Decision`'s reason (``"success"``, ``"attempts_exhausted"``,
     ``"budget_exhausted"``...), ``total_time`` includes every attempt and wait. With
     fallbacks configured, ``origin`` is the origin of the last attempt and ``fallback``
-    says whether that was not the primary.
+    says whether that was not the primary. When an open circuit refused the call's next
+    attempt (reason ``"circuit_open"``), ``circuit`` is its key and ``retry_after`` the
+    seconds until it lets a probe through, where the driver knows them (else None).
     """
 
     method: str
@@ -83,6 +85,8 @@ class CallFinished:
     error_code: str | None = None
     origin: str | None = None
     fallback: bool = False
+    circuit: str | None = None
+    retry_after: float | None = None
 
 
 @attrs.frozen

@@ -20,6 +20,7 @@ from retrykit._observe._events import (
     CircuitStateChanged,
     RetryScheduled,
 )
+from retrykit._observe._names import OTHER
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -38,7 +39,6 @@ _MAX_ERROR_CODES = 50
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 """Histogram bucket boundaries for durations in seconds, as the OpenTelemetry HTTP semantic
 conventions advise for request durations; the exporters use them."""
-_OTHER = "(other)"
 
 
 _LARGEST = math.ldexp(1.0, _MAX_EXPONENT)
@@ -183,21 +183,21 @@ class Metrics:
 
     Circuits are counted apart, by circuit key: ``opens`` and the last ``state`` seen.
 
-    At most ``max_endpoints`` endpoints (and as many circuits) are kept; the least
-    recently updated one is dropped first and counted in ``evicted_endpoints``.
+    The first ``max_endpoints`` endpoints are kept apart; every later one is counted
+    under the endpoint ``"(other)"``, so an endpoint function that misses an id costs one
+    entry, not one per record (`PrometheusMetrics` and `OpenTelemetryMetrics` do the
+    same). At most as many circuits are kept, the least recently changed dropped first.
     Thread-safe: each event takes one short lock.
     """
 
     max_endpoints: int = attrs.field(default=1000, validator=positive_int)
     _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
-    _endpoints: OrderedDict[str, _EndpointStats] = attrs.field(
-        init=False, repr=False, factory=OrderedDict
-    )
+    _endpoints: dict[str, _EndpointStats] = attrs.field(init=False, repr=False, factory=dict)
     # key -> [opens, state]
     _circuits: OrderedDict[str, list[Any]] = attrs.field(
         init=False, repr=False, factory=OrderedDict
     )
-    _evicted: int = attrs.field(init=False, repr=False, default=0)
+    _named: int = attrs.field(init=False, repr=False, default=0)
     _handlers: dict[type, Callable[[Any], None]] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -221,12 +221,13 @@ class Metrics:
         endpoints = self._endpoints
         stats = endpoints.get(endpoint)
         if stats is None:
-            stats = endpoints[endpoint] = _EndpointStats()
-            if len(endpoints) > self.max_endpoints:
-                endpoints.popitem(last=False)
-                self._evicted += 1
-        else:
-            endpoints.move_to_end(endpoint)
+            if self._named >= self.max_endpoints:
+                endpoint = OTHER
+                stats = endpoints.get(OTHER)
+            else:
+                self._named += 1
+            if stats is None:
+                stats = endpoints[endpoint] = _EndpointStats()
         return stats
 
     def _attempt_finished(self, event: AttemptFinished) -> None:
@@ -244,7 +245,7 @@ class Metrics:
             if code is not None:
                 codes = stats.error_codes
                 if code not in codes and len(codes) >= _MAX_ERROR_CODES:
-                    code = _OTHER
+                    code = OTHER
                 codes[code] = codes.get(code, 0) + 1
             stats.attempt_latency.add(bucket, duration)
 
@@ -290,9 +291,8 @@ class Metrics:
     def snapshot(self) -> dict[str, Any]:
         """Return every figure as plain dicts, lists, numbers and strings (a copy).
 
-        ``{"endpoints": {endpoint: {...}}, "circuits": {key: {"opens", "state"}},
-        "evicted_endpoints": n}``; the endpoint keys are listed in the class docstring,
-        latencies are in seconds.
+        ``{"endpoints": {endpoint: {...}}, "circuits": {key: {"opens", "state"}}}``; the
+        endpoint keys are listed in the class docstring, latencies are in seconds.
         """
         with self._lock:
             endpoints = {name: self._endpoint_snapshot(s) for name, s in self._endpoints.items()}
@@ -300,11 +300,9 @@ class Metrics:
                 key: {"opens": opens, "state": state}
                 for key, (opens, state) in self._circuits.items()
             }
-            evicted = self._evicted
         return {
             "endpoints": dict(sorted(endpoints.items())),
             "circuits": dict(sorted(circuits.items())),
-            "evicted_endpoints": evicted,
         }
 
     @staticmethod
