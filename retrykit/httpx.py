@@ -21,6 +21,7 @@ except ImportError as _missing:  # pragma: no cover - exercised only without the
     ) from _missing
 
 from retrykit._adapters._httpx import (
+    ENDPOINT_EXTENSION,
     HISTORY_EXTENSION,
     POLICY_EXTENSION,
     READ_BODY_EXTENSION,
@@ -32,6 +33,7 @@ from retrykit._adapters._httpx import (
 )
 
 __all__ = [
+    "ENDPOINT_EXTENSION",
     "HISTORY_EXTENSION",
     "POLICY_EXTENSION",
     "READ_BODY_EXTENSION",

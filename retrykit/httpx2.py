@@ -29,6 +29,7 @@ except ImportError as _missing:  # pragma: no cover - exercised only without the
     ) from _missing
 
 __all__ = [
+    "ENDPOINT_EXTENSION",
     "HISTORY_EXTENSION",
     "POLICY_EXTENSION",
     "READ_BODY_EXTENSION",
@@ -73,6 +74,7 @@ RateLimitExceededError: Any = _transport.RateLimitExceededError
 POLICY_EXTENSION: Final[str] = _transport.POLICY_EXTENSION
 READ_BODY_EXTENSION: Final[str] = _transport.READ_BODY_EXTENSION
 HISTORY_EXTENSION: Final[str] = _transport.HISTORY_EXTENSION
+ENDPOINT_EXTENSION: Final[str] = _transport.ENDPOINT_EXTENSION
 
 for _cls in (
     AsyncRetryTransport,

@@ -21,6 +21,7 @@ from retrykit._state._budget import RetryBudget
 from retrykit._state._limiter import AdaptiveThrottle, RateLimiter
 
 __all__ = [
+    "ENDPOINT_EXTENSION",
     "HISTORY_EXTENSION",
     "POLICY_EXTENSION",
     "READ_BODY_EXTENSION",
@@ -34,6 +35,7 @@ __all__ = [
 POLICY_EXTENSION: Final[str]
 READ_BODY_EXTENSION: Final[str]
 HISTORY_EXTENSION: Final[str]
+ENDPOINT_EXTENSION: Final[str]
 
 class CircuitOpenError(retrykit.CircuitOpenError, httpx2.TransportError):
     """The circuit of the request's origin is open: the request was not sent at all."""

@@ -24,7 +24,8 @@ own names, and nests its spans with theirs.
   stopped;
 - ``retrykit.client.rate_limit.refusals`` (counter, ``{call}``): calls the rate limiter or
   the adaptive throttle refused, by ``retrykit.reason``;
-  ``retrykit.client.rate_limit.wait_time`` (histogram, ``s``): waits before retrying a 429;
+  ``retrykit.client.rate_limit.wait_time`` (histogram, ``s``): waits for a rate limit,
+  before retrying a 429 and the rate limiter's holds before an attempt;
 - ``retrykit.client.fallback.attempts`` (counter, ``{attempt}``): attempts sent to a
   fallback origin, and ``retrykit.client.fallback.calls`` (counter, ``{call}``): calls a
   fallback answered, both by ``retrykit.fallback.origin``.
@@ -79,6 +80,7 @@ from retrykit._observe._events import (
     CallRejected,
     CircuitStateChanged,
     FallbackUsed,
+    RateLimitWaited,
     RetryScheduled,
 )
 from retrykit._observe._metrics import DURATION_BUCKETS
@@ -179,7 +181,7 @@ class OpenTelemetryMetrics:
         self._rate_limit_wait = meter.create_histogram(
             "retrykit.client.rate_limit.wait_time",
             unit="s",
-            description="Waits before retrying a 429.",
+            description="Waits for a rate limit: before retrying a 429, and the limiter's holds.",
             explicit_bucket_boundaries_advisory=WAIT_BUCKETS,
         )
         self._fallback_attempts = meter.create_counter(
@@ -195,6 +197,7 @@ class OpenTelemetryMetrics:
         self._handlers: dict[type, Callable[[Any], None]] = {
             CallFinished: self._call_finished,
             RetryScheduled: self._retry_scheduled,
+            RateLimitWaited: self._rate_limit_waited,
             CallRejected: self._call_rejected,
             BudgetExhausted: self._budget_exhausted,
             CircuitStateChanged: self._circuit_changed,
@@ -253,6 +256,9 @@ class OpenTelemetryMetrics:
         self._retries.add(1, cause)
         if event.status == 429:
             self._rate_limit_wait.record(event.delay, attributes)
+
+    def _rate_limit_waited(self, event: RateLimitWaited) -> None:
+        self._rate_limit_wait.record(event.wait, self._attributes(event.method, event.endpoint))
 
     def _call_rejected(self, event: CallRejected) -> None:
         attributes = self._attributes(event.method, event.endpoint)

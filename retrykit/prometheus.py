@@ -25,7 +25,8 @@ namespace ``retrykit``:
   answer came from a fallback origin, by ``method``, ``endpoint``;
 - ``retrykit_rate_limit_refusals_total``: calls the rate limiter or the adaptive throttle
   refused, by ``method``, ``endpoint``, ``reason`` (``rate_limited``, ``throttled``);
-  ``retrykit_rate_limit_wait_seconds``: a histogram of the waits before retrying a 429.
+  ``retrykit_rate_limit_wait_seconds``: a histogram of the waits for a rate limit: before
+  retrying a 429, and the rate limiter's holds before an attempt (`RateLimitWaited`).
 
 ``endpoint`` is the host and path template (``api.example.com/v1/users/{id}``), never a
 full URL, so label values stay bounded and hold no id, query string or credential; past
@@ -54,6 +55,7 @@ from retrykit._observe._events import (
     CallRejected,
     CircuitStateChanged,
     FallbackUsed,
+    RateLimitWaited,
     RetryScheduled,
 )
 from retrykit._observe._metrics import DURATION_BUCKETS
@@ -136,7 +138,7 @@ class PrometheusMetrics:
         )
         self._rate_limit_wait = prometheus_client.Histogram(
             "rate_limit_wait_seconds",
-            "Waits before retrying a 429.",
+            "Waits for a rate limit: before retrying a 429, and the limiter's holds.",
             short,
             buckets=WAIT_BUCKETS,
             **common,
@@ -159,6 +161,7 @@ class PrometheusMetrics:
             AttemptFinished: self._attempt_finished,
             CallFinished: self._call_finished,
             RetryScheduled: self._retry_scheduled,
+            RateLimitWaited: self._rate_limit_waited,
             CallRejected: self._call_rejected,
             BudgetExhausted: self._budget_exhausted_event,
             CircuitStateChanged: self._circuit_changed,
@@ -198,6 +201,11 @@ class PrometheusMetrics:
         self._retries.labels(*short, _status(event.status, event.failure)).inc()
         if event.status == 429:
             self._rate_limit_wait.labels(*short).observe(event.delay)
+
+    def _rate_limit_waited(self, event: RateLimitWaited) -> None:
+        self._rate_limit_wait.labels(*self._labels(event.method, event.endpoint)).observe(
+            event.wait
+        )
 
     def _call_rejected(self, event: CallRejected) -> None:
         self._rejected.labels(*self._labels(event.method, event.endpoint)).inc()

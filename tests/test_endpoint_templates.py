@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+import anyio
 import httpx
 import pytest
 from hypothesis import given
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 import retrykit
 from retrykit import Backoff, Metrics, RetryPolicy, endpoint_templates
 from retrykit._core._endpoint import route_endpoint
-from retrykit.httpx import RetryTransport
+from retrykit.httpx import ENDPOINT_EXTENSION, AsyncRetryTransport, RetryTransport
 from retrykit.testing import FakeClock, Reply
 
 if TYPE_CHECKING:
@@ -146,3 +147,41 @@ def test_a_route_named_per_request_reads_like_a_template() -> None:
         route_endpoint("GET", url, "/v1/users/u-{id}")
     with pytest.raises(TypeError, match="route: each template must be a str"):
         route_endpoint("GET", url, 42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_the_endpoint_extension_names_one_request(
+    flaky_server: FlakyServer, asynchronous: bool
+) -> None:
+    """``extensions={"retry_endpoint": route}`` names that request's endpoint in every event."""
+    flaky_server.script("/v1/users/alice", [Reply(503), Reply(200)])
+    metrics = Metrics()
+    events: list[retrykit.Event] = []
+    policy = RetryPolicy(backoff=Backoff(base=0.001))
+    url = flaky_server.url("/v1/users/alice")
+    route = {ENDPOINT_EXTENSION: "/v1/users/{name}"}
+    if asynchronous:
+
+        async def main() -> None:
+            transport = AsyncRetryTransport(policy=policy, hooks=[metrics, events.append])
+            async with httpx.AsyncClient(transport=transport) as client:
+                assert (await client.get(url, extensions=route)).status_code == 200
+
+        anyio.run(main)
+    else:
+        transport = RetryTransport(policy=policy, hooks=[metrics, events.append])
+        with httpx.Client(transport=transport) as client:
+            assert client.get(url, extensions=route).status_code == 200
+    name = f"GET 127.0.0.1:{flaky_server.port}/v1/users/{{name}}"
+    assert {getattr(event, "endpoint", name) for event in events} == {name}
+    assert list(metrics.snapshot()["endpoints"]) == [name]
+
+
+def test_a_bad_endpoint_extension_is_a_clear_error(flaky_server: FlakyServer) -> None:
+    """A route that is not a template fails the request before anything is sent."""
+    with (
+        httpx.Client(transport=RetryTransport()) as client,
+        pytest.raises(ValueError, match="route: "),
+    ):
+        client.get(flaky_server.url("/x"), extensions={ENDPOINT_EXTENSION: "/v1/u-{id}"})
+    assert flaky_server.hits("/x") == 0

@@ -18,6 +18,7 @@ from retrykit import (
     CircuitBreaker,
     CircuitStateChanged,
     FallbackUsed,
+    RateLimitWaited,
     RetryBudget,
     RetryPolicy,
     RetryScheduled,
@@ -46,6 +47,7 @@ ROWS: dict[str, list[Event]] = {
     ],
     "a call succeeded": [CallFinished("GET", EP, True, "success", 2, 0.3, 200)],
     "a retry was scheduled": [RetryScheduled("GET", EP, 1, 4, 1.0, "retryable_status", 503)],
+    "an attempt waited for the rate limiter": [RateLimitWaited("GET", EP, 2, 0.25)],
     "an attempt went to a fallback origin": [FallbackUsed("GET", EP, 2, "https://b:443", ORIGIN)],
     "a circuit half-opened or closed": [
         CircuitStateChanged(ORIGIN, BreakerState.OPEN, BreakerState.HALF_OPEN),

@@ -18,6 +18,7 @@ from retrykit import (
     CircuitStateChanged,
     FailureKind,
     FallbackUsed,
+    RateLimitWaited,
     RetryScheduled,
     endpoint_template,
     key_fingerprint,
@@ -190,21 +191,22 @@ def test_fallbacks_are_counted_per_attempt_and_per_call() -> None:
 
 
 def test_rate_limit_refusals_and_waits() -> None:
-    """Calls the limiter refused count by reason; waits before retrying a 429 are timed."""
+    """Calls the limiter refused count by reason; waits after a 429 and the limiter's are timed."""
     registry = _feed(
         [
             CallFinished("GET", EP, False, "rate_limited", 0, 0.0),
             CallFinished("GET", EP, False, "throttled", 0, 0.0),
             RetryScheduled("GET", EP, 1, 4, 2.0, "retryable_status", 429),
             RetryScheduled("GET", EP, 1, 4, 0.3, "retryable_status", 503),
+            RateLimitWaited("GET", EP, 1, 0.5),
         ]
     )
     for reason in ("rate_limited", "throttled"):
         labels = {**LABELS, "reason": reason}
         assert registry.get_sample_value("retrykit_rate_limit_refusals_total", labels) == 1
         assert registry.get_sample_value("retrykit_give_ups_total", labels) == 1
-    assert registry.get_sample_value("retrykit_rate_limit_wait_seconds_count", LABELS) == 1
-    assert registry.get_sample_value("retrykit_rate_limit_wait_seconds_sum", LABELS) == 2.0
+    assert registry.get_sample_value("retrykit_rate_limit_wait_seconds_count", LABELS) == 2
+    assert registry.get_sample_value("retrykit_rate_limit_wait_seconds_sum", LABELS) == 2.5
 
 
 def test_unknown_methods_share_one_label() -> None:

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 import retrykit
-from retrykit import AdaptiveThrottle, RateLimiter, RetryPolicy, get_history
+from retrykit import AdaptiveThrottle, RateLimiter, RateLimitWaited, RetryPolicy, get_history
 from retrykit.httpx import RetryTransport
 from retrykit.testing import FlakyServer, Reply
 from tests.clients import KINDS
@@ -136,6 +136,21 @@ def test_a_configured_rate_paces_a_server_that_says_nothing(kind: str, flaky: Fl
     run = drive(kind, flaky.url("/quiet"), 6, threads=3, limiter=limiter)
     assert run.count(200) == 6
     assert run.elapsed >= 0.2 - 0.01  # burst of 2, then one every 50 ms
+
+
+def test_the_limiters_holds_are_events(kind: str, flaky: FlakyServer) -> None:
+    """Each attempt the limiter held is one RateLimitWaited, with the wait it made."""
+    flaky.script("/quiet", Reply(200, body=b"ok"))
+    waits: list[RateLimitWaited] = []
+    hooks = [lambda event: waits.append(event) if isinstance(event, RateLimitWaited) else None]
+    limiter = RateLimiter(rate=20, per=1.0, burst=1)
+    run = drive(kind, flaky.url("/quiet"), 4, threads=1, limiter=limiter, hooks=hooks)
+    assert run.count(200) == 4
+    assert len(waits) >= 2  # the first goes at once; most of the others wait their 50 ms
+    # One call at a time waits 50 ms each; four tasks at once wait 50, 100 and 150 ms.
+    assert all(0.0 < event.wait <= 0.15 + 0.05 for event in waits)
+    assert {event.attempt for event in waits} == {1}
+    assert sum(event.wait for event in waits) >= 3 * 0.05 - 0.03
 
 
 def test_the_throttle_sheds_load_a_refusing_server_cannot_take() -> None:

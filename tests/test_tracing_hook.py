@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from retrykit import Backoff, FailureKind, RetryPolicy
+from retrykit import (
+    Backoff,
+    CircuitBreaker,
+    CircuitOpenError,
+    FailureKind,
+    RetryPolicy,
+    origin_key,
+)
 from retrykit.testing import FlakyServer, Reply, Reset
 from tests.clients import KINDS, Call, send
 
@@ -88,6 +95,21 @@ def test_a_retried_call_gives_one_call_span_and_a_span_per_attempt(
         ("attempt end", 3, 200, None, "success"),
         ("call end", "success", 200, None),
     ]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_call_refused_before_sending_still_has_its_span(server: FlakyServer, kind: str) -> None:
+    """An open circuit refuses the call: a call span with no attempt, ended circuit_open."""
+    breaker = CircuitBreaker()
+    breaker.force_open(origin_key(server.base_url))
+    tracer = RecordingTracer()
+    outcome = send(kind, Call(server.url("/t")), breaker=breaker, tracer=tracer)
+    assert isinstance(outcome.error, CircuitOpenError)
+    assert tracer.log == [
+        ("call", "GET", server.url("/t"), f"GET 127.0.0.1:{server.port}/t"),
+        ("call end", "circuit_open", None, None),
+    ]
+    assert server.hits("/t") == 0
 
 
 def test_no_tracer_no_spans(server: FlakyServer) -> None:

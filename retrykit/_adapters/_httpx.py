@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 import retrykit._errors
+from retrykit._core._endpoint import route_endpoint
 from retrykit._core._policy import FailureKind, RetryPolicy
 from retrykit._core._ratelimit import mentions_rate_limit
 from retrykit._driver._endings import ErrorClasses, applied_error, rejection_error
@@ -58,6 +59,7 @@ else:
     httpx = importlib.import_module(globals().get("HTTPX_MODULE", "httpx"))
 
 __all__ = [
+    "ENDPOINT_EXTENSION",
     "HISTORY_EXTENSION",
     "POLICY_EXTENSION",
     "READ_BODY_EXTENSION",
@@ -73,6 +75,10 @@ POLICY_EXTENSION: Final = "retry_policy"
 
 READ_BODY_EXTENSION: Final = "retry_read_body"
 """``request.extensions`` key: True or False, overriding the transport's ``read_body``."""
+
+ENDPOINT_EXTENSION: Final = "retry_endpoint"
+"""``request.extensions`` key: the request's route template (``"/v1/users/{id}"``), naming
+its endpoint in events, logs and metrics instead of the guess from its path."""
 
 HISTORY_EXTENSION: Final = "retry_history"
 """``response.extensions`` key of the final response's `RetryHistory`."""
@@ -158,19 +164,30 @@ class _Settings:
         self.read_body = _check_read_body(read_body)
         self.single_attempt = attrs.evolve(runner.policy, max_attempts=1)
 
-    def options(self, request: httpx.Request) -> tuple[RetryPolicy, bool]:
-        """Return the policy and the read-body switch of ``request`` (its extensions first)."""
+    def options(self, request: httpx.Request) -> tuple[RetryPolicy, bool, str | None]:
+        """Return the policy, the read-body switch and the endpoint name of ``request``.
+
+        Its extensions first, the transport's settings else (None: the endpoint is named
+        from the URL when an event needs it).
+        """
         extensions = request.extensions
         if not extensions or (
-            POLICY_EXTENSION not in extensions and READ_BODY_EXTENSION not in extensions
+            POLICY_EXTENSION not in extensions
+            and READ_BODY_EXTENSION not in extensions
+            and ENDPOINT_EXTENSION not in extensions
         ):
-            return self.runner.policy, self.read_body
+            return self.runner.policy, self.read_body, None
         policy = extensions.get(POLICY_EXTENSION, self.runner.policy)
         if policy is None:
             policy = self.single_attempt
         elif not isinstance(policy, RetryPolicy):
             raise TypeError(f"extensions[{POLICY_EXTENSION!r}] must be a RetryPolicy or None")
-        return policy, _check_read_body(extensions.get(READ_BODY_EXTENSION, self.read_body))
+        route = extensions.get(ENDPOINT_EXTENSION)
+        endpoint = None
+        if route is not None:
+            endpoint = route_endpoint(request.method, str(request.url), route)
+        read_body = _check_read_body(extensions.get(READ_BODY_EXTENSION, self.read_body))
+        return policy, read_body, endpoint
 
 
 def _check_read_body(value: object) -> bool:
@@ -539,7 +556,7 @@ class RetryTransport(httpx.BaseTransport):
         """Send ``request``, retrying as the policy allows; return the final response."""
         settings = self._settings
         runner = settings.runner
-        policy, read_body = settings.options(request)
+        policy, read_body, endpoint = settings.options(request)
         return call_first(
             runner,
             _SyncExchange(request, read_body, runner.reconcile, self._transport, self._sleep),
@@ -549,6 +566,7 @@ class RetryTransport(httpx.BaseTransport):
             policy=policy,
             # Bytes content (content=, json=, data=) replays exactly; an iterator is spent.
             replayable=isinstance(request.stream, httpx.ByteStream),
+            endpoint=endpoint,
         )
 
     def close(self) -> None:
@@ -621,7 +639,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             request.stream = _ReplayableBytes(b"".join(request.stream))
         settings = self._settings
         runner = settings.runner
-        policy, read_body = settings.options(request)
+        policy, read_body, endpoint = settings.options(request)
         return await call_first_async(
             runner,
             _AsyncExchange(request, read_body, runner.reconcile, self._transport, self._sleep),
@@ -630,6 +648,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             request.headers,
             policy=policy,
             replayable=isinstance(request.stream, httpx.ByteStream),
+            endpoint=endpoint,
         )
 
     async def aclose(self) -> None:

@@ -55,6 +55,7 @@ from retrykit._observe._events import (
     Event,
     FallbackUsed,
     Hook,
+    RateLimitWaited,
     RetryScheduled,
 )
 from retrykit._observe._logging import event_level, log_event, log_hook_failure, logger
@@ -164,8 +165,13 @@ class RetryRunner:
         replayable: bool = True,
         deposited: bool = False,
         started: float | None = None,
+        endpoint: str | None = None,
     ) -> RetryCall:
-        """Begin a call: count it in the budget (unless ``deposited``) and return its driver."""
+        """Begin a call: count it in the budget (unless ``deposited``) and return its driver.
+
+        ``endpoint`` names the call's endpoint when the caller gave it (else it is named
+        from the URL, and only when an event needs it).
+        """
         if self.budget is not None and not deposited:
             self.budget.deposit()
         return RetryCall(
@@ -176,6 +182,7 @@ class RetryRunner:
             policy=policy or self.policy,
             replayable=replayable,
             started=started,
+            endpoint=endpoint,
         )
 
     def emit(self, event: Event) -> None:
@@ -225,6 +232,7 @@ class Attempt:
         "key",
         "number",
         "origin",
+        "paced_since",
         "settled",
         "started",
         "target",
@@ -255,6 +263,8 @@ class Attempt:
         self.wait_before = wait_before
         self.hedge = hedge
         self.ticket: Ticket | None = None
+        # When the rate limiter first held this attempt (None: not held).
+        self.paced_since: float | None = None
         self.settled = True
         self.failed = False
         self.cause: int | FailureKind | None = None
@@ -314,6 +324,7 @@ class RetryCall:
         policy: RetryPolicy,
         replayable: bool,
         started: float | None = None,
+        endpoint: str | None = None,
     ) -> None:
         self.runner = runner
         self.method = method.upper()
@@ -321,7 +332,7 @@ class RetryCall:
         self.policy = policy
         self.replayable = replayable
         self._headers = headers
-        self._endpoint: str | None = None
+        self._endpoint = endpoint
         self._fingerprint: str | bool | None = False
         # The call's origins (primary first) when fallbacks are configured, else None.
         self._origins = origins_for(url, runner.fallbacks) if runner.fallbacks else None
@@ -522,7 +533,8 @@ class RetryCall:
         if limiter is None or attempt is None:
             self.pace = 0.0
             return None
-        if self._past_deadline(runner.clock()):
+        now = runner.clock()
+        if self._past_deadline(now):
             return self._refused(None, Reason.DEADLINE)
         max_wait = self.policy.max_retry_after
         if self.time_left is not None:
@@ -531,6 +543,19 @@ class RetryCall:
             self.pace = limiter.acquire(attempt.key, self._fingerprint_of, max_wait=max_wait)
         except RateLimitExceededError as exc:
             return self._refused(exc, Reason.RATE_LIMITED)
+        if self.pace > 0.0:
+            if attempt.paced_since is None:
+                attempt.paced_since = now
+        elif attempt.paced_since is not None and runner.observed(logging.DEBUG):
+            runner.emit(
+                RateLimitWaited(
+                    method=self.method,
+                    endpoint=self.endpoint,
+                    attempt=attempt.number or self.attempt + 1,
+                    wait=now - attempt.paced_since,
+                    key_fingerprint=self.fingerprint,
+                )
+            )
         return None
 
     def hedge_delay(self) -> float | None:
@@ -914,6 +939,10 @@ class RetryCall:
         total_time = self.runner.clock() - self.started
         history = RetryHistory(attempts=tuple(history_list), reason=reason, total_time=total_time)
         succeeded = last is not None and last.reason == Reason.SUCCESS
+        tracer = self.runner.tracer
+        if self._trace is None and tracer is not None:
+            # Refused before its first attempt: a call span with no attempt in it.
+            self._trace = tracer.call(self.method, url_without_secrets(self.url), self.endpoint)
         if self._trace is not None:
             self._trace.end(
                 reason=reason,

@@ -90,6 +90,7 @@ def _call(
     replayable: bool,
     deposited: bool = False,
     started: float | None = None,
+    endpoint: str | None = None,
 ) -> RetryCall:
     return runner.start(
         method,
@@ -99,6 +100,7 @@ def _call(
         replayable=replayable,
         deposited=deposited,
         started=started,
+        endpoint=endpoint,
     )
 
 
@@ -111,10 +113,13 @@ def call_first(
     *,
     policy: RetryPolicy,
     replayable: bool,
+    endpoint: str | None = None,
 ) -> ResponseT:
     """Make a call: the short way while it succeeds, the general loop from the first doubt."""
     if not _short_way(runner, policy, method):
-        call = _call(runner, method, url, headers, policy=policy, replayable=replayable)
+        call = _call(
+            runner, method, url, headers, policy=policy, replayable=replayable, endpoint=endpoint
+        )
         if call.idempotency_key is not None:
             exchange.stamp(policy.idempotency_header, call.idempotency_key)
         return run(call, exchange)
@@ -133,6 +138,7 @@ def call_first(
             replayable=replayable,
             deposited=True,
             started=started,
+            endpoint=endpoint,
         )
         if ticket is not None and runner.breaker is not None:
             call.take_ticket(ticket)
@@ -160,6 +166,7 @@ def call_first(
         replayable=replayable,
         deposited=True,
         started=started,
+        endpoint=endpoint,
     )
     call.adopt_first(key, ticket, started)
     return run(call, exchange, (response, error))
@@ -174,10 +181,13 @@ async def call_first_async(
     *,
     policy: RetryPolicy,
     replayable: bool,
+    endpoint: str | None = None,
 ) -> ResponseT:
     """Make a call as `call_first` does, for an async client."""
     if not _short_way(runner, policy, method):
-        call = _call(runner, method, url, headers, policy=policy, replayable=replayable)
+        call = _call(
+            runner, method, url, headers, policy=policy, replayable=replayable, endpoint=endpoint
+        )
         if call.idempotency_key is not None:
             exchange.stamp(policy.idempotency_header, call.idempotency_key)
         return await run_async(call, exchange)
@@ -196,6 +206,7 @@ async def call_first_async(
             replayable=replayable,
             deposited=True,
             started=started,
+            endpoint=endpoint,
         )
         if ticket is not None and runner.breaker is not None:
             call.take_ticket(ticket)
@@ -223,6 +234,7 @@ async def call_first_async(
         replayable=replayable,
         deposited=True,
         started=started,
+        endpoint=endpoint,
     )
     call.adopt_first(key, ticket, started)
     return await run_async(call, exchange, (response, error))

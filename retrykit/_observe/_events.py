@@ -132,6 +132,21 @@ class FallbackUsed:
 
 
 @attrs.frozen
+class RateLimitWaited:
+    """Attempt ``attempt`` waited ``wait`` seconds for the rate limiter before it left.
+
+    The limiter held it for the server's reset or ``Retry-After``, the configured rate,
+    or a first request's answer; a retry's own wait after a 429 is `RetryScheduled`'s.
+    """
+
+    method: str
+    endpoint: str
+    attempt: int
+    wait: float
+    key_fingerprint: str | None = None
+
+
+@attrs.frozen
 class StorageDegraded:
     """The fleet store ``namespace`` went local-only after ``errors`` failed exchanges.
 
@@ -160,6 +175,7 @@ Event: TypeAlias = (
     | CallRejected
     | BudgetExhausted
     | FallbackUsed
+    | RateLimitWaited
     | StorageDegraded
     | StorageRecovered
 )

@@ -8,6 +8,7 @@ What happened                              Level    Event
 an attempt ended                           DEBUG    `AttemptFinished`
 a call succeeded                           DEBUG    `CallFinished`
 a retry was scheduled                      INFO     `RetryScheduled`
+an attempt waited for the rate limiter     DEBUG    `RateLimitWaited`
 an attempt went to a fallback origin       INFO     `FallbackUsed`
 a circuit half-opened or closed            INFO     `CircuitStateChanged`
 a call failed, whatever the reason         WARNING  `CallFinished`
@@ -43,6 +44,7 @@ from retrykit._observe._events import (
     CallRejected,
     CircuitStateChanged,
     FallbackUsed,
+    RateLimitWaited,
     RetryScheduled,
     StorageDegraded,
     StorageRecovered,
@@ -77,11 +79,13 @@ FIELDS: Final = (
 )
 """The attributes of every ``retrykit`` record, in this order: the event's class name, the
 request's method and endpoint template, the attempt number (attempts made, for a call),
-status, failure kind, the wait that follows (seconds), the duration (seconds), the
+status, failure kind, the wait that follows (seconds; for `RateLimitWaited`, the wait
+made), the duration (seconds), the
 reason, request id, key fingerprint, error code, circuit key and origin."""
 
 _FIXED_LEVELS: dict[type, int] = {
     AttemptFinished: logging.DEBUG,
+    RateLimitWaited: logging.DEBUG,
     RetryScheduled: logging.INFO,
     FallbackUsed: logging.INFO,
     StorageDegraded: logging.WARNING,
@@ -137,7 +141,9 @@ def _fields(event: Event) -> dict[str, object]:
         attempt, duration, delay = event.attempts, event.total_time, event.retry_after
     elif isinstance(event, (CallRejected, CircuitStateChanged)):
         circuit = event.key
-    if isinstance(event, CallRejected):
+    if isinstance(event, RateLimitWaited):
+        delay = event.wait
+    elif isinstance(event, CallRejected):
         delay, reason = event.retry_after, Reason.CIRCUIT_OPEN
     elif isinstance(event, BudgetExhausted):
         reason = Reason.BUDGET_EXHAUSTED
@@ -229,6 +235,14 @@ def _recovered_line(event: StorageRecovered) -> str:
     )
 
 
+def _waited_line(event: RateLimitWaited) -> str:
+    details = _details(("key", event.key_fingerprint))
+    return (
+        f"{_name(event.method, event.endpoint)} attempt {event.attempt} waited "
+        f"{event.wait:.3f}s for the rate limiter{details}"
+    )
+
+
 def _fallback_line(event: FallbackUsed) -> str:
     return (
         f"{_name(event.method, event.endpoint)} attempt {event.attempt} sent to fallback "
@@ -242,6 +256,7 @@ _LINES: dict[type, Callable[[Any], str]] = {
     CallFinished: _call_line,
     CircuitStateChanged: _circuit_line,
     FallbackUsed: _fallback_line,
+    RateLimitWaited: _waited_line,
     StorageDegraded: _degraded_line,
     StorageRecovered: _recovered_line,
 }
