@@ -9,6 +9,7 @@ receives is recorded as a `ReceivedRequest`.
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import struct
 import threading
@@ -27,7 +28,9 @@ from retrykit.testing._steps import (
     Reply,
     Reset,
     SlowBody,
+    StalledBody,
     Step,
+    Trickle,
     Truncated,
 )
 
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
 _MAX_HEAD_BYTES = 64 * 1024
 _JOIN_TIMEOUT = 2.0
 _DEFAULT_STEP = Reply(200, body=b"ok")
+# A StalledBody's filler goes out in blocks of this size (one buffer, sent again and again).
+_FILLER = b"x" * (64 * 1024)
 
 
 class _ConnectionClosedError(Exception):
@@ -138,14 +143,16 @@ def _read_body(reader: _Reader, head: _Head) -> tuple[bytes, bool]:
     return reader.read_exact(count), False
 
 
-def _status_line(status: int) -> bytes:
+def _status_line(status: int, version: str = "HTTP/1.1") -> bytes:
     reason = reason_phrase(status) or "Unknown"
-    return f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
+    return f"{version} {status} {reason}\r\n".encode("latin-1")
 
 
-def _head_bytes(status: int, headers: Iterable[tuple[str, str]]) -> bytes:
+def _head_bytes(
+    status: int, headers: Iterable[tuple[str, str]], version: str = "HTTP/1.1"
+) -> bytes:
     lines = b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in headers)
-    return _status_line(status) + lines + b"\r\n"
+    return _status_line(status, version) + lines + b"\r\n"
 
 
 def _has_header(headers: HeaderPairs, name: str) -> bool:
@@ -166,7 +173,11 @@ class FlakyServer:
     """
 
     def __init__(self, *, read_timeout: float = 5.0) -> None:
-        self._read_timeout = read_timeout
+        if isinstance(read_timeout, bool) or not isinstance(read_timeout, (int, float)):
+            raise TypeError(f"read_timeout must be a number of seconds, got {read_timeout!r}")
+        if not math.isfinite(read_timeout) or read_timeout <= 0:
+            raise ValueError(f"read_timeout must be finite and > 0, got {read_timeout!r}")
+        self._read_timeout = float(read_timeout)
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._scripts: dict[str, tuple[Step, ...]] = {}
@@ -354,7 +365,7 @@ class FlakyServer:
                 sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             body, chunked = _read_body(reader, head)
         record = ReceivedRequest(
-            head.method, head.target, head.headers, body, received_at, index, chunked
+            head.method, head.target, head.headers, body, received_at, index, chunked, step
         )
         with self._lock:
             self._received.append(record)
@@ -369,8 +380,18 @@ class FlakyServer:
             self._closing.wait(step.seconds)
             return False
         if isinstance(step, Truncated):
-            headers = (*step.headers, ("Content-Length", str(step.declared_length)))
-            sock.sendall(_head_bytes(step.status, headers) + step.body)
+            if step.chunked:
+                headers = (*step.headers, ("Transfer-Encoding", "chunked"))
+                cut = f"{step.declared_length:x}\r\n".encode("ascii") + step.body
+            else:
+                headers = (*step.headers, ("Content-Length", str(step.declared_length)))
+                cut = step.body
+            sock.sendall(_head_bytes(step.status, headers) + cut)
+            return False
+        if isinstance(step, Trickle):
+            return self._trickle(sock, head, step)
+        if isinstance(step, StalledBody):
+            self._stall(sock, step)
             return False
         if isinstance(step, SlowBody):
             headers = (*step.headers, ("Content-Length", str(len(step.body))))
@@ -381,9 +402,37 @@ class FlakyServer:
             return self._client_keeps_alive(head)
         return self._send_reply(sock, head, step)
 
+    def _trickle(self, sock: socket.socket, head: _Head, step: Trickle) -> bool:
+        headers = (*step.headers, ("Content-Length", str(len(step.body))))
+        sock.sendall(_head_bytes(step.status, headers))
+        for index in range(len(step.body)):
+            if self._closing.wait(step.interval):
+                return False
+            sock.sendall(step.body[index : index + 1])
+        return self._client_keeps_alive(head)
+
+    def _stall(self, sock: socket.socket, step: StalledBody) -> None:
+        chunked = step.declared_length is None
+        framing = (
+            ("Transfer-Encoding", "chunked")
+            if chunked
+            else ("Content-Length", str(step.declared_length))
+        )
+        sock.sendall(_head_bytes(step.status, (*step.headers, framing)))
+        left = step.sent
+        while left > 0 and not self._closing.is_set():
+            block = _FILLER[: min(left, len(_FILLER))]
+            left -= len(block)
+            if chunked:
+                block = f"{len(block):x}\r\n".encode("ascii") + block + b"\r\n"
+            sock.sendall(block)
+        self._closing.wait(step.stall)
+
     def _send_reply(self, sock: socket.socket, head: _Head, step: Reply) -> bool:
         if step.delay and self._closing.wait(step.delay):
             return False
+        for status in step.interim:
+            sock.sendall(_status_line(status) + b"\r\n")
         no_body = head.method == "HEAD" or step.status in (204, 304) or step.status < 200
         headers = list(step.headers)
         if step.close and not _has_header(step.headers, "connection"):
@@ -400,8 +449,8 @@ class FlakyServer:
             ):
                 headers.append(("Content-Length", str(len(step.body))))
             payload = b"" if no_body else step.body
-        sock.sendall(_head_bytes(step.status, headers) + payload)
-        if step.close:
+        sock.sendall(_head_bytes(step.status, headers, step.version) + payload)
+        if step.close or step.version == "HTTP/1.0":
             return False
         return self._client_keeps_alive(head)
 
