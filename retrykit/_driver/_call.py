@@ -29,7 +29,6 @@ from retrykit._core._decide import (
     limit,
     needs_idempotency_key,
 )
-from retrykit._core._endpoint import key_fingerprint
 from retrykit._core._envelope import parse_error
 from retrykit._core._headers import get_header, request_id, unreadable_wait_headers
 from retrykit._core._routing import (
@@ -42,6 +41,7 @@ from retrykit._core._routing import (
 )
 from retrykit._driver._history import AttemptRecord, RetryHistory
 from retrykit._errors import CircuitOpenError, RateLimitExceededError
+from retrykit._fingerprint import key_fingerprint
 from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,
