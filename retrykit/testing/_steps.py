@@ -53,11 +53,13 @@ def _header_pairs(value: Mapping[str, str] | Iterable[tuple[str, str]]) -> Heade
 def _check_headers(_instance: object, attribute: attrs.Attribute[Any], value: HeaderPairs) -> None:
     for name, val in value:
         if not name or not set(name) <= _TOKEN_CHARS:
-            raise ValueError(f"'{attribute.name}' names must be tokens (RFC 9110): {name!r}")
+            raise ValueError(
+                f"'{attribute.name}' must hold names that are tokens (RFC 9110): {name!r}"
+            )
         if any(char in val for char in "\r\n\0") or not _latin1(val):
             raise ValueError(
-                f"'{attribute.name}' values must be Latin-1 text without CR, LF or NUL: "
-                f"{name}: {val!r}"
+                f"'{attribute.name}' must hold values of Latin-1 text without CR, LF or "
+                f"NUL: {name}: {val!r}"
             )
 
 
@@ -155,7 +157,9 @@ class Reply:
 
     def __attrs_post_init__(self) -> None:
         if self.chunked and self.version == "HTTP/1.0":
-            raise ValueError("chunked needs version 'HTTP/1.1': HTTP/1.0 has no chunked coding")
+            raise ValueError(
+                "'chunked' must be False with version 'HTTP/1.0': HTTP/1.0 has no chunked coding"
+            )
 
     @classmethod
     def json(
