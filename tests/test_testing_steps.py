@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -13,15 +14,17 @@ import requests
 from retrykit.testing import (
     FlakyServer,
     Garbage,
+    Hang,
     Reply,
     Reset,
     StalledBody,
+    Step,
     Trickle,
     Truncated,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 
 @pytest.fixture
@@ -200,3 +203,42 @@ def test_a_stalled_body_never_holds_the_server_past_close() -> None:
         # Bounded by close's own join timeout; a stall waited out would take 30 s.
         assert time.monotonic() - started < 10.0
         assert sock.recv(65536) in (b"", b"x")
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        Hang(30.0),
+        StalledBody(declared_length=10, sent=1, stall=30.0),
+        Trickle(body=b"x" * 100, interval=10.0),
+    ],
+    ids=["hang", "stall", "trickle"],
+)
+def test_a_waiting_step_ends_when_its_client_leaves(server: FlakyServer, step: Step) -> None:
+    """A client that closes mid-wait frees the server's thread (and socket) at once."""
+    server.script("/w", step)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(_request("/w"))
+        _wait_until(lambda: server.hits("/w") == 1)
+    prefix = f"FlakyServer:{server.port}:conn"
+    _wait_until(lambda: not any(t.name.startswith(prefix) for t in threading.enumerate()))
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
+def test_connections_open_counts_what_clients_hold(server: FlakyServer) -> None:
+    """connections_open rises with each client connection and falls as each one closes."""
+    assert server.connections_open == 0
+    first = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    second = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    _wait_until(lambda: server.connections_open == 2)
+    first.close()
+    _wait_until(lambda: server.connections_open == 1)
+    second.close()
+    _wait_until(lambda: server.connections_open == 0)
+    assert server.connections_opened == 2

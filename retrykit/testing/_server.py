@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import select
 import socket
 import struct
 import threading
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 _MAX_HEAD_BYTES = 64 * 1024
 _JOIN_TIMEOUT = 2.0
 _DEFAULT_STEP = Reply(200, body=b"ok")
+# How often a waiting step looks whether its client has gone.
+_PEER_POLL = 0.05
 # A StalledBody's filler goes out in blocks of this size (one buffer, sent again and again).
 _FILLER = b"x" * (64 * 1024)
 
@@ -153,6 +156,17 @@ def _head_bytes(
 ) -> bytes:
     lines = b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in headers)
     return _status_line(status, version) + lines + b"\r\n"
+
+
+def _peer_gone(sock: socket.socket) -> bool:
+    """Return True if the client closed or reset the connection (its data is left unread)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 def _has_header(headers: HeaderPairs, name: str) -> bool:
@@ -295,6 +309,12 @@ class FlakyServer:
         with self._lock:
             return self._connections_opened
 
+    @property
+    def connections_open(self) -> int:
+        """How many TCP connections are open now (a client's closed ones leave at once)."""
+        with self._lock:
+            return len(self._open)
+
     def reset(self) -> None:
         """Forget every script and every record (the connection count is kept)."""
         with self._lock:
@@ -377,7 +397,7 @@ class FlakyServer:
             sock.sendall(step.data)
             return False
         if isinstance(step, Hang):
-            self._closing.wait(step.seconds)
+            self._wait(sock, step.seconds)
             return False
         if isinstance(step, Truncated):
             if step.chunked:
@@ -396,17 +416,31 @@ class FlakyServer:
         if isinstance(step, SlowBody):
             headers = (*step.headers, ("Content-Length", str(len(step.body))))
             sock.sendall(_head_bytes(step.status, headers) + step.body[: step.immediate_bytes])
-            if self._closing.wait(step.delay):
+            if self._wait(sock, step.delay):
                 return False
             sock.sendall(step.body[step.immediate_bytes :])
             return self._client_keeps_alive(head)
         return self._send_reply(sock, head, step)
 
+    def _wait(self, sock: socket.socket, seconds: float) -> bool:
+        """Wait ``seconds``; return True early when the server closes or the client leaves.
+
+        A client that closes its end (or resets it) during a Hang or a stall would leave
+        this thread waiting for nothing; a real server notices, and so does this one.
+        """
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self._closing.wait(min(left, _PEER_POLL)):
+                return True
+            if _peer_gone(sock):
+                return True
+        return self._closing.is_set()
+
     def _trickle(self, sock: socket.socket, head: _Head, step: Trickle) -> bool:
         headers = (*step.headers, ("Content-Length", str(len(step.body))))
         sock.sendall(_head_bytes(step.status, headers))
         for index in range(len(step.body)):
-            if self._closing.wait(step.interval):
+            if self._wait(sock, step.interval):
                 return False
             sock.sendall(step.body[index : index + 1])
         return self._client_keeps_alive(head)
@@ -426,10 +460,10 @@ class FlakyServer:
             if chunked:
                 block = f"{len(block):x}\r\n".encode("ascii") + block + b"\r\n"
             sock.sendall(block)
-        self._closing.wait(step.stall)
+        self._wait(sock, step.stall)
 
     def _send_reply(self, sock: socket.socket, head: _Head, step: Reply) -> bool:
-        if step.delay and self._closing.wait(step.delay):
+        if step.delay and self._wait(sock, step.delay):
             return False
         for status in step.interim:
             sock.sendall(_status_line(status) + b"\r\n")

@@ -232,7 +232,7 @@ class Garbage:
 class Hang:
     """Read the request, send nothing for ``seconds``, then close the connection.
 
-    Closing the server ends the wait early.
+    Closing the server, or the client closing its end, ends the wait early.
     """
 
     seconds: float = attrs.field(default=5.0, validator=non_negative)
@@ -243,7 +243,8 @@ class SlowBody:
     """Send the head at once and the body late (a read timeout in the middle of the body).
 
     The status line, headers and the first ``immediate_bytes`` of ``body`` go at once;
-    the rest follows after ``delay`` seconds. ``Content-Length`` announces the whole body.
+    the rest follows after ``delay`` seconds (unless the client has gone by then).
+    ``Content-Length`` announces the whole body.
     """
 
     status: int = attrs.field(default=200, validator=_status)
@@ -268,7 +269,8 @@ class Trickle:
 
     ``Content-Length`` announces the whole body; the first byte goes ``interval`` after
     the head. A client reading it sees every read succeed, each one slowly: only a
-    deadline over the whole read stops it early. Closing the server ends it early.
+    deadline over the whole read stops it early. Closing the server, or the client
+    closing its end, ends it early.
     """
 
     status: int = attrs.field(default=200, validator=_status)
@@ -287,7 +289,7 @@ class StalledBody:
     will ever come, such as 10 GB); None sends a chunked body instead, whose length
     nobody knows. The body is ``sent`` bytes of ``b"x"``, sent as fast as the client
     reads them; then the server stalls, and closes the connection after ``stall``
-    seconds (or when the client or the server closes first).
+    seconds (or as soon as the client or the server closes first).
     """
 
     status: int = attrs.field(default=503, validator=_status)
