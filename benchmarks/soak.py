@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import collections
 import gc
+import importlib
 import random
 import sys
 import threading
@@ -293,6 +294,11 @@ def soak(seconds: float = 60.0, threads: int = 16, seed: int = 0) -> Soak:
     """Run the soak for ``seconds`` on ``threads`` threads; return its figures."""
     settings: dict[str, Any] = {"policy": POLICY, "breaker": None}
     results: list[Result] = []
+    # Import the event loops' backends once, here: a first import of trio racing in four
+    # threads can fail half-way, and httpcore then takes trio for missing.
+    for backend in ("asyncio", "trio"):
+        importlib.import_module(backend)
+        importlib.import_module(f"anyio._backends._{backend}")
     with FlakyServer(read_timeout=10.0) as server:
         until = time.monotonic() + seconds
         workers = []
@@ -364,6 +370,12 @@ def report(result: Soak) -> str:
         )
         rows.append((kind, len(mine), success, others or "-"))
     lines += _table(("client", "calls", "2xx", "other outcomes"), rows)
+    lines += ["", "## The slowest calls", ""]
+    slow = sorted(result.results, key=lambda r: r.elapsed, reverse=True)[:5]
+    lines += _table(
+        ("client", "method", "fault", "outcome", "seconds"),
+        [(r.kind, r.method, r.fault, r.outcome, f"{r.elapsed:.2f}") for r in slow],
+    )
     lines += ["", "## Faults played", ""]
     faults = collections.Counter(r.fault for r in result.results)
     lines += _table(("fault", "calls"), faults.most_common())
