@@ -56,6 +56,7 @@ from retrykit._errors import (
     error_for,
     raise_for_error,
 )
+from retrykit._fingerprint import set_fingerprint_key
 from retrykit._observe._alerts import Alert, AlertRules
 from retrykit._observe._events import (
     AttemptFinished,
@@ -162,4 +163,5 @@ __all__ = [
     "parse_retry_after",
     "raise_for_error",
     "retry",
+    "set_fingerprint_key",
 ]

@@ -1,5 +1,5 @@
 """``python -m retrykit``: the demo, explain and schedule commands (see `retrykit._cli._main`)."""
 
-from retrykit._cli._main import main
+from retrykit._cli._main import console_main
 
-raise SystemExit(main())
+raise SystemExit(console_main())

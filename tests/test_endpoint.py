@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import TYPE_CHECKING
 
 import pytest
@@ -169,8 +170,11 @@ def test_hex_digests_never_leak(digest: bytes) -> None:
     assert endpoint_template("GET", url) == "GET api.example.com/blobs/{id}"
 
 
-def _sha8(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:8]
+KEY = b"a deployment's fingerprint key"
+
+
+def _hmac8(value: str) -> str:
+    return hmac.new(KEY, value.encode(), hashlib.sha256).hexdigest()[:8]
 
 
 @pytest.mark.parametrize(
@@ -183,27 +187,28 @@ def _sha8(value: str) -> str:
         ({"AUTHORIZATION": "opaque-credential"}, "opaque-credential"),
     ],
 )
-def test_fingerprint_is_sha256_prefix_of_the_credential(
+def test_fingerprint_is_the_keyed_hash_of_the_credential(
     headers: dict[str, str], credential: str
 ) -> None:
-    """A user finds which key it was with sha256(key)[:8]."""
-    assert key_fingerprint(headers) == _sha8(credential)
+    """A user who holds the key finds which credential it was with HMAC-SHA256(key, it)[:8]."""
+    assert key_fingerprint(headers, KEY) == _hmac8(credential)
 
 
 def test_fingerprint_is_none_without_credential() -> None:
     """Unauthenticated requests carry no fingerprint."""
-    assert key_fingerprint({"Accept": "application/json"}) is None
+    assert key_fingerprint({"Accept": "application/json"}, KEY) is None
 
 
 def test_fingerprint_ignores_the_scheme() -> None:
     """The same key sent as a bearer token or an API-key header is recognisable."""
-    assert key_fingerprint({"Authorization": "Bearer abc"}) == key_fingerprint({"X-Api-Key": "abc"})
+    bearer = key_fingerprint({"Authorization": "Bearer abc"}, KEY)
+    assert bearer == key_fingerprint({"X-Api-Key": "abc"}, KEY)
 
 
 @given(st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=8))
 def test_fingerprint_never_contains_the_credential(secret: str) -> None:
     """The fingerprint is 8 hex characters, never a piece of the key itself."""
-    fingerprint = key_fingerprint({"Authorization": f"Bearer {secret}"})
+    fingerprint = key_fingerprint({"Authorization": f"Bearer {secret}"}, KEY)
     assert fingerprint is not None
     assert len(fingerprint) == 8
     assert int(fingerprint, 16) >= 0

@@ -193,7 +193,7 @@ def test_silenced_logger_gets_nothing(caplog: pytest.LogCaptureFixture) -> None:
 def test_secret_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     """No log line or extra field holds the Authorization value, only its fingerprint."""
     headers = {"Authorization": f"Bearer {SECRET}"}
-    fingerprint = key_fingerprint(headers)
+    fingerprint = key_fingerprint(headers, b"key")
     template = endpoint_template("GET", f"https://u:{SECRET}@api.example.com/v1/users/7?k={SECRET}")
     assert template == EP
     caplog.set_level(logging.DEBUG, logger="retrykit")

@@ -302,7 +302,7 @@ def test_render_without_calls() -> None:
 def test_secret_never_in_snapshot_or_render() -> None:
     """Metrics built from a request with a credential never hold the credential."""
     secret = "ghp_16C7e42F292c6912E7710c838347Ae178B4a"
-    fingerprint = key_fingerprint({"Authorization": f"token {secret}"})
+    fingerprint = key_fingerprint({"Authorization": f"token {secret}"}, b"key")
     endpoint = endpoint_template(
         "GET", f"https://x:{secret}@api.github.com/user/{secret}?t={secret}"
     )

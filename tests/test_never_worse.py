@@ -76,12 +76,14 @@ def test_counting_attempts_turns_the_same_burst_into_an_outage(
 def test_the_deadline_bounds_an_attempt_in_flight(
     server: FlakyServer, kind: str, timeout: float | None
 ) -> None:
-    """deadline=1.0 against a server that hangs ends within 1.2 s, whatever timeout= says."""
+    """deadline=1.0 against a server that hangs 10 s ends near 1 s, whatever timeout= says."""
     server.script("/hang", Hang(seconds=10.0))
     policy = RetryPolicy(deadline=1.0, backoff=Backoff(base=0.01))
     outcome = send(kind, Call(server.url("/hang"), timeout=timeout), policy=policy)
     assert outcome.error is not None
-    assert outcome.elapsed < 1.2
+    # At least the deadline (the hang was waited on), far less than the hang or timeout=;
+    # the upper margin is wide for a loaded 2-core machine.
+    assert 1.0 <= outcome.elapsed < 2.5
     assert outcome.history is not None
     assert outcome.history.reason == Reason.DEADLINE
 

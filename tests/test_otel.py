@@ -284,7 +284,7 @@ def test_unknown_methods_are_other() -> None:
 
 def test_secret_never_in_attributes() -> None:
     """No attribute value of any instrument holds the credential."""
-    fingerprint = key_fingerprint({"Authorization": f"Bearer {SECRET}"})
+    fingerprint = key_fingerprint({"Authorization": f"Bearer {SECRET}"}, b"key")
     endpoint = endpoint_template(
         "GET", f"https://u:{SECRET}@api.example.com/v1/users/{SECRET}?k={SECRET}"
     )

@@ -134,7 +134,7 @@ def test_endpoint_labels_are_bounded() -> None:
 
 def test_secret_never_in_labels() -> None:
     """The exposition text never holds the credential of the request."""
-    fingerprint = key_fingerprint({"X-API-Key": SECRET})
+    fingerprint = key_fingerprint({"X-API-Key": SECRET}, b"key")
     endpoint = endpoint_template(
         "GET", f"https://u:{SECRET}@api.example.com/v1/users/{SECRET}?k={SECRET}"
     )

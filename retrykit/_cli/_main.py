@@ -5,15 +5,22 @@
 - ``schedule`` prints a policy's backoff: per retry the shortest, median and longest wait.
 
 Only ``demo`` needs httpx and requests; the other two use the sans-IO core alone.
+
+A tool people pipe: output cut short by its reader (``| head``) ends the command quietly
+with status 0, a missing extra is one line naming what to install, and no credential
+header given to ``explain`` is ever printed back.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import re
+import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, get_args
+from typing import TYPE_CHECKING, Final, NoReturn, get_args
 
 import attrs
 
@@ -34,6 +41,35 @@ _CHART_WIDTH = 40
 _RAND_MAX = math.nextafter(1.0, 0.0)
 
 
+DEMO_INSTALL: Final = "pip install 'retrykit[httpx,requests]'"
+"""How to install what ``demo`` needs: the one place the distribution and its extras are named."""
+
+REDACTED: Final = "<redacted>"
+"""What ``explain`` prints instead of a credential header's value."""
+
+# Header names whose values are credentials (or carry one), however a server spells them.
+_CREDENTIAL_NAMES: Final = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+        "apikey",
+        "x-auth-token",
+        "x-access-token",
+        "x-csrf-token",
+        "x-xsrf-token",
+        "x-amz-security-token",
+        "x-goog-api-key",
+    }
+)
+_CREDENTIAL_WORDS: Final = re.compile(
+    r"auth|token|secret|passw|api-?key|cookie|session|credential|signature", re.IGNORECASE
+)
+
+
 class _CliError(Exception):
     """A problem with the arguments that argparse itself cannot see."""
 
@@ -42,20 +78,72 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``python -m retrykit`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
 
     Argument errors print a message to stderr and exit with status 2, as argparse does.
+    ``demo`` without httpx or requests installed prints one line naming the extra to
+    install and returns 1.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     command_parser: argparse.ArgumentParser = args.command_parser
     try:
         if args.command == "demo":
-            from retrykit._cli._demo import run_demo  # noqa: PLC0415 - imports httpx and requests
-
+            try:
+                from retrykit._cli._demo import run_demo  # noqa: PLC0415 - imports both clients
+            except ImportError as exc:
+                missing = exc.name or "a client library"
+                print(
+                    f"python -m retrykit demo needs httpx and requests ({missing} is not "
+                    f"installed): {DEMO_INSTALL}",
+                    file=sys.stderr,
+                )
+                return 1
             return run_demo(color=args.color)
         if args.command == "explain":
             return _explain(args)
         return _schedule(args)
     except _CliError as exc:
         _fail(command_parser, str(exc))
+
+
+def console_main(argv: Sequence[str] | None = None) -> int:
+    """Run `main` as a command: a reader that stops reading, or Ctrl-C, ends it quietly.
+
+    Output cut short by its reader (``python -m retrykit schedule | head -3``) is what the
+    reader asked for: the exit status is 0 and nothing is printed. Ctrl-C exits with 130
+    (128 + SIGINT), without a traceback.
+    """
+    try:
+        code = main(argv)
+        # Flush here, so a reader gone by now is seen in this try and not at exit.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again at exit; point it at devnull so that finds nothing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def is_credential_header(name: str) -> bool:
+    """Return True if a header named ``name`` carries a credential (its value is never shown)."""
+    lower = name.strip().lower()
+    return lower in _CREDENTIAL_NAMES or bool(_CREDENTIAL_WORDS.search(lower))
+
+
+def shown_value(name: str, value: str) -> str:
+    """Return ``value`` as the CLI may print it: a credential header's is redacted.
+
+    The scheme of an ``Authorization`` value (``Bearer``, ``Basic``) stays, as it tells
+    what kind of credential was sent without giving any of it away.
+    """
+    if not is_credential_header(name):
+        return value
+    scheme, space, rest = value.strip().partition(" ")
+    if space and rest.strip() and scheme.isalpha() and "authorization" in name.lower():
+        return f"{scheme} {REDACTED}"
+    return REDACTED
 
 
 def _fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
@@ -248,8 +336,14 @@ def _status_code(text: str) -> int:
 def _header(text: str) -> tuple[str, str]:
     name, colon, value = text.partition(":")
     name = name.strip()
-    if not colon or not name or " " in name:
-        raise argparse.ArgumentTypeError(f"a header is 'Name: value', got {text!r}")
+    # The text may hold a credential: the message never repeats the value.
+    if not colon:
+        raise argparse.ArgumentTypeError("a header is 'Name: value', got one without a colon")
+    if not name or " " in name:
+        shown = REDACTED if is_credential_header(name) else repr(name)
+        raise argparse.ArgumentTypeError(
+            f"a header is 'Name: value' with a name of one word, got the name {shown}"
+        )
     return name, value.strip()
 
 
@@ -403,7 +497,9 @@ def _explain(args: argparse.Namespace) -> int:
     )
     outcome = f"status {status}" if status is not None else f"failure {args.failure}"
     if headers:
-        outcome += "; " + "; ".join(f"{name}: {value}" for name, value in headers.items())
+        outcome += "; " + "; ".join(
+            f"{name}: {shown_value(name, value)}" for name, value in headers.items()
+        )
     print(f"outcome:   {outcome}")
     if shown.retry:
         print(

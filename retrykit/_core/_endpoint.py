@@ -1,4 +1,4 @@
-"""Endpoint names for metrics and logs, and key fingerprints: bounded, and never a secret.
+"""Endpoint names for metrics and logs, and keyed fingerprints: bounded, and never a secret.
 
 A path segment becomes ``{id}`` when it is data rather than a route name:
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -238,14 +239,32 @@ def endpoint_templates(templates: Iterable[str]) -> Callable[[str, str], str]:
     return _EndpointTemplates(templates)
 
 
-def key_fingerprint(headers: Mapping[str, str]) -> str | None:
-    """Return the first 8 hex characters of the SHA-256 of the request's credential, or None.
+def key_fingerprint(headers: Mapping[str, str], key: bytes) -> str | None:
+    """Return the request credential's fingerprint under ``key``: 8 hex characters, or None.
 
+    The fingerprint is the first 8 hex characters of HMAC-SHA256(``key``, credential).
     The credential is read from ``Authorization`` (without its scheme: ``Bearer abc`` and
-    ``X-API-Key: abc`` give the same fingerprint), ``X-API-Key`` or ``Api-Key``. The
-    fingerprint tells keys apart in logs and metrics without revealing any of them; a
-    user finds which key it is with ``sha256(key)[:8]``.
+    ``X-API-Key: abc`` give the same fingerprint), ``X-API-Key`` or ``Api-Key``; None
+    when the request carries none. The fingerprint tells keys apart in logs and metrics
+    without revealing any of them, and without the key it is no test of a guess: a
+    plain hash of a low-entropy secret (a Basic auth password) could be checked against
+    a dictionary by anyone who reads the logs. ``key`` is a non-empty byte string: the
+    same key gives the same fingerprints in every process (see the README's logging
+    section for the deployment-wide one); the core never picks or reads a key itself.
     """
+    if not isinstance(key, bytes):
+        raise TypeError(f"key must be bytes, got {type(key).__name__}")
+    if not key:
+        raise ValueError("key must not be empty: an empty HMAC key is a plain, guessable hash")
+    credential = _credential(headers)
+    if credential is None:
+        return None
+    digest = hmac.new(key, credential.encode("utf-8", "surrogateescape"), hashlib.sha256)
+    return digest.hexdigest()[:8]
+
+
+def _credential(headers: Mapping[str, str]) -> str | None:
+    """Return the credential a request carries (its token, without a scheme), or None."""
     for name in _CREDENTIAL_HEADERS:
         # Typed as str, but requests lets bytes through: read both, never raise.
         raw: object = headers.get(name)
@@ -263,5 +282,5 @@ def key_fingerprint(headers: Mapping[str, str]) -> str | None:
             scheme, _, token = credential.partition(" ")
             if token.strip() and scheme.isalnum():
                 credential = token.strip()
-        return hashlib.sha256(credential.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        return credential
     return None

@@ -31,7 +31,6 @@ from retrykit._core._decide import (
     needs_idempotency_key,
     retries_exception,
 )
-from retrykit._core._endpoint import key_fingerprint
 from retrykit._core._envelope import parse_error
 from retrykit._core._headers import get_header, request_id, unreadable_wait_headers
 from retrykit._core._origin import url_without_secrets
@@ -46,6 +45,7 @@ from retrykit._core._routing import (
 )
 from retrykit._driver._history import AttemptRecord, RetryHistory
 from retrykit._errors import CircuitOpenError, RateLimitExceededError
+from retrykit._fingerprint import key_fingerprint
 from retrykit._observe._events import (
     AttemptFinished,
     BudgetExhausted,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import re
 import time
 from typing import TYPE_CHECKING, Any, Final
 
@@ -42,11 +43,25 @@ DEFAULT: Final = UseDefault.DEFAULT
 """The default of ``breaker=``, ``budget=`` and ``limiter=``: a new one per adapter."""
 
 
+# RFC 9110, section 5.6.2: a field name is a token.
+_TOKEN: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 def check_policy(policy: object, parameter: str = "policy") -> RetryPolicy:
-    """Return ``policy`` (None gives the default policy) or raise TypeError naming ``parameter``."""
+    """Return ``policy`` (None gives the default policy) or raise TypeError naming ``parameter``.
+
+    A policy whose ``idempotency_header`` no HTTP client would send (a space, CR or LF
+    in it) is a ValueError here, not an error from the client at request time.
+    """
     if policy is None:
         return RetryPolicy()
     if isinstance(policy, RetryPolicy):
+        header = policy.idempotency_header
+        if not _TOKEN.fullmatch(header):
+            raise ValueError(
+                f"{parameter}.idempotency_header must be a header name (an RFC 9110 token: "
+                f"letters, digits and !#$%&'*+-.^_`|~, no spaces), got {header!r}"
+            )
         return policy
     hint = ""
     module = type(policy).__module__
@@ -77,6 +92,13 @@ def _is_async(function: object) -> bool:
     return inspect.iscoroutinefunction(function) or inspect.iscoroutinefunction(
         getattr(function, "__call__", None)  # noqa: B004 - an object whose __call__ is async
     )
+
+
+def _instance_hint(value: object) -> str:
+    """Return a hint for a class given where one of its instances belongs, else ""."""
+    if isinstance(value, type):
+        return f" (a class: pass an instance, such as {value.__name__}())"
+    return ""
 
 
 def _check_callable(value: object, parameter: str, accepts: str) -> None:
@@ -129,7 +151,10 @@ def build_runner(
     if breaker is DEFAULT:
         breaker = CircuitBreaker(clock=clock)
     elif breaker is not None and not isinstance(breaker, CircuitBreaker):
-        raise TypeError(f"breaker must be a CircuitBreaker, None or DEFAULT, got {breaker!r}")
+        raise TypeError(
+            f"breaker must be a CircuitBreaker, None or DEFAULT, got {breaker!r}"
+            f"{_instance_hint(breaker)}"
+        )
     if budget is DEFAULT:
         budget = RetryBudget(clock=clock)
     elif budget is not None and not isinstance(budget, RetryBudget):
@@ -141,9 +166,15 @@ def build_runner(
     if limiter is DEFAULT:
         limiter = RateLimiter(clock=clock, wall_clock=wall_clock)
     elif limiter is not None and not isinstance(limiter, RateLimiter):
-        raise TypeError(f"limiter must be a RateLimiter, None or DEFAULT, got {limiter!r}")
+        raise TypeError(
+            f"limiter must be a RateLimiter, None or DEFAULT, got {limiter!r}"
+            f"{_instance_hint(limiter)}"
+        )
     if throttle is not None and not isinstance(throttle, AdaptiveThrottle):
-        raise TypeError(f"throttle must be an AdaptiveThrottle or None, got {throttle!r}")
+        raise TypeError(
+            f"throttle must be an AdaptiveThrottle or None, got {throttle!r}"
+            f"{_instance_hint(throttle)}"
+        )
     if tracer is not None and not callable(getattr(tracer, "call", None)):
         raise TypeError(
             f"tracer must be a tracer such as retrykit.otel.OpenTelemetryTracing(), got {tracer!r}"

@@ -2,9 +2,10 @@
 
 - `FlakyServer`: a real HTTP/1.1 server on 127.0.0.1 (a context manager, a free port,
   a thread per connection) that answers each path from a script of steps: `Reply`,
-  `SlowBody`, `Reset`, `Truncated`, `Garbage` and `Hang`. It records every request it
-  receives (`ReceivedRequest`) and counts TCP connections. Use it to test retries
-  against the failures real networks produce.
+  `SlowBody`, `Trickle`, `Reset`, `Truncated`, `Garbage`, `Hang` and `StalledBody`. It
+  records every request it receives (`ReceivedRequest`, with the step it played) and
+  counts TCP connections. Use it to test retries against the failures real networks
+  and odd servers produce.
 - `FakeClock`: a monotonic and a wall clock plus sync and async sleep functions that
   advance them instantly and record each wait. Pass it wherever retrykit takes a
   ``clock`` or a ``sleep``, so backoff schedules run in no time and are exact.
@@ -33,7 +34,9 @@ from retrykit.testing._steps import (
     Reply,
     Reset,
     SlowBody,
+    StalledBody,
     Step,
+    Trickle,
     Truncated,
 )
 
@@ -76,6 +79,8 @@ __all__ = [
     "ScriptedAdapter",
     "ScriptedTransport",
     "SlowBody",
+    "StalledBody",
     "Step",
+    "Trickle",
     "Truncated",
 ]

@@ -23,8 +23,8 @@ class FakeClock:
     def __init__(self, start: float = 0.0, wall_start: float = 1_700_000_000.0) -> None:
         self._lock = threading.Lock()
         self._elapsed = 0.0
-        self._start = float(start)
-        self._wall_start = float(wall_start)
+        self._start = _seconds("start", start)
+        self._wall_start = _seconds("wall_start", wall_start)
         self._sleeps: list[float] = []
 
     def monotonic(self) -> float:
@@ -80,5 +80,16 @@ class FakeClock:
 
     @staticmethod
     def _check(seconds: float) -> None:
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise TypeError(f"cannot wait {seconds!r} seconds: must be a number")
         if not math.isfinite(seconds) or seconds < 0:
             raise ValueError(f"cannot wait {seconds!r} seconds: must be finite and >= 0")
+
+
+def _seconds(parameter: str, value: object) -> float:
+    """Return ``value`` as a float: a finite int or float (not a bool), else raise naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{parameter} must be a number of seconds, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{parameter} must be finite, got {value!r}")
+    return float(value)

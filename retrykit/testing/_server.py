@@ -9,6 +9,8 @@ receives is recorded as a `ReceivedRequest`.
 from __future__ import annotations
 
 import contextlib
+import math
+import select
 import socket
 import struct
 import threading
@@ -27,7 +29,9 @@ from retrykit.testing._steps import (
     Reply,
     Reset,
     SlowBody,
+    StalledBody,
     Step,
+    Trickle,
     Truncated,
 )
 
@@ -38,6 +42,10 @@ if TYPE_CHECKING:
 _MAX_HEAD_BYTES = 64 * 1024
 _JOIN_TIMEOUT = 2.0
 _DEFAULT_STEP = Reply(200, body=b"ok")
+# How often a waiting step looks whether its client has gone.
+_PEER_POLL = 0.05
+# A StalledBody's filler goes out in blocks of this size (one buffer, sent again and again).
+_FILLER = b"x" * (64 * 1024)
 
 
 class _ConnectionClosedError(Exception):
@@ -138,14 +146,27 @@ def _read_body(reader: _Reader, head: _Head) -> tuple[bytes, bool]:
     return reader.read_exact(count), False
 
 
-def _status_line(status: int) -> bytes:
+def _status_line(status: int, version: str = "HTTP/1.1") -> bytes:
     reason = reason_phrase(status) or "Unknown"
-    return f"HTTP/1.1 {status} {reason}\r\n".encode("latin-1")
+    return f"{version} {status} {reason}\r\n".encode("latin-1")
 
 
-def _head_bytes(status: int, headers: Iterable[tuple[str, str]]) -> bytes:
+def _head_bytes(
+    status: int, headers: Iterable[tuple[str, str]], version: str = "HTTP/1.1"
+) -> bytes:
     lines = b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in headers)
-    return _status_line(status) + lines + b"\r\n"
+    return _status_line(status, version) + lines + b"\r\n"
+
+
+def _peer_gone(sock: socket.socket) -> bool:
+    """Return True if the client closed or reset the connection (its data is left unread)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 def _has_header(headers: HeaderPairs, name: str) -> bool:
@@ -166,7 +187,11 @@ class FlakyServer:
     """
 
     def __init__(self, *, read_timeout: float = 5.0) -> None:
-        self._read_timeout = read_timeout
+        if isinstance(read_timeout, bool) or not isinstance(read_timeout, (int, float)):
+            raise TypeError(f"read_timeout must be a number of seconds, got {read_timeout!r}")
+        if not math.isfinite(read_timeout) or read_timeout <= 0:
+            raise ValueError(f"read_timeout must be finite and > 0, got {read_timeout!r}")
+        self._read_timeout = float(read_timeout)
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._scripts: dict[str, tuple[Step, ...]] = {}
@@ -284,6 +309,12 @@ class FlakyServer:
         with self._lock:
             return self._connections_opened
 
+    @property
+    def connections_open(self) -> int:
+        """How many TCP connections are open now (a client's closed ones leave at once)."""
+        with self._lock:
+            return len(self._open)
+
     def reset(self) -> None:
         """Forget every script and every record (the connection count is kept)."""
         with self._lock:
@@ -354,7 +385,7 @@ class FlakyServer:
                 sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             body, chunked = _read_body(reader, head)
         record = ReceivedRequest(
-            head.method, head.target, head.headers, body, received_at, index, chunked
+            head.method, head.target, head.headers, body, received_at, index, chunked, step
         )
         with self._lock:
             self._received.append(record)
@@ -366,24 +397,76 @@ class FlakyServer:
             sock.sendall(step.data)
             return False
         if isinstance(step, Hang):
-            self._closing.wait(step.seconds)
+            self._wait(sock, step.seconds)
             return False
         if isinstance(step, Truncated):
-            headers = (*step.headers, ("Content-Length", str(step.declared_length)))
-            sock.sendall(_head_bytes(step.status, headers) + step.body)
+            if step.chunked:
+                headers = (*step.headers, ("Transfer-Encoding", "chunked"))
+                cut = f"{step.declared_length:x}\r\n".encode("ascii") + step.body
+            else:
+                headers = (*step.headers, ("Content-Length", str(step.declared_length)))
+                cut = step.body
+            sock.sendall(_head_bytes(step.status, headers) + cut)
+            return False
+        if isinstance(step, Trickle):
+            return self._trickle(sock, head, step)
+        if isinstance(step, StalledBody):
+            self._stall(sock, step)
             return False
         if isinstance(step, SlowBody):
             headers = (*step.headers, ("Content-Length", str(len(step.body))))
             sock.sendall(_head_bytes(step.status, headers) + step.body[: step.immediate_bytes])
-            if self._closing.wait(step.delay):
+            if self._wait(sock, step.delay):
                 return False
             sock.sendall(step.body[step.immediate_bytes :])
             return self._client_keeps_alive(head)
         return self._send_reply(sock, head, step)
 
+    def _wait(self, sock: socket.socket, seconds: float) -> bool:
+        """Wait ``seconds``; return True early when the server closes or the client leaves.
+
+        A client that closes its end (or resets it) during a Hang or a stall would leave
+        this thread waiting for nothing; a real server notices, and so does this one.
+        """
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self._closing.wait(min(left, _PEER_POLL)):
+                return True
+            if _peer_gone(sock):
+                return True
+        return self._closing.is_set()
+
+    def _trickle(self, sock: socket.socket, head: _Head, step: Trickle) -> bool:
+        headers = (*step.headers, ("Content-Length", str(len(step.body))))
+        sock.sendall(_head_bytes(step.status, headers))
+        for index in range(len(step.body)):
+            if self._wait(sock, step.interval):
+                return False
+            sock.sendall(step.body[index : index + 1])
+        return self._client_keeps_alive(head)
+
+    def _stall(self, sock: socket.socket, step: StalledBody) -> None:
+        chunked = step.declared_length is None
+        framing = (
+            ("Transfer-Encoding", "chunked")
+            if chunked
+            else ("Content-Length", str(step.declared_length))
+        )
+        sock.sendall(_head_bytes(step.status, (*step.headers, framing)))
+        left = step.sent
+        while left > 0 and not self._closing.is_set():
+            block = _FILLER[: min(left, len(_FILLER))]
+            left -= len(block)
+            if chunked:
+                block = f"{len(block):x}\r\n".encode("ascii") + block + b"\r\n"
+            sock.sendall(block)
+        self._wait(sock, step.stall)
+
     def _send_reply(self, sock: socket.socket, head: _Head, step: Reply) -> bool:
-        if step.delay and self._closing.wait(step.delay):
+        if step.delay and self._wait(sock, step.delay):
             return False
+        for status in step.interim:
+            sock.sendall(_status_line(status) + b"\r\n")
         no_body = head.method == "HEAD" or step.status in (204, 304) or step.status < 200
         headers = list(step.headers)
         if step.close and not _has_header(step.headers, "connection"):
@@ -400,8 +483,8 @@ class FlakyServer:
             ):
                 headers.append(("Content-Length", str(len(step.body))))
             payload = b"" if no_body else step.body
-        sock.sendall(_head_bytes(step.status, headers) + payload)
-        if step.close:
+        sock.sendall(_head_bytes(step.status, headers, step.version) + payload)
+        if step.close or step.version == "HTTP/1.0":
             return False
         return self._client_keeps_alive(head)
 
