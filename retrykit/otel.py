@@ -136,6 +136,11 @@ class OpenTelemetryMetrics:
         self._servers = BoundedNames(max_endpoints)  # at most one per named endpoint
         self._circuits = BoundedNames(max_endpoints)
         provider = meter_provider or otel_metrics.get_meter_provider()
+        if not callable(getattr(provider, "get_meter", None)):
+            raise TypeError(
+                "meter_provider must be an OpenTelemetry MeterProvider (with get_meter) or "
+                f"None for the global one, got {meter_provider!r}"
+            )
         meter = provider.get_meter("retrykit", retrykit.__version__)
         self._attempts = meter.create_histogram(
             "retrykit.client.attempts",

@@ -37,6 +37,7 @@ method other than the HTTP ones is ``_OTHER``. The dashboards and alerting rules
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 try:
@@ -70,6 +71,8 @@ if TYPE_CHECKING:
 WAIT_BUCKETS: Final = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 """Histogram bucket boundaries (seconds) for waits, up to twice the default longest wait."""
 _REFUSALS: Final = frozenset({Reason.RATE_LIMITED, Reason.THROTTLED})
+# What Prometheus accepts as a metric name (its data model), so as a namespace too.
+_METRIC_NAME: Final = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
 def _status(status: int | None, failure: FailureKind | None) -> str:
@@ -99,6 +102,16 @@ class PrometheusMetrics:
         self._circuits = BoundedNames(max_endpoints)
         if registry is None:
             registry = prometheus_client.REGISTRY
+        elif not callable(getattr(registry, "register", None)):
+            raise TypeError(
+                "registry must be a prometheus_client CollectorRegistry or None for the "
+                f"default one, got {registry!r}"
+            )
+        if not isinstance(namespace, str) or not _METRIC_NAME.fullmatch(namespace):
+            raise (TypeError if not isinstance(namespace, str) else ValueError)(
+                "namespace must be a Prometheus metric name prefix (letters, digits, '_' "
+                f"and ':', not starting with a digit), got {namespace!r}"
+            )
         labels = ("method", "endpoint", "status")
         short = ("method", "endpoint")
         by_reason = ("method", "endpoint", "reason")

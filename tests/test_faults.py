@@ -33,7 +33,7 @@ from retrykit import (
     RetryPolicy,
     RetryScheduled,
 )
-from retrykit._core._bodies import DRAIN_LIMIT
+from retrykit._core._bodies import DRAIN_LIMIT, DRAIN_TIMEOUT
 from retrykit.httpx import HISTORY_EXTENSION, AsyncRetryTransport, RetryTransport
 from retrykit.testing import (
     AsyncScriptedTransport,
@@ -339,19 +339,6 @@ def test_a_retried_503_of_unknown_length_is_read_to_1_mib_then_dropped(
     assert got.elapsed < 2.5
 
 
-_DRAIN_WAITS = (
-    "retrykit/_driver/_loop.py and the adapters: a drain's blocking read waits the whole "
-    "read timeout (or the deadline) for a body that stalls before DRAIN_LIMIT. Fix: give "
-    "the drain its own bound, DRAIN_TIMEOUT (say 0.25 s) in retrykit/_core/_bodies.py; "
-    "the loops pass until=min(call.drain_until(decision), clock() + DRAIN_TIMEOUT) to "
-    "_drain/_drain_async and `chunks(response, timeout)` in both adapters caps each read "
-    "with it (requests: response.raw._connection.sock.settimeout; httpx: the request's "
-    "extensions['timeout']['read'] before iter_raw), a timeout there ending the drain "
-    "as not whole"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=_DRAIN_WAITS)
 @_modes(DEFAULT_MODES)
 def test_a_retried_503_that_stalls_before_1_mib_is_not_waited_out(
     server: FlakyServer, mode: Mode
@@ -372,14 +359,6 @@ REQUEST_ID: Final = "req-envelope-7f3a"
 ENVELOPE: Final = Reply.json(
     {"error": {"code": "overloaded", "message": "Try again.", "request_id": REQUEST_ID}},
     status=503,
-)
-# The final response is handed over unread in these modes, so its envelope is never seen.
-_UNREAD_FINAL = {"requests-stream", "httpx", "asyncio", "trio"}
-_GIVE_UP_LOSES_IT = (
-    "retrykit/_driver/_call.py RetryCall.record: the final attempt, whose body is handed "
-    "over unread, overwrites the request id the drained attempts found with None "
-    "(`self._last_request_id, self._last_error_code = rid, error_code`); keep the last "
-    "one seen instead: assign only when rid or error_code is not None"
 )
 
 
@@ -407,19 +386,8 @@ def test_a_drained_failure_gives_its_request_id_to_events_and_logs(
     assert retry_lines[0].levelno == logging.INFO
 
 
-def _give_up_modes() -> list[Any]:
-    return [
-        pytest.param(
-            mode, id=str(mode), marks=[pytest.mark.xfail(strict=True, reason=_GIVE_UP_LOSES_IT)]
-        )
-        if str(mode) in _UNREAD_FINAL
-        else pytest.param(mode, id=str(mode))
-        for mode in ALL_MODES
-    ]
-
-
 @pytest.mark.parametrize("with_metrics", [False, True], ids=["logging", "metrics-hook"])
-@pytest.mark.parametrize("mode", _give_up_modes())
+@_modes(ALL_MODES)
 def test_the_give_up_line_keeps_the_request_id(
     server: FlakyServer, mode: Mode, with_metrics: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -443,32 +411,33 @@ def test_the_give_up_line_keeps_the_request_id(
 # -- 2d. a body that trickles past the deadline -------------------------------------------------
 
 
-@_modes(ALL_MODES)
-def test_a_trickling_503_never_outlives_its_deadline(server: FlakyServer, mode: Mode) -> None:
-    """6 bytes at 0.3 s each, deadline=0.8: no attempt after it, done by about 0.8 + 0.3 s."""
+@_modes_cutting_drains(ALL_MODES)
+def test_a_trickling_503_is_dropped_and_retried(server: FlakyServer, mode: Mode) -> None:
+    """6 bytes at 0.3 s each: the drain gives up after DRAIN_TIMEOUT and the retry goes."""
     server.script("/slow", [Trickle(503, body=b"abcdef", interval=0.3), Reply(200)])
-    policy = RetryPolicy(deadline=0.8, backoff=Backoff(base=0.01))
+    policy = RetryPolicy(deadline=5.0, backoff=Backoff(base=0.01))
+    got = one(mode, Call(server.url("/slow")), policy=policy)
+    assert got.status == 200
+    assert got.reasons == [Reason.RETRYABLE_STATUS, Reason.SUCCESS]
+    assert server.hits("/slow") == 2
+    # The drain ends DRAIN_TIMEOUT in (each blocking read is cut to it); the margin is
+    # for a loaded 2-core machine. Without the bound the body alone takes 1.8 s.
+    assert got.elapsed < DRAIN_TIMEOUT + 0.5
+
+
+@_modes_cutting_drains(ALL_MODES)
+def test_a_trickling_503_never_outlives_its_deadline(server: FlakyServer, mode: Mode) -> None:
+    """The same 503 with deadline=0.2: no attempt after it, done by about the deadline."""
+    server.script("/slow", [Trickle(503, body=b"abcdef", interval=0.3), Reply(200)])
+    policy = RetryPolicy(deadline=0.2, backoff=Backoff(base=0.01))
     got = one(mode, Call(server.url("/slow")), policy=policy)
     assert isinstance(got.error, retrykit.DeadlineExceededError)
     assert got.reasons == [Reason.DEADLINE]
     assert server.hits("/slow") == 1
-    # The drain ends at the deadline (async) or at the first byte after it (blocking reads);
-    # the margin past one byte interval is for a loaded 2-core machine.
-    assert got.elapsed < 0.8 + 0.3 + 0.4
+    assert got.elapsed < 0.2 + 0.4
 
 
-_FINAL_BODY_UNBOUNDED = (
-    "retrykit/_driver/_loop.py (run, run_async) and both adapters' read: the final body "
-    "read inside the loop is bounded per read by the timeouts, not by the deadline, so a "
-    "body that trickles (every read in time) outlives it. Fix: give Exchange.read an "
-    "`until` (call.started + policy.deadline) and read in chunks, raising the adapter's "
-    "ReadTimeout once clock() passes it (async: anyio.fail_after around the read), which "
-    "the loop records as the deadline stop and raises as DeadlineExceededError"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=_FINAL_BODY_UNBOUNDED)
-@_modes([mode for mode in ALL_MODES if mode.reads_body])
+@_modes_cutting_drains([mode for mode in ALL_MODES if mode.reads_body])
 def test_a_final_body_that_trickles_is_cut_at_the_deadline(server: FlakyServer, mode: Mode) -> None:
     """A 200 whose 8 bytes come 0.2 s apart, deadline=0.5, read in the loop: done by ~0.7 s."""
     server.script("/slow", Trickle(200, body=b"x" * 8, interval=0.2))
@@ -480,15 +449,6 @@ def test_a_final_body_that_trickles_is_cut_at_the_deadline(server: FlakyServer, 
 
 # -- 6. broken exchanges: a GET is retried, a POST is sent once ------------------------------------
 
-
-_CUT_HEAD = (
-    "retrykit/_adapters/_requests.py: http.client takes a head cut off mid-header for a "
-    "complete response (a 200, empty body; urllib3 only logs 'Failed to parse headers'). "
-    "Fix: in _Exchange.send, after HTTPAdapter.send, run "
-    "urllib3.util.response.assert_header_parsing(response.raw._original_response.msg) and "
-    "on HeaderParsingError close the response and raise requests.ConnectionError from it, "
-    "which FAILURES maps to UNKNOWN_OUTCOME"
-)
 
 _BROKEN: Final = (
     ("reset-before-read", Reset(after_read=False), RESET_ERRORS),
@@ -502,9 +462,6 @@ BROKEN = [
         fault,
         errors,
         id=f"{name}-{mode}",
-        marks=[pytest.mark.xfail(strict=True, reason=_CUT_HEAD)]
-        if name == "cut-head" and mode.kind == "requests"
-        else [],
     )
     for name, fault, errors in _BROKEN
     for mode in DEFAULT_MODES

@@ -229,6 +229,12 @@ def _capped_timeouts(request: httpx.Request, time_left: float | None) -> None:
     request.extensions[_TIMEOUT_EXTENSION] = capped
 
 
+def _late_body(request: httpx.Request) -> httpx.ReadTimeout:
+    return httpx.ReadTimeout(
+        "the response body was still coming in at the call's deadline", request=request
+    )
+
+
 def _buffered(response: httpx.Response, raw: bytes) -> httpx.Response:
     """Return an unread copy of ``response`` whose body is ``raw``, held in memory."""
     return httpx.Response(
@@ -367,7 +373,10 @@ class _SyncExchange(_Exchange):
     def send(self, time_left: float | None, attempt: Attempt) -> httpx.Response:
         request = _request_for(self.request, attempt)
         _capped_timeouts(request, time_left)
-        return self.transport.handle_request(request)
+        response = self.transport.handle_request(request)
+        if request is not self.request:
+            response.request = request  # whose timeouts a drain of this response cuts
+        return response
 
     def sleep(self, seconds: float) -> None:
         self._sleep(seconds)
@@ -379,21 +388,37 @@ class _SyncExchange(_Exchange):
     def submit(work: Callable[[], None]) -> None:
         threading.Thread(target=work, name="retrykit-hedge", daemon=True).start()
 
-    def read(self, response: httpx.Response) -> bytes | None:
+    def read(
+        self, response: httpx.Response, until: float | None, clock: Callable[[], float]
+    ) -> bytes | None:
         if not self.read_body:
             return None
         content = _already_read(response)
         if content is not None:
             return content
         try:
-            return b"".join(response.iter_raw())
+            if until is None:
+                return b"".join(response.iter_raw())
+            parts: list[bytes] = []
+            for chunk in response.iter_raw():
+                if parts and clock() >= until:
+                    raise _late_body(self.request)
+                parts.append(chunk)
+            return b"".join(parts)
         finally:
             response.close()
 
-    @staticmethod
-    def chunks(response: httpx.Response) -> Iterator[bytes]:
+    def chunks(self, response: httpx.Response, timeout: float) -> Iterator[bytes]:
         content = _already_read(response)
-        return iter((content,)) if content is not None else response.iter_raw()
+        if content is not None:
+            return iter((content,))
+        # httpcore reads the read timeout from the request's extensions at every read.
+        request = getattr(response, "_request", None) or self.request
+        timeouts = dict(request.extensions.get(_TIMEOUT_EXTENSION) or {})
+        read = timeouts.get("read")
+        timeouts["read"] = timeout if read is None else min(read, timeout)
+        request.extensions[_TIMEOUT_EXTENSION] = timeouts
+        return response.iter_raw()
 
     @staticmethod
     def close(response: httpx.Response) -> None:
@@ -426,14 +451,21 @@ class _AsyncExchange(_Exchange):
         _capped_timeouts(request, time_left)
         return await self.transport.handle_async_request(request)
 
-    async def read(self, response: httpx.Response) -> bytes | None:
+    async def read(
+        self, response: httpx.Response, until: float | None, clock: Callable[[], float]
+    ) -> bytes | None:
         if not self.read_body:
             return None
         content = _already_read(response)
         if content is not None:
             return content
         try:
-            return b"".join([chunk async for chunk in response.aiter_raw()])
+            parts: list[bytes] = []
+            async for chunk in response.aiter_raw():
+                if until is not None and parts and clock() >= until:
+                    raise _late_body(self.request)
+                parts.append(chunk)
+            return b"".join(parts)
         finally:
             await response.aclose()
 

@@ -205,6 +205,63 @@ def _capped_timeout(timeout: Any, time_left: float | None) -> Any:
     return (_cap(timeout, left), _cap(timeout, left))
 
 
+def _read_by(response: Response, until: float | None, clock: Callable[[], float]) -> bytes:
+    """Return the body, read whole; raise `requests.ReadTimeout` still reading at ``until``.
+
+    One network read at a time (urllib3's ``read1``), so that a body trickling in, every
+    read in time, is cut at the deadline all the same.
+    """
+    read1 = getattr(response.raw, "read1", None)
+    if until is None or read1 is None:
+        return response.content
+    parts: list[bytes] = []
+    while chunk := _read1(read1):
+        if parts and clock() >= until:
+            raise requests.ReadTimeout(
+                "the response body was still coming in at the call's deadline",
+                request=response.request,
+                response=response,
+            )
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _read1(read1: Callable[..., bytes]) -> bytes:
+    """Make one read of the body, its errors raised as `Response.iter_content` raises them."""
+    try:
+        return read1(DRAIN_CHUNK, decode_content=True)
+    except urllib3.exceptions.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.ConnectionError(exc) from exc
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+
+
+def _check_head(response: Response) -> None:
+    """Raise `requests.ConnectionError` for a head the server cut off (or left unreadable).
+
+    http.client takes ``HTTP/1.1 200 OK`` and half a header line, then a closed
+    connection, for a whole response with an empty body; urllib3 only logs it. Header
+    lines it could not read are left over in the parsed message's payload: a response
+    that lost them is no answer to rely on, so the loop judges it as a lost connection.
+    """
+    message = getattr(getattr(response.raw, "_original_response", None), "msg", None)
+    get_payload = getattr(message, "get_payload", None)
+    if get_payload is None:
+        return
+    unparsed = get_payload()
+    if unparsed:
+        response.close()
+        raise requests.ConnectionError(
+            f"the response head was cut off or unreadable ({len(unparsed)} characters "
+            "of it could not be read as headers)",
+            request=response.request,
+        )
+
+
 class _Exchange:
     """The steps of one call through `RetryAdapter` (see `retrykit._driver._loop`)."""
 
@@ -236,7 +293,7 @@ class _Exchange:
         # Always streamed here: the loop reads a body only when it knows what is needed.
         inner = self.adapter.inner
         if inner is None:
-            return HTTPAdapter.send(
+            response = HTTPAdapter.send(
                 self.adapter,
                 request,
                 stream=True,
@@ -245,31 +302,40 @@ class _Exchange:
                 cert=options["cert"],
                 proxies=options["proxies"],
             )
-        return inner.send(
-            request,
-            stream=True,
-            timeout=timeout,
-            verify=options["verify"],
-            cert=options["cert"],
-            proxies=options["proxies"],
-        )
+        else:
+            response = inner.send(
+                request,
+                stream=True,
+                timeout=timeout,
+                verify=options["verify"],
+                cert=options["cert"],
+                proxies=options["proxies"],
+            )
+        _check_head(response)
+        return response
 
     @staticmethod
     def head(response: Response) -> tuple[int, Mapping[str, str]]:
         return response.status_code, response.headers
 
-    def read(self, response: Response) -> bytes | None:
+    def read(
+        self, response: Response, until: float | None, clock: Callable[[], float]
+    ) -> bytes | None:
         if self.stream:
             return None
         try:
-            return response.content
+            return _read_by(response, until, clock)
         except BaseException:
             response.close()
             raise
 
     @staticmethod
-    def chunks(response: Response) -> Iterator[bytes]:
+    def chunks(response: Response, timeout: float) -> Iterator[bytes]:
         raw = response.raw
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        if sock is not None:
+            # The pool sets the socket's timeout again before the connection's next use.
+            sock.settimeout(max(timeout, 0.001))
         read = getattr(raw, "read1", None) or raw.read
         while True:
             chunk = read(DRAIN_CHUNK, decode_content=False)
@@ -431,6 +497,13 @@ class RetryAdapter(HTTPAdapter):
                 "multiply retrykit's; give a RetryPolicy as policy= (a urllib3 Retry "
                 "converts with RetryPolicy.from_urllib3)"
             )
+        for name, size in (("pool_connections", pool_connections), ("pool_maxsize", pool_maxsize)):
+            if isinstance(size, bool) or not isinstance(size, int):
+                raise TypeError(f"{name} must be an int, got {size!r}")
+            if size < 1:
+                raise ValueError(f"{name} must be at least 1, got {size!r}")
+        if not isinstance(pool_block, bool):
+            raise TypeError(f"pool_block must be True or False, got {pool_block!r}")
         # max_retries=0 is requests' Retry(0, read=False): urllib3 never repeats a request.
         super().__init__(
             pool_connections=pool_connections,

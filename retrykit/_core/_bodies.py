@@ -14,6 +14,32 @@ much, dropping the connection is cheaper than reading on.
 DRAIN_CHUNK: Final = 64 * 1024
 """The most read in one step of a drain, so the deadline is checked between steps."""
 
+DRAIN_TIMEOUT: Final = 0.25
+"""The longest a drain reads (seconds): a body that stalls is dropped, not waited for.
+
+A new connection costs a handshake, tens of milliseconds; a stalled body could cost the
+whole read timeout, or the deadline.
+"""
+
+
+def drain_end(now: float, deadline_end: float | None, delay: float) -> float:
+    """Return the clock time by which a drain that starts at ``now`` must end.
+
+    At most `DRAIN_TIMEOUT` on, and early enough that the retry's ``delay`` still ends
+    by ``deadline_end`` (the call's deadline as a clock time, None without one).
+    """
+    end = now + DRAIN_TIMEOUT
+    return end if deadline_end is None else min(end, deadline_end - delay)
+
+
+def read_end(started: float, deadline: float | None) -> float | None:
+    """Return the clock time by which the final body must be read (None: no deadline).
+
+    The deadline holds for the whole call, the body it hands over included: a body that
+    trickles in, every read in time, is cut at the deadline.
+    """
+    return None if deadline is None else started + deadline
+
 
 def drain_allowance(content_length: str | None) -> int:
     """Return how many bytes of a discarded response are worth reading: 0 means drop it.

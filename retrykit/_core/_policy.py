@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal, TypeAlias, cast
 
 import attrs
@@ -12,6 +13,7 @@ from attrs.validators import and_, deep_iterable, ge, instance_of, is_callable, 
 from retrykit._core._backoff import Backoff
 from retrykit._core._validators import (
     header_name,
+    method_names,
     non_negative,
     number,
     positive,
@@ -19,7 +21,7 @@ from retrykit._core._validators import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Mapping
 
 DEFAULT_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 DEFAULT_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -60,12 +62,20 @@ class FailureKind(enum.Enum):
 
 
 def _statuses(values: Iterable[int]) -> frozenset[int]:
+    if not isinstance(values, Iterable):
+        raise TypeError(
+            f"'retry_statuses' must be a collection of status codes, such as {{503}}: {values!r}"
+        )
     return frozenset(values)
 
 
 def _methods(values: Iterable[str]) -> frozenset[str]:
-    if isinstance(values, str):
-        raise TypeError("idempotent_methods must be a collection of method names, not a str")
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        kind = "not a str" if isinstance(values, str) else f"not {type(values).__name__}"
+        raise TypeError(
+            "'idempotent_methods' must be a collection of method names, such as {'GET'}, "
+            f"{kind}: {values!r}"
+        )
     # Names that are not str are kept as they are, for the validator to name them.
     return frozenset(method.upper() if isinstance(method, str) else method for method in values)
 
@@ -140,7 +150,7 @@ class RetryPolicy:
     idempotent_methods: frozenset[str] = attrs.field(
         default=DEFAULT_IDEMPOTENT_METHODS,
         converter=_methods,
-        validator=deep_iterable(instance_of(str)),
+        validator=method_names,
     )
     respect_retry_after: bool = attrs.field(default=True, validator=instance_of(bool))
     max_retry_after: float = attrs.field(default=60.0, validator=non_negative)

@@ -10,7 +10,7 @@ refuses it, and the rest is `attrs.validators`.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from attrs.validators import and_, ge, gt, le
 
@@ -52,7 +52,29 @@ fraction = and_(number(), gt(0), le(1))
 """A number in (0, 1]: a failure rate."""
 
 
+_TOKEN_CHARACTERS: Final = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def is_token(value: object) -> bool:
+    """Return True for an RFC 9110 token (section 5.6.2): a header name, a method."""
+    return isinstance(value, str) and bool(value) and _TOKEN_CHARACTERS.issuperset(value)
+
+
 def header_name(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    """Accept a non-empty ASCII header name (no colon)."""
-    if not isinstance(value, str) or not value or not value.isascii() or ":" in value:
-        raise ValueError(f"'{attribute.name}' must be a non-empty ASCII header name: {value!r}")
+    """Accept a header name: an RFC 9110 token (no space, colon, CR, LF or control)."""
+    if not is_token(value):
+        raise ValueError(
+            f"'{attribute.name}' must be a header name (letters, digits and !#$%&'*+-.^_`|~ "
+            f"only): {value!r}"
+        )
+
+
+def method_names(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    """Accept a collection of method names, each an RFC 9110 token."""
+    for method in value:  # type: ignore[attr-defined] # the converter made a frozenset
+        if not isinstance(method, str):
+            raise TypeError(f"'{attribute.name}' must hold method names (str): {method!r}")
+        if not is_token(method):
+            raise ValueError(f"'{attribute.name}' must hold method names (tokens): {method!r}")

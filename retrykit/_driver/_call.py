@@ -19,6 +19,7 @@ import uuid
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Final
 
+from retrykit._core._bodies import drain_end, read_end
 from retrykit._core._breaker import BreakerState, Ticket
 from retrykit._core._decide import (
     Decision,
@@ -774,15 +775,19 @@ class RetryCall:
         assert status is not None  # noqa: S101 - a response was judged
         return self.judge_response(status, headers or {})
 
-    def drain_until(self, decision: Decision) -> float | None:
-        """Return the clock time by which reading a discarded response must end, or None.
+    def drain_until(self, decision: Decision) -> float:
+        """Return the clock time by which reading a discarded response must end.
 
-        The drain must leave the retry's wait inside the deadline.
+        See `retrykit._core._bodies.drain_end`: soon, and leaving the retry's wait inside
+        the deadline.
         """
         deadline = self.policy.deadline
-        if deadline is None:
-            return None
-        return self.started + deadline - decision.delay
+        deadline_end = None if deadline is None else self.started + deadline
+        return drain_end(self.runner.clock(), deadline_end, decision.delay)
+
+    def read_until(self) -> float | None:
+        """Return the clock time by which the final body must be read (None: no deadline)."""
+        return read_end(self.started, self.policy.deadline)
 
     def still_fits(self, decision: Decision) -> bool:
         """Return True if the retry, after its wait, still starts before the deadline."""
@@ -836,13 +841,17 @@ class RetryCall:
         self._last_decision = decision
         rid = error_code = None
         failed_status = status is not None and decision.reason != Reason.SUCCESS
-        if runner.observed(logging.INFO if failed_status else logging.DEBUG):
+        # A failed call's line (WARNING) names its last request id and error code.
+        if runner.observed(logging.WARNING if failed_status else logging.DEBUG):
             if status is not None and headers is not None:
                 rid = request_id(headers)
                 if failed_status and body is not None:
                     info = parse_error(status, headers, body, policy=self.policy)
                     rid, error_code = info.request_id or rid, info.code
-            self._last_request_id, self._last_error_code = rid, error_code
+            # A final answer handed over unread says less than the drained ones before
+            # it: keep what they said.
+            if rid is not None or error_code is not None:
+                self._last_request_id, self._last_error_code = rid, error_code
             if runner.observed(logging.DEBUG):
                 ignored: tuple[str, ...] = ()
                 if failed_status and headers is not None:

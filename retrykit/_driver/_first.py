@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from retrykit._core._bodies import read_end
 from retrykit._core._breaker import NO_CIRCUIT, Ticket
 from retrykit._core._decide import Reason
 from retrykit._driver._call import Attempt
@@ -148,7 +149,7 @@ def call_first(
         response = exchange.send(policy.deadline, FIRST)
         status, answer = exchange.head(response)
         if status < 400 and not (runner.limiter is not None and exchange.speaks_of_limits(answer)):
-            body = exchange.read(response)
+            body = exchange.read(response, read_end(started, policy.deadline), runner.clock)
             return exchange.deliver(
                 response, body, _succeeded(runner, key, ticket, status, started)
             )
@@ -216,7 +217,7 @@ async def call_first_async(
         response = await exchange.send(policy.deadline, FIRST)
         status, answer = exchange.head(response)
         if status < 400 and not (runner.limiter is not None and exchange.speaks_of_limits(answer)):
-            body = await exchange.read(response)
+            body = await exchange.read(response, read_end(started, policy.deadline), runner.clock)
             return exchange.deliver(
                 response, body, _succeeded(runner, key, ticket, status, started)
             )

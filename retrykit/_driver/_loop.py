@@ -86,12 +86,20 @@ class SyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
         """
         ...  # pragma: no cover - a protocol
 
-    def read(self, response: ResponseT) -> bytes | None:
-        """Read the final response's body when this mode reads bodies (else None)."""
+    def read(
+        self, response: ResponseT, until: float | None, clock: Callable[[], float]
+    ) -> bytes | None:
+        """Read the final response's body when this mode reads bodies (else None).
+
+        Raises the client's read timeout once ``clock()`` passes ``until`` (None: never).
+        """
         ...  # pragma: no cover - a protocol
 
-    def chunks(self, response: ResponseT) -> Iterator[bytes]:
-        """Yield a discarded response's raw body, one network read at a time."""
+    def chunks(self, response: ResponseT, timeout: float) -> Iterator[bytes]:
+        """Yield a discarded response's raw body, one network read at a time.
+
+        No read waits longer than ``timeout`` seconds (the drain's time left).
+        """
         ...  # pragma: no cover - a protocol
 
     def close(self, response: ResponseT) -> None:
@@ -118,8 +126,13 @@ class AsyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
         """Send ``attempt`` (to its origin), timeouts cut to ``time_left``; return it unread."""
         ...  # pragma: no cover - a protocol
 
-    async def read(self, response: ResponseT) -> bytes | None:
-        """Read the final response's body when this mode reads bodies (else None)."""
+    async def read(
+        self, response: ResponseT, until: float | None, clock: Callable[[], float]
+    ) -> bytes | None:
+        """Read the final response's body when this mode reads bodies (else None).
+
+        Raises the client's read timeout once ``clock()`` passes ``until`` (None: never).
+        """
         ...  # pragma: no cover - a protocol
 
     def chunks(self, response: ResponseT) -> AsyncIterator[bytes]:
@@ -230,7 +243,7 @@ def _respond(
             call.record(decision, status=status, headers=headers, attempt=attempt)
             raise exchange.applied(call.finish(), response)
         try:
-            body = exchange.read(response)
+            body = exchange.read(response, call.read_until(), call.runner.clock)
         except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless retried
             return None, _judge_exception(call, exchange, exc, attempt), None
         decision = call.recheck(
@@ -244,8 +257,10 @@ def _respond(
         exchange.close(response)
     else:
         allowance = drain_allowance(get_header(headers, "content-length"))
+        clock = call.runner.clock
         until = call.drain_until(decision)
-        body, whole = _drain(exchange.chunks(response), allowance, until, call.runner.clock)
+        chunks = exchange.chunks(response, max(0.0, until - clock()))
+        body, whole = _drain(chunks, allowance, until, clock)
         exchange.close(response)
     if not call.still_fits(decision):
         final = _deadline_stop(
@@ -440,7 +455,7 @@ async def _respond_async(
             call.record(decision, status=status, headers=headers, attempt=attempt)
             raise exchange.applied(call.finish(), response)
         try:
-            body = await exchange.read(response)
+            body = await exchange.read(response, call.read_until(), call.runner.clock)
         except BaseException as exc:  # noqa: BLE001 - judged by the adapter's table, re-raised unless retried
             return None, _judge_exception(call, exchange, exc, attempt), None
         decision = call.recheck(
@@ -455,9 +470,8 @@ async def _respond_async(
     else:
         allowance = drain_allowance(get_header(headers, "content-length"))
         until = call.drain_until(decision)
-        body, whole = await _drain_async(
-            exchange.chunks(response), allowance, until, call.runner.clock
-        )
+        chunks = exchange.chunks(response)
+        body, whole = await _drain_async(chunks, allowance, until, call.runner.clock)
         await exchange.close(response)
     if not call.still_fits(decision):
         final = _deadline_stop(
@@ -714,7 +728,7 @@ def _deadline_stop(
 
 
 def _drain(
-    chunks: Iterator[bytes], allowance: int, until: float | None, clock: Callable[[], float]
+    chunks: Iterator[bytes], allowance: int, until: float, clock: Callable[[], float]
 ) -> tuple[bytes, bool]:
     """Read a discarded body: return what was read and whether that was all of it.
 
@@ -729,7 +743,7 @@ def _drain(
         for chunk in chunks:
             parts.append(chunk)
             size += len(chunk)
-            if size > allowance or (until is not None and clock() >= until):
+            if size > allowance or clock() >= until:
                 return b"".join(parts), False
     except Exception:  # noqa: BLE001 - a broken body: the close drops the connection
         return b"".join(parts), False
@@ -737,7 +751,7 @@ def _drain(
 
 
 async def _drain_async(
-    chunks: AsyncIterator[bytes], allowance: int, until: float | None, clock: Callable[[], float]
+    chunks: AsyncIterator[bytes], allowance: int, until: float, clock: Callable[[], float]
 ) -> tuple[bytes, bool]:
     """Read a discarded body, as `_drain` does; a read blocked past ``until`` is cancelled."""
     parts: list[bytes] = []
@@ -745,12 +759,12 @@ async def _drain_async(
         return b"", False
     size = 0
     whole = False
-    with anyio.move_on_after(None if until is None else max(0.0, until - clock())):
+    with anyio.move_on_after(max(0.0, until - clock())):
         try:
             async for chunk in chunks:
                 parts.append(chunk)
                 size += len(chunk)
-                if size > allowance or (until is not None and clock() >= until):
+                if size > allowance or clock() >= until:
                     break
             else:
                 whole = True

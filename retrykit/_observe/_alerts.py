@@ -18,10 +18,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 import attrs
-from attrs.validators import and_, ge, optional
+from attrs.validators import and_, ge, is_callable, optional
 
 from retrykit._core._status import StatusFamily, family_of, is_server_error
-from retrykit._core._validators import number, positive, positive_int
+from retrykit._core._validators import fraction, non_negative, number, positive, positive_int
 from retrykit._observe._events import AttemptFinished, CallFinished
 
 if TYPE_CHECKING:
@@ -38,6 +38,9 @@ FALLBACK_SUSTAINED: Final = "fallback_sustained"
 _REFUSED = frozenset({StatusFamily.AUTH, StatusFamily.POLICY})
 # A trend needs two windows at least; None turns the rule off.
 _trend_windows: Validator = optional(and_(number(whole=True), ge(2)))
+_threshold: Validator = optional(positive_int)  # None turns the rule off
+_share: Validator = optional(fraction)
+_count: Validator = and_(number(whole=True), ge(0))
 
 # Sliding windows are kept as this many slots, so "the last 60 s" means the last 54 to
 # 60 s: a fixed amount of memory whatever the traffic.
@@ -175,22 +178,24 @@ class AlertRules:
     exception from it propagates to the caller of the hook.
     """
 
-    on_alert: Callable[[Alert], None]
-    clock: Callable[[], float] = attrs.field(default=time.monotonic, kw_only=True)
-    auth_threshold: int | None = attrs.field(default=5, kw_only=True)
+    on_alert: Callable[[Alert], None] = attrs.field(validator=is_callable())
+    clock: Callable[[], float] = attrs.field(
+        default=time.monotonic, kw_only=True, validator=is_callable()
+    )
+    auth_threshold: int | None = attrs.field(default=5, kw_only=True, validator=_threshold)
     auth_window: float = attrs.field(default=60.0, kw_only=True, validator=positive)
-    auth_rise_factor: float = attrs.field(default=3.0, kw_only=True)
+    auth_rise_factor: float = attrs.field(default=3.0, kw_only=True, validator=non_negative)
     auth_baseline_windows: int = attrs.field(default=10, kw_only=True, validator=positive_int)
     rate_limit_windows: int | None = attrs.field(default=3, kw_only=True, validator=_trend_windows)
     rate_limit_window: float = attrs.field(default=60.0, kw_only=True, validator=positive)
-    rate_limit_min_count: int = attrs.field(default=10, kw_only=True)
-    unavailable_threshold: int | None = attrs.field(default=10, kw_only=True)
+    rate_limit_min_count: int = attrs.field(default=10, kw_only=True, validator=_count)
+    unavailable_threshold: int | None = attrs.field(default=10, kw_only=True, validator=_threshold)
     unavailable_window: float = attrs.field(default=60.0, kw_only=True, validator=positive)
-    server_error_ratio: float | None = attrs.field(default=0.10, kw_only=True)
-    server_error_min_requests: int = attrs.field(default=100, kw_only=True)
+    server_error_ratio: float | None = attrs.field(default=0.10, kw_only=True, validator=_share)
+    server_error_min_requests: int = attrs.field(default=100, kw_only=True, validator=_count)
     server_error_window: float = attrs.field(default=300.0, kw_only=True, validator=positive)
-    fallback_share: float | None = attrs.field(default=0.5, kw_only=True)
-    fallback_min_calls: int = attrs.field(default=20, kw_only=True)
+    fallback_share: float | None = attrs.field(default=0.5, kw_only=True, validator=_share)
+    fallback_min_calls: int = attrs.field(default=20, kw_only=True, validator=_count)
     fallback_window: float = attrs.field(default=300.0, kw_only=True, validator=positive)
     max_endpoints: int = attrs.field(default=1000, kw_only=True, validator=positive_int)
     _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
