@@ -32,7 +32,9 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 import retrykit._errors
+from retrykit._adapters._headers import HttpxHeaders
 from retrykit._core._endpoint import route_endpoint
+from retrykit._core._origin import origin_key
 from retrykit._core._policy import FailureKind, RetryPolicy
 from retrykit._core._ratelimit import mentions_rate_limit
 from retrykit._driver._endings import ErrorClasses, applied_error, rejection_error
@@ -84,6 +86,7 @@ HISTORY_EXTENSION: Final = "retry_history"
 """``response.extensions`` key of the final response's `RetryHistory`."""
 
 _TIMEOUT_EXTENSION: Final = "timeout"
+_ORIGINS_REMEMBERED: Final = 4096
 _TIMEOUT_PARTS: Final = ("connect", "read", "write", "pool")
 
 
@@ -157,12 +160,36 @@ def failure_kind(exc: BaseException) -> FailureKind | None:
 class _Settings:
     """What both transports hold: the driver, and the defaults a request may override."""
 
-    __slots__ = ("read_body", "runner", "single_attempt")
+    __slots__ = ("_origins", "read_body", "runner", "single_attempt")
 
     def __init__(self, runner: RetryRunner, read_body: object) -> None:
         self.runner = runner
         self.read_body = _check_read_body(read_body)
         self.single_attempt = attrs.evolve(runner.policy, max_attempts=1)
+        # Origin keys by the parts of a URL they depend on, when keys are origin keys.
+        self._origins: dict[tuple[object, ...], str] | None = (
+            {} if runner.keyed and runner.key_func is origin_key else None
+        )
+
+    def origin(self, url: httpx.URL) -> str | None:
+        """Return ``origin_key(str(url))`` from a memory of the URL's origin parts, or None.
+
+        None when keys are not origin keys (a custom ``key_func``), or none is needed.
+        Making the URL's text costs more than the rest of a call's bookkeeping.
+        """
+        origins = self._origins
+        if origins is None:
+            return None
+        try:
+            parts = url._uri_reference[:4]  # (scheme, userinfo, host, port)
+        except AttributeError:  # pragma: no cover - an httpx without it
+            return None
+        key = origins.get(parts)
+        if key is None:
+            if len(origins) >= _ORIGINS_REMEMBERED:
+                origins.clear()
+            key = origins[parts] = origin_key(str(url))
+        return key
 
     def options(self, request: httpx.Request) -> tuple[RetryPolicy, bool, str | None]:
         """Return the policy, the read-body switch and the endpoint name of ``request``.
@@ -218,9 +245,12 @@ def _capped_timeouts(request: httpx.Request, time_left: float | None) -> None:
     if time_left is None:
         return
     current = request.extensions.get(_TIMEOUT_EXTENSION) or {}
-    values = current.values()
-    if len(current) == len(_TIMEOUT_PARTS) and None not in values and max(values) <= time_left:
-        return  # every timeout already ends before the deadline: nothing to cut
+    if len(current) == len(_TIMEOUT_PARTS):
+        try:
+            if max(current.values()) <= time_left:
+                return  # every timeout already ends before the deadline: nothing to cut
+        except TypeError:
+            pass  # one of them is None: no timeout, so the deadline's is needed
     left = max(time_left, 0.001)
     capped = {}
     for part in _TIMEOUT_PARTS:
@@ -314,7 +344,7 @@ class _Exchange:
 
     @staticmethod
     def head(response: httpx.Response) -> tuple[int, Mapping[str, str]]:
-        return response.status_code, response.headers
+        return response.status_code, HttpxHeaders(response.headers)
 
     @staticmethod
     def failure_kind(exc: BaseException) -> FailureKind | None:
@@ -348,10 +378,8 @@ class _Exchange:
 
     @staticmethod
     def speaks_of_limits(headers: Mapping[str, str]) -> bool:
-        # httpx keeps each header's lower-case name beside it: read those, once.
-        names = getattr(headers, "_list", None)
-        if names is not None:
-            return mentions_rate_limit(name for _, name, _ in names)
+        if isinstance(headers, HttpxHeaders):
+            return mentions_rate_limit(headers.names())
         return mentions_rate_limit(name.lower() for name in headers)
 
 
@@ -593,12 +621,13 @@ class RetryTransport(httpx.BaseTransport):
             runner,
             _SyncExchange(request, read_body, runner.reconcile, self._transport, self._sleep),
             request.method,
-            str(request.url),
-            request.headers,
+            request.url,
+            HttpxHeaders(request.headers),
             policy=policy,
             # Bytes content (content=, json=, data=) replays exactly; an iterator is spent.
             replayable=isinstance(request.stream, httpx.ByteStream),
             endpoint=endpoint,
+            key=settings.origin(request.url),
         )
 
     def close(self) -> None:
@@ -676,11 +705,12 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             runner,
             _AsyncExchange(request, read_body, runner.reconcile, self._transport, self._sleep),
             request.method,
-            str(request.url),
-            request.headers,
+            request.url,
+            HttpxHeaders(request.headers),
             policy=policy,
             replayable=isinstance(request.stream, httpx.ByteStream),
             endpoint=endpoint,
+            key=settings.origin(request.url),
         )
 
     async def aclose(self) -> None:

@@ -28,6 +28,7 @@ from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, BaseAdapter, 
 from urllib3.exceptions import NewConnectionError
 
 import retrykit._errors
+from retrykit._adapters._headers import RequestsHeaders
 from retrykit._core._bodies import DRAIN_CHUNK
 from retrykit._core._policy import FailureKind, RetryPolicy
 from retrykit._core._ratelimit import mentions_rate_limit
@@ -316,7 +317,7 @@ class _Exchange:
 
     @staticmethod
     def head(response: Response) -> tuple[int, Mapping[str, str]]:
-        return response.status_code, response.headers
+        return response.status_code, RequestsHeaders(response.headers)
 
     def read(
         self, response: Response, until: float | None, clock: Callable[[], float]
@@ -375,10 +376,8 @@ class _Exchange:
 
     @staticmethod
     def speaks_of_limits(headers: Mapping[str, str]) -> bool:
-        # A CaseInsensitiveDict keeps each name's lower-case form as its key.
-        store = getattr(headers, "_store", None)
-        if store is not None:
-            return mentions_rate_limit(store)
+        if isinstance(headers, RequestsHeaders):
+            return mentions_rate_limit(headers.names())
         return mentions_rate_limit(name.lower() for name in headers)
 
     def rewind(self) -> None:
@@ -612,7 +611,7 @@ class RetryAdapter(HTTPAdapter):
             _Exchange(self, request, stream, options, rewind_to),
             request.method or "GET",
             request.url or "",
-            request.headers,
+            RequestsHeaders(request.headers),
             policy=runner.policy,
             replayable=replayable,
         )

@@ -66,6 +66,21 @@ class WindowCounts:
             self._firsts[slot] += first
             self._seconds[slot] += second
 
+    def add_first_if_current(self, now: float) -> bool:
+        """Count one ``first`` event at ``now`` if its bucket is current; else count nothing.
+
+        Returns whether it counted. Safe without the holder's lock: two threads may both
+        read the count before either writes it, and one event is lost (an under-count,
+        the safe direction for a budget); the bucket cannot be re-used for a later time
+        in between unless a thread stalls for ``0.9 * span`` seconds between two lines.
+        """
+        epoch = math.floor(now / self._width)
+        slot = epoch % WINDOW_BUCKETS
+        if self._epochs[slot] != epoch:
+            return False
+        self._firsts[slot] += 1
+        return True
+
     def sums(self, now: float) -> tuple[int, int]:
         """Return both counts over the buckets still inside the window at ``now``."""
         current = math.floor(now / self._width)
@@ -115,6 +130,15 @@ class BudgetLedger:
     def deposit(self, now: float) -> None:
         """Count one request at ``now``: it earns ``ratio`` of a retry for ``ttl`` seconds."""
         self._counts.add(now, 1, 0)
+
+    def deposit_if_current(self, now: float) -> bool:
+        """Count one request without the holder's lock when it can (see `WindowCounts`).
+
+        Returns False, counting nothing, when the request's bucket must first be started:
+        the holder then deposits under its lock. A lost deposit only lowers the balance,
+        so the budget's bound (``reserve + ratio * requests`` retries per ``ttl``) holds.
+        """
+        return self._counts.add_first_if_current(now)
 
     def balance(self, now: float) -> float:
         """Return reserve + ratio * deposits - withdrawals; negative after deposits expire."""

@@ -69,9 +69,11 @@ def request_id(headers: Mapping[str, str]) -> str | None:
     headers object that cannot be read gives None.
     """
     for name in REQUEST_ID_HEADERS:
-        cleaned = clean(read_header(headers, name) or "", MAX_REQUEST_ID)
-        if cleaned:
-            return cleaned
+        value = read_header(headers, name)
+        if value:
+            cleaned = clean(value, MAX_REQUEST_ID)
+            if cleaned:
+                return cleaned
     return None
 
 

@@ -143,7 +143,10 @@ RATE_LIMIT_HEADERS: Final = frozenset(
 )
 """The headers by which a server speaks of its rate limit on a successful answer (lower case)."""
 
-_RATE_LIMIT_HEADER_BYTES: Final = frozenset(name.encode("ascii") for name in RATE_LIMIT_HEADERS)
+# Both spellings, so a client's lower-case names are looked up as they come.
+_RATE_LIMIT_NAMES: Final[frozenset[str | bytes]] = RATE_LIMIT_HEADERS | frozenset(
+    name.encode("ascii") for name in RATE_LIMIT_HEADERS
+)
 
 
 def mentions_rate_limit(names: Iterable[str | bytes]) -> bool:
@@ -152,7 +155,7 @@ def mentions_rate_limit(names: Iterable[str | bytes]) -> bool:
     A successful answer with none of them tells the limiter nothing, so it need not be
     read at all.
     """
-    return any(name in RATE_LIMIT_HEADERS or name in _RATE_LIMIT_HEADER_BYTES for name in names)
+    return not _RATE_LIMIT_NAMES.isdisjoint(names)
 
 
 def read_server_limit(status: int, headers: Mapping[str, str], *, now: float) -> ServerLimit:

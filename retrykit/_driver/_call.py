@@ -107,6 +107,10 @@ class _Latencies:
         return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
+ENDPOINTS_REMEMBERED: Final = 4096
+"""How many endpoint names a runner remembers by method and URL."""
+
+
 class RetryRunner:
     """An adapter's retry settings, shared by every call and every thread that uses it."""
 
@@ -143,13 +147,14 @@ class RetryRunner:
         self.reconcile = reconcile
         self.tracer = tracer
         self.latencies = _Latencies()
+        # Endpoint names by method and URL: a client calls few URLs over and over.
+        self._endpoints: dict[tuple[str, str], str] = {}
         # Whether a call needs its origin's key at all (per-origin state is kept).
         self.keyed = breaker is not None or limiter is not None or throttle is not None
-        # Whether a call may take the short first attempt of `retrykit._driver._loop`:
-        # nothing configured that must see a successful first attempt.
+        # Whether a call may take the short first attempt of `retrykit._driver._first`:
+        # nothing configured that must see a successful first attempt but its events.
         self.plain = (
-            not self.hooks
-            and tracer is None
+            tracer is None
             and throttle is None
             and not self.fallbacks
             and policy.hedge_after is None
@@ -185,6 +190,21 @@ class RetryRunner:
             started=started,
             endpoint=endpoint,
         )
+
+    def endpoint(self, method: str, url: str) -> str:
+        """Return the endpoint name of ``method`` on ``url``, remembered for the next call.
+
+        At most `ENDPOINTS_REMEMBERED` are kept; past that, the memory starts afresh
+        (URLs with ids in them would otherwise fill it).
+        """
+        key = (method, url)
+        name = self._endpoints.get(key)
+        if name is None:
+            name = self.endpoint_func(method, url)
+            if len(self._endpoints) >= ENDPOINTS_REMEMBERED:
+                self._endpoints.clear()
+            self._endpoints[key] = name
+        return name
 
     def emit(self, event: Event) -> None:
         """Log an event and pass it to every hook; a hook that raises is logged and skipped."""
@@ -367,7 +387,7 @@ class RetryCall:
     def endpoint(self) -> str:
         """The endpoint template of this call, computed once and only when needed."""
         if self._endpoint is None:
-            self._endpoint = self.runner.endpoint_func(self.method, self.url)
+            self._endpoint = self.runner.endpoint(self.method, self.url)
         return self._endpoint
 
     @property

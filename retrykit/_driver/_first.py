@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from retrykit._core._bodies import read_end
 from retrykit._core._breaker import NO_CIRCUIT, Ticket
 from retrykit._core._decide import Reason
+from retrykit._core._headers import request_id
 from retrykit._driver._call import Attempt
-from retrykit._driver._history import AttemptRecord, RetryHistory
+from retrykit._driver._history import RetryHistory, one_success
 from retrykit._driver._loop import run, run_async
 from retrykit._errors import CircuitOpenError
-from retrykit._observe._logging import logger
+from retrykit._fingerprint import key_fingerprint
+from retrykit._observe._events import AttemptFinished, CallFinished
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -47,7 +49,6 @@ def _short_way(runner: RetryRunner, policy: RetryPolicy, method: str) -> bool:
         runner.plain
         and policy is runner.policy
         and not (policy.auto_idempotency_key and method not in policy.idempotent_methods)
-        and not logger.isEnabledFor(logging.DEBUG)
     )
 
 
@@ -76,15 +77,37 @@ def _succeeded(
     """Record the success with the circuit; return the one-attempt history."""
     if runner.breaker is not None:
         runner.breaker.record_success(key, ticket)
-    duration = runner.clock() - started
-    record = AttemptRecord(1, status, None, 0.0, duration, _SUCCESS)
-    return RetryHistory((record,), _SUCCESS, duration)
+    return one_success(status, runner.clock() - started)
+
+
+def _tell_success(
+    runner: RetryRunner,
+    request: tuple[str, object, Mapping[str, str], str | None],
+    answer: tuple[int, Mapping[str, str]],
+    history: RetryHistory,
+) -> None:
+    """Emit the events of a first attempt that succeeded, as the general loop would.
+
+    ``request`` is the call's method, URL, headers and endpoint name (None: from the
+    URL), ``answer`` the response's status and headers.
+    """
+    method, url, headers, endpoint = request
+    method = method.upper()
+    endpoint = endpoint or runner.endpoint(method, str(url))
+    fingerprint = key_fingerprint(headers)
+    status = answer[0]
+    rid = request_id(answer[1])
+    duration = history.total_time
+    runner.emit(AttemptFinished(method, endpoint, 1, status, None, duration, rid, fingerprint))
+    runner.emit(
+        CallFinished(method, endpoint, True, _SUCCESS, 1, duration, status, None, rid, fingerprint)
+    )
 
 
 def _call(
     runner: RetryRunner,
     method: str,
-    url: str,
+    url: object,
     headers: Mapping[str, str],
     *,
     policy: RetryPolicy,
@@ -95,7 +118,7 @@ def _call(
 ) -> RetryCall:
     return runner.start(
         method,
-        url,
+        str(url),
         headers,
         policy=policy,
         replayable=replayable,
@@ -109,14 +132,19 @@ def call_first(
     runner: RetryRunner,
     exchange: SyncExchange[ResponseT],
     method: str,
-    url: str,
+    url: object,
     headers: Mapping[str, str],
     *,
     policy: RetryPolicy,
     replayable: bool,
     endpoint: str | None = None,
+    key: str | None = None,
 ) -> ResponseT:
-    """Make a call: the short way while it succeeds, the general loop from the first doubt."""
+    """Make a call: the short way while it succeeds, the general loop from the first doubt.
+
+    ``url`` is the request's URL, or an object whose ``str()`` is (made only when needed);
+    ``key`` its ``key_func`` key when the adapter knows it already.
+    """
     if not _short_way(runner, policy, method):
         call = _call(
             runner, method, url, headers, policy=policy, replayable=replayable, endpoint=endpoint
@@ -127,7 +155,10 @@ def call_first(
     started = runner.clock()
     if runner.budget is not None:
         runner.budget.deposit()
-    key = runner.key_func(url) if runner.keyed else ""
+    if not runner.keyed:
+        key = ""
+    elif key is None:
+        key = runner.key_func(str(url))
     ticket, go = _admit(runner, key)
     if ticket is None or not go:
         call = _call(
@@ -150,9 +181,10 @@ def call_first(
         status, answer = exchange.head(response)
         if status < 400 and not (runner.limiter is not None and exchange.speaks_of_limits(answer)):
             body = exchange.read(response, read_end(started, policy.deadline), runner.clock)
-            return exchange.deliver(
-                response, body, _succeeded(runner, key, ticket, status, started)
-            )
+            history = _succeeded(runner, key, ticket, status, started)
+            if runner.observed(logging.DEBUG):
+                _tell_success(runner, (method, url, headers, endpoint), (status, answer), history)
+            return exchange.deliver(response, body, history)
     except BaseException as exc:  # noqa: BLE001 - the general loop judges it
         error: BaseException | None = exc
         response = None
@@ -177,12 +209,13 @@ async def call_first_async(
     runner: RetryRunner,
     exchange: AsyncExchange[ResponseT],
     method: str,
-    url: str,
+    url: object,
     headers: Mapping[str, str],
     *,
     policy: RetryPolicy,
     replayable: bool,
     endpoint: str | None = None,
+    key: str | None = None,
 ) -> ResponseT:
     """Make a call as `call_first` does, for an async client."""
     if not _short_way(runner, policy, method):
@@ -195,7 +228,10 @@ async def call_first_async(
     started = runner.clock()
     if runner.budget is not None:
         runner.budget.deposit()
-    key = runner.key_func(url) if runner.keyed else ""
+    if not runner.keyed:
+        key = ""
+    elif key is None:
+        key = runner.key_func(str(url))
     ticket, go = _admit(runner, key)
     if ticket is None or not go:
         call = _call(
@@ -218,9 +254,10 @@ async def call_first_async(
         status, answer = exchange.head(response)
         if status < 400 and not (runner.limiter is not None and exchange.speaks_of_limits(answer)):
             body = await exchange.read(response, read_end(started, policy.deadline), runner.clock)
-            return exchange.deliver(
-                response, body, _succeeded(runner, key, ticket, status, started)
-            )
+            history = _succeeded(runner, key, ticket, status, started)
+            if runner.observed(logging.DEBUG):
+                _tell_success(runner, (method, url, headers, endpoint), (status, answer), history)
+            return exchange.deliver(response, body, history)
     except BaseException as exc:  # noqa: BLE001 - the general loop judges it
         error: BaseException | None = exc
         response = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from retrykit._core._decide import Reason
 from retrykit._core._policy import FailureKind
@@ -70,3 +70,18 @@ def attach_history(target: Any, history: RetryHistory) -> None:
     # Only slotted third-party objects refuse a new attribute; they go without a history.
     with contextlib.suppress(AttributeError):
         target.retry_history = history
+
+
+_new: Final = tuple.__new__
+_SUCCESS: Final = Reason.SUCCESS
+
+
+def one_success(status: int, duration: float) -> RetryHistory:
+    """Return the history of a call whose first attempt succeeded, ``duration`` long.
+
+    The same as ``RetryHistory((AttemptRecord(1, status, None, 0.0, duration,
+    Reason.SUCCESS),), Reason.SUCCESS, duration)``, built for the happy path at half the
+    cost of the named tuples' keyword constructors.
+    """
+    record = _new(AttemptRecord, (1, status, None, 0.0, duration, _SUCCESS, None, None, False))
+    return _new(RetryHistory, ((record,), _SUCCESS, duration))

@@ -123,8 +123,10 @@ class RetryBudget:
     def deposit(self) -> None:
         """Count one request (not a retry): it earns ``ratio`` of a retry for ``ttl``."""
         if self._link is None:
-            with self._lock:
-                self._ledger.deposit(self._clock())
+            now = self._clock()
+            if not self._ledger.deposit_if_current(now):
+                with self._lock:
+                    self._ledger.deposit(self._clock())
             return
         with self._lock:
             self._ratio_ledger.deposit(self._clock())

@@ -1,0 +1,98 @@
+"""Header views the driver reads many names from: one pass, then a dict lookup per name.
+
+The core reads a response's headers by lower-case name, a dozen times for a call that
+someone observes (request ids, rate-limit fields, Retry-After, a credential's
+fingerprint). httpx's `Headers.get` scans and decodes every header on each lookup, and
+requests' `CaseInsensitiveDict.get` raises and catches a KeyError for each name it
+lacks; these views answer from a dict instead. Both are read-only `Mapping`s whose
+lookups are case-insensitive, as the clients' own are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+
+class HttpxHeaders(Mapping[str, str]):
+    """A view of an ``httpx.Headers``: indexed by lower-case name on the first lookup.
+
+    Repeated headers are joined with ``", "``, as ``httpx.Headers.get`` joins them.
+    """
+
+    __slots__ = ("_headers", "_index")
+
+    def __init__(self, headers: Any) -> None:
+        self._headers = headers
+        self._index: dict[str, str] | None = None
+
+    def _built(self) -> dict[str, str]:
+        index = self._index
+        if index is None:
+            index = {}
+            for name, value in self._headers.multi_items():
+                known = index.get(name)
+                index[name] = value if known is None else f"{known}, {value}"
+            self._index = index
+        return index
+
+    def names(self) -> list[bytes] | list[str]:
+        """Return each header's lower-case name (bytes or str), without building the index."""
+        pairs = getattr(self._headers, "_list", None)  # httpx keeps (raw, lower, value)
+        if pairs is None:
+            return [name.lower() for name in self._headers]
+        return [name for _, name, _ in pairs]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._built().get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return self._built()[key.lower()]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._built()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._headers!r})"
+
+
+class RequestsHeaders(Mapping[str, str]):
+    """A view of a requests ``CaseInsensitiveDict``: its own lower-case store, read directly."""
+
+    __slots__ = ("_headers", "_store")
+
+    def __init__(self, headers: Any) -> None:
+        self._headers = headers
+        store = getattr(headers, "_store", None)
+        if not isinstance(store, dict):
+            store = {str(name).lower(): (name, value) for name, value in headers.items()}
+        self._store: dict[str, tuple[str, str]] = store
+
+    def names(self) -> Iterator[str]:
+        """Yield each header's lower-case name."""
+        return iter(self._store)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        item = self._store.get(key.lower())
+        return default if item is None else item[1]
+
+    def __getitem__(self, key: str) -> str:
+        return self._store[key.lower()][1]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._store
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._store.values())
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._headers!r})"
