@@ -19,7 +19,7 @@ import os
 import secrets
 from typing import TYPE_CHECKING, Final
 
-from retrykit._core._endpoint import key_fingerprint as _keyed_fingerprint
+from retrykit._core._endpoint import credential_of, fingerprint_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -48,6 +48,11 @@ def _initial_key() -> bytes:
 
 _key: bytes = _initial_key()
 
+_REMEMBERED: Final = 256
+# Fingerprints by credential: a process uses few credentials, and an HMAC costs more than
+# the rest of a call's events. Replaced whole with the key.
+_fingerprints: dict[str, str] = {}
+
 
 def set_fingerprint_key(key: bytes | str | None) -> None:
     """Key every fingerprint this process computes from now on with ``key``.
@@ -57,10 +62,20 @@ def set_fingerprint_key(key: bytes | str | None) -> None:
     kept as secret as the credentials it fingerprints. None draws a new random key.
     Raises TypeError or ValueError (an empty key) naming the parameter.
     """
-    global _key  # noqa: PLW0603 - the one key of the process, replaced whole
+    global _key, _fingerprints  # noqa: PLW0603 - the one key of the process, replaced whole
     _key = secrets.token_bytes(32) if key is None else _as_key(key, "key")
+    _fingerprints = {}
 
 
 def key_fingerprint(headers: Mapping[str, str]) -> str | None:
     """Return the fingerprint of the request's credential under the process's key, or None."""
-    return _keyed_fingerprint(headers, _key)
+    credential = credential_of(headers)
+    if credential is None:
+        return None
+    fingerprints = _fingerprints
+    fingerprint = fingerprints.get(credential)
+    if fingerprint is None:
+        if len(fingerprints) >= _REMEMBERED:
+            fingerprints.clear()
+        fingerprint = fingerprints[credential] = fingerprint_of(credential, _key)
+    return fingerprint

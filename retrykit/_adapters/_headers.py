@@ -17,46 +17,67 @@ from typing import Any
 class HttpxHeaders(Mapping[str, str]):
     """A view of an ``httpx.Headers``: indexed by lower-case name on the first lookup.
 
-    Repeated headers are joined with ``", "``, as ``httpx.Headers.get`` joins them.
+    The index keeps httpx's own bytes and decodes a value only when it is asked for (with
+    the encoding httpx would use). Repeated headers are joined with ``", "``, as
+    ``httpx.Headers.get`` joins them.
     """
 
     __slots__ = ("_headers", "_index")
 
     def __init__(self, headers: Any) -> None:
         self._headers = headers
-        self._index: dict[str, str] | None = None
+        self._index: dict[bytes, bytes] | None = None
 
-    def _built(self) -> dict[str, str]:
-        index = self._index
-        if index is None:
+    def _built(self) -> dict[bytes, bytes]:
+        pairs = getattr(self._headers, "_list", None)  # httpx keeps (raw, lower, value)
+        if pairs is None:
+            pairs = [
+                (b"", name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in self._headers.items()
+            ]
+        index = {name: value for _, name, value in pairs}
+        if len(index) != len(pairs):  # a repeated header: join its values, as httpx does
             index = {}
-            for name, value in self._headers.multi_items():
+            for _, name, value in pairs:
                 known = index.get(name)
-                index[name] = value if known is None else f"{known}, {value}"
-            self._index = index
+                index[name] = value if known is None else known + b", " + value
+        self._index = index
         return index
+
+    def _decoded(self, value: bytes) -> str:
+        encoding = getattr(self._headers, "encoding", "latin-1")
+        return value.decode(encoding if isinstance(encoding, str) else "latin-1")
 
     def names(self) -> list[bytes] | list[str]:
         """Return each header's lower-case name (bytes or str), without building the index."""
-        pairs = getattr(self._headers, "_list", None)  # httpx keeps (raw, lower, value)
+        pairs = getattr(self._headers, "_list", None)
         if pairs is None:
             return [name.lower() for name in self._headers]
         return [name for _, name, _ in pairs]
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._built().get(key.lower(), default)
+        index = self._index
+        if index is None:
+            index = self._built()
+        value = index.get(key.lower().encode("latin-1", "replace"))
+        return default if value is None else self._decoded(value)
 
     def __getitem__(self, key: str) -> str:
-        return self._built()[key.lower()]
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return str(value)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._built()
+        index = self._index if self._index is not None else self._built()
+        return isinstance(key, str) and key.lower().encode("latin-1", "replace") in index
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._built())
+        index = self._index if self._index is not None else self._built()
+        return (self._decoded(name) for name in index)
 
     def __len__(self) -> int:
-        return len(self._built())
+        return len(self._index if self._index is not None else self._built())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._headers!r})"

@@ -256,15 +256,23 @@ def key_fingerprint(headers: Mapping[str, str], key: bytes) -> str | None:
         raise TypeError(f"key must be bytes, got {type(key).__name__}")
     if not key:
         raise ValueError("key must not be empty: an empty HMAC key is a plain, guessable hash")
-    credential = _credential(headers)
+    credential = credential_of(headers)
     if credential is None:
         return None
+    return fingerprint_of(credential, key)
+
+
+def fingerprint_of(credential: str, key: bytes) -> str:
+    """Return the fingerprint of ``credential`` under ``key`` (see `key_fingerprint`)."""
     digest = hmac.new(key, credential.encode("utf-8", "surrogateescape"), hashlib.sha256)
     return digest.hexdigest()[:8]
 
 
-def _credential(headers: Mapping[str, str]) -> str | None:
-    """Return the credential a request carries (its token, without a scheme), or None."""
+def credential_of(headers: Mapping[str, str]) -> str | None:
+    """Return the credential a request carries (its token, without a scheme), or None.
+
+    What `key_fingerprint` fingerprints; never shown anywhere, never raises.
+    """
     for name in _CREDENTIAL_HEADERS:
         # Typed as str, but requests lets bytes through: read both, never raise.
         raw: object = headers.get(name)

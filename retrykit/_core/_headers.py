@@ -68,12 +68,15 @@ def request_id(headers: Mapping[str, str]) -> str | None:
     without control characters and cut to `MAX_REQUEST_ID` characters. Never raises: a
     headers object that cannot be read gives None.
     """
-    for name in REQUEST_ID_HEADERS:
-        value = read_header(headers, name)
-        if value:
-            cleaned = clean(value, MAX_REQUEST_ID)
-            if cleaned:
-                return cleaned
+    try:
+        for name in REQUEST_ID_HEADERS:
+            value = get_header(headers, name)
+            if value and isinstance(value, str):
+                cleaned = clean(value, MAX_REQUEST_ID)
+                if cleaned:
+                    return cleaned
+    except Exception:  # noqa: BLE001 - a broken headers object costs the hint, never the call
+        return None
     return None
 
 
