@@ -1,4 +1,4 @@
-"""``python -m retrykit``: demo, explain and schedule, end to end in a subprocess."""
+"""``python -m retrykit``: demo, explain and schedule, in a subprocess or through main()."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from retrykit import Backoff, Reason
+from retrykit import Backoff, Reason, RetryPolicy
 from retrykit._cli._demo import Timeline
 from retrykit._cli._main import build_parser, main
-from retrykit._core._schedule import schedule_rows
+from retrykit._core._schedule import timeline
 from retrykit._core._sentences import REASON_SENTENCES
 
 if TYPE_CHECKING:
@@ -33,7 +33,8 @@ _STORY_HEADINGS = (
     "== 6. recovery through half-open: a probe succeeds, the circuit closes",
     "== metrics per endpoint",
 )
-_ROW = re.compile(r"^\s*(\d+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)$")
+# A row of the schedule's table: attempt, earliest start, latest start, wait before it.
+_ROW = re.compile(r"^\s*(\d+)\s+([0-9.]+)\s+(<?[0-9.]+)\s+(-|[0-9.]+(?: \.\. [0-9.]+)?)$")
 
 
 def _run(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
@@ -275,37 +276,176 @@ def test_every_reason_has_a_sentence() -> None:
 # -- schedule ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("jitter", ["full", "none", "equal", "proportional", "decorrelated"])
-def test_schedule_matches_backoff_delay(jitter: JitterKind) -> None:
-    """The table's min, median, max and worst total are Backoff.delay's and bounds' numbers."""
-    backoff = Backoff(base=0.5, multiplier=3, cap=10, jitter=jitter, jitter_ratio=0.25)
-    result = _run(
-        "schedule",
-        *("--base", "0.5", "--multiplier", "3", "--cap", "10", "--jitter", jitter),
-        *("--jitter-ratio", "0.25", "--max-attempts", "6"),
+def _schedule(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(["schedule", *args]) == 0
+    return capsys.readouterr().out
+
+
+def _table(output: str) -> list[tuple[str, ...]]:
+    """The rows of the schedule's table: attempt, earliest, latest, wait before it."""
+    return [match.groups() for line in output.splitlines() if (match := _ROW.match(line))]
+
+
+def _bars(output: str) -> dict[int, str]:
+    """The chart's bar of each attempt, after the label and its one space."""
+    return {
+        int(match.group(1)): match.group(2)
+        for match in re.finditer(r"^attempt +(\d+) (.*)$", output, flags=re.MULTILINE)
+    }
+
+
+def test_schedule_of_the_default_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    """Four attempts: each one's earliest and latest start from t = 0, and the wait before it."""
+    output = _schedule(capsys)
+    assert _table(output) == [
+        ("1", "0.000", "0.000", "-"),
+        ("2", "0.000", "1.000", "0.000 .. 1.000"),
+        ("3", "0.000", "3.000", "0.000 .. 2.000"),
+        ("4", "0.000", "7.000", "0.000 .. 4.000"),
+    ]
+    assert "every attempt fails at once with a 503, no Retry-After" in output
+    assert (
+        "ends:      after attempt 4: max_attempts=4 allows no more (attempts_exhausted)" in output
     )
-    assert result.returncode == 0, result.stderr
-    rows = [match.groups() for line in result.stdout.splitlines() if (match := _ROW.match(line))]
-    assert [int(row[0]) for row in rows] == [1, 2, 3, 4, 5]
-    for row, expected in zip(rows, schedule_rows(backoff, 5), strict=True):
-        numbers = (expected.low, expected.median, expected.high, expected.worst_total)
-        assert [float(cell) for cell in row[1:]] == pytest.approx(numbers, abs=5e-4)
 
 
-def test_schedule_draws_a_chart() -> None:
-    """Each retry has a bar of '#' in the chart, the longest one spanning the full width."""
-    output = _run("schedule").stdout
-    bars = re.findall(r"^retry \d+ ([=#|]+)$", output, flags=re.MULTILINE)
-    assert len(bars) == 3
-    assert all("#" in bar for bar in bars)
-    assert len(bars[-1]) == 40
+def test_schedule_answers_how_long_a_call_can_take(capsys: pytest.CaptureFixture[str]) -> None:
+    """One line: the last attempt's latest start, the attempts' own time, the deadline."""
+    output = _schedule(capsys)
+    [line] = [line for line in output.splitlines() if line.startswith("how long:")]
+    assert "attempt 4, the last, starts by 7.000 s" in line
+    assert "each up to its own timeouts" in line
+    assert "never past the 60 s deadline" in line
 
 
-def test_schedule_without_retries() -> None:
+def test_schedule_draws_each_attempt_on_one_time_axis(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bars on 0..60 s, one column a second: attempt 4 spans 0..7 s, the deadline at the end."""
+    output = _schedule(capsys)
+    bars = _bars(output)
+    assert sorted(bars) == [1, 2, 3, 4]
+    assert [bar.rstrip(" |") for bar in bars.values()] == ["#", "##", "####", "########"]
+    assert all(len(bar) == 61 and bar.endswith("|") for bar in bars.values())
+    assert "'|' the 60 s deadline" in output
+
+
+@pytest.mark.parametrize("jitter", ["full", "none", "equal", "proportional", "decorrelated"])
+def test_schedule_prints_the_cores_timeline(
+    jitter: JitterKind, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table's numbers are timeline()'s, for every jitter kind."""
+    backoff = Backoff(base=0.5, multiplier=3, cap=10, jitter=jitter, jitter_ratio=0.25)
+    policy = RetryPolicy(max_attempts=6, backoff=backoff, deadline=None)
+    output = _schedule(
+        capsys,
+        *("--base", "0.5", "--multiplier", "3", "--cap", "10", "--jitter", jitter),
+        *("--jitter-ratio", "0.25", "--max-attempts", "6", "--deadline", "none"),
+    )
+    rows = _table(output)
+    expected = timeline(policy).rows
+    assert [int(row[0]) for row in rows] == [row.attempt for row in expected]
+    for row, want in zip(rows, expected, strict=True):
+        assert float(row[1]) == pytest.approx(want.earliest, abs=5e-4)
+        assert float(row[2]) == pytest.approx(want.latest, abs=5e-4)
+
+
+def test_schedule_deadline_stops_the_call(capsys: pytest.CaptureFixture[str]) -> None:
+    """No jitter, --deadline 3: attempt 3 would start at 3 s, so the call ends after attempt 2."""
+    output = _schedule(capsys, "--jitter", "none", "--deadline", "3")
+    assert [row[0] for row in _table(output)] == ["1", "2"]
+    assert "after attempt 2: the next wait would end at or past the 3 s deadline (deadline)" in (
+        output
+    )
+    assert "never past the 3 s deadline" in output
+
+
+def test_schedule_marks_attempts_the_deadline_may_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    """--deadline 5: attempt 4 (latest 7 s) starts before 5 s only if the waits are short."""
+    output = _schedule(capsys, "--deadline", "5")
+    assert _table(output)[-1] == ("4", "0.000", "<5.000", "0.000 .. 4.000")
+    assert "attempt 4 would start at or past the deadline" in output
+    assert "or sooner, when long waits bring the next attempt's start to the 5 s deadline" in output
+    assert "starts before the 5 s deadline if at all" in output
+    bar = _bars(output)[4]
+    assert bar == "#" * 60 + "|"
+
+
+def test_schedule_without_a_deadline(capsys: pytest.CaptureFixture[str]) -> None:
+    """--deadline none: no cut, no mark, and the answer says nothing bounds the whole."""
+    output = _schedule(capsys, "--deadline", "NONE", "--max-attempts", "8")
+    assert _table(output)[-1][2] == "91.000"
+    assert "deadline=none" in output
+    assert "with no deadline to bound the whole" in output
+    assert "|" not in "".join(_bars(output).values())
+
+
+def test_schedule_retry_after_beyond_max_retry_after_stops(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--retry-after 120 with max_retry_after 60: one attempt, and the call stops."""
+    output = _schedule(capsys, "--retry-after", "120")
+    assert [row[0] for row in _table(output)] == ["1"]
+    assert (
+        "ends:      after attempt 1: the server asks to wait 120 s, longer than max_retry_after "
+        "(60 s), so retrykit stops instead of waiting (retry_after_too_long)"
+    ) in output
+    assert "one attempt, at 0 s" in output
+
+
+def test_schedule_retry_after_sets_the_shortest_wait(capsys: pytest.CaptureFixture[str]) -> None:
+    """--retry-after 5: every wait is at least 5 s; --max-retry-after 3 turns that into a stop."""
+    output = _schedule(capsys, "--retry-after", "5", "--deadline", "none")
+    assert [row[1] for row in _table(output)] == ["0.000", "5.000", "10.000", "15.000"]
+    assert "each with Retry-After: 5 (no wait is shorter)" in output
+    stopped = _schedule(capsys, "--retry-after", "5", "--max-retry-after", "3")
+    assert "(retry_after_too_long)" in stopped
+
+
+def test_schedule_retry_after_past_the_deadline_stops(capsys: pytest.CaptureFixture[str]) -> None:
+    """--retry-after 30 under the 60 s deadline: attempt 3 would start at 60 s, so it does not."""
+    output = _schedule(capsys, "--retry-after", "30")
+    assert [row[1] for row in _table(output)] == ["0.000", "30.000"]
+    assert "the next wait would end at or past the 60 s deadline (deadline)" in output
+
+
+def test_schedule_can_ignore_retry_after(capsys: pytest.CaptureFixture[str]) -> None:
+    """--ignore-retry-after: the waits are the backoff's, whatever the server asks."""
+    output = _schedule(capsys, "--retry-after", "120", "--ignore-retry-after")
+    assert len(_table(output)) == 4
+    assert "(ignored: respect_retry_after=False)" in output
+
+
+def test_schedule_attempt_time_and_min_wait(capsys: pytest.CaptureFixture[str]) -> None:
+    """--attempt-time adds each attempt's own time; --min-wait raises the shortest waits."""
+    output = _schedule(capsys, "--attempt-time", "0.5", "--min-wait", "0.25", "--jitter", "none")
+    assert [row[1] for row in _table(output)] == ["0.000", "1.500", "4.000", "8.500"]
+    assert "every attempt fails after 0.5 s (--attempt-time)" in output
+    assert "at most 9.000 s: attempt 4, the last, starts by 8.500 s, then takes 0.5 s" in output
+    assert all("-" in bar for bar in _bars(output).values())
+    floor = _schedule(capsys, "--min-wait", "0.25")
+    assert [row[1] for row in _table(floor)] == ["0.000", "0.250", "0.500", "0.750"]
+
+
+def test_schedule_chart_stays_within_80_columns(capsys: pytest.CaptureFixture[str]) -> None:
+    """Even with 100 attempts, each chart line fits an 80-column terminal."""
+    output = _schedule(capsys, "--max-attempts", "100", "--deadline", "none")
+    chart = output.split("chart,", 1)[1].splitlines()[1:]
+    assert len(chart) == 101
+    assert max(len(line) for line in chart) <= 80
+
+
+def test_schedule_without_retries(capsys: pytest.CaptureFixture[str]) -> None:
     """With max_attempts=1 the schedule says there is no retry."""
-    result = _run("schedule", "--max-attempts", "1")
-    assert result.returncode == 0
-    assert "No retries" in result.stdout
+    output = _schedule(capsys, "--max-attempts", "1")
+    assert "with max_attempts=1 there are no retries" in output
+    assert [row[0] for row in _table(output)] == ["1"]
+
+
+def test_schedule_from_the_command_line() -> None:
+    """`python -m retrykit schedule` prints what main() prints, and exits 0."""
+    result = _run("schedule", "--deadline", "5")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert _table(result.stdout)[-1] == ("4", "0.000", "<5.000", "0.000 .. 4.000")
 
 
 # -- arguments --------------------------------------------------------------------------
@@ -326,6 +466,14 @@ def test_schedule_without_retries() -> None:
         (["schedule", "--cap", "-1"], "invalid policy: 'cap' must be >= 0"),
         (["schedule", "--max-attempts", "0"], "invalid policy: 'max_attempts' must be >= 1"),
         (["schedule", "--jitter", "wobbly"], "invalid choice"),
+        (["schedule", "--deadline", "0"], "argument --deadline: must be a finite number"),
+        (["schedule", "--deadline", "soon"], "argument --deadline: not seconds or 'none': 'soon'"),
+        (["schedule", "--deadline", "inf"], "argument --deadline: must be a finite number"),
+        (["schedule", "--retry-after", "-1"], "argument --retry-after: must be a finite number"),
+        (["schedule", "--retry-after", "Tue"], "argument --retry-after: not a number: 'Tue'"),
+        (["schedule", "--attempt-time", "nan"], "argument --attempt-time: must be a finite"),
+        (["schedule", "--max-retry-after", "x"], "argument --max-retry-after: not a number"),
+        (["schedule", "--min-wait", "-0.5"], "argument --min-wait: must be a finite number"),
         ([], "required"),
     ],
 )

@@ -29,6 +29,10 @@ runpy.run_module("retrykit", run_name="__main__", alter_sys=True)
 """
 
 
+# A schedule of 3000 attempts with no deadline: some 400 kB, far more than a pipe holds.
+_LONG_SCHEDULE = ("--max-attempts", "3000", "--deadline", "none")
+
+
 def _run_without(hidden: tuple[str, ...], *argv: str) -> subprocess.CompletedProcess[str]:
     code = f"HIDDEN = {hidden!r}\nARGV = {list(argv)!r}\n{textwrap.dedent(_WITHOUT)}"
     return subprocess.run(  # noqa: S603 - our own interpreter running our own module
@@ -52,8 +56,8 @@ def _explain(*args: str) -> subprocess.CompletedProcess[str]:
 def test_a_reader_that_stops_early_ends_the_command_quietly() -> None:
     """`schedule | head -1`: the reader leaves mid-output; exit 0, nothing on stderr."""
     # Far more output than a pipe holds, so the writer is still writing when the reader leaves.
-    with subprocess.Popen(
-        [sys.executable, "-m", "retrykit", "schedule", "--max-attempts", "3000"],
+    with subprocess.Popen(  # noqa: S603 - our own interpreter running our own module
+        [sys.executable, "-m", "retrykit", "schedule", *_LONG_SCHEDULE],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     ) as process:
@@ -63,7 +67,7 @@ def test_a_reader_that_stops_early_ends_the_command_quietly() -> None:
         process.stdout.close()
         stderr = process.stderr.read()
         code = process.wait(timeout=30)
-    assert first.startswith(b"Backoff(")
+    assert first.startswith(b"policy:    max_attempts=3000, Backoff(")
     assert stderr == b""
     assert code == 0
 
@@ -71,7 +75,11 @@ def test_a_reader_that_stops_early_ends_the_command_quietly() -> None:
 def test_a_shell_pipe_into_head_shows_no_traceback() -> None:
     """The command as people type it: `python -m retrykit schedule ... | head -3`."""
     result = subprocess.run(  # noqa: S603 - a fixed command line of our own
-        ["/bin/sh", "-c", f"'{sys.executable}' -m retrykit schedule --max-attempts 3000 | head -3"],
+        [
+            "/bin/sh",
+            "-c",
+            f"'{sys.executable}' -m retrykit schedule {' '.join(_LONG_SCHEDULE)} | head -3",
+        ],
         capture_output=True,
         text=True,
         timeout=30,
@@ -98,7 +106,7 @@ def test_ctrl_c_exits_130_without_a_traceback(
 def test_console_main_returns_the_commands_status(capsys: pytest.CaptureFixture[str]) -> None:
     """Without a broken pipe, console_main is main: its output and its exit status."""
     assert console_main(["schedule", "--max-attempts", "2"]) == 0
-    assert "1 retry" in capsys.readouterr().out
+    assert "after attempt 2: max_attempts=2 allows no more" in capsys.readouterr().out
 
 
 # -- missing extras -----------------------------------------------------------------------

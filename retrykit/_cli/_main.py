@@ -2,7 +2,9 @@
 
 - ``demo`` runs a scripted story against a local FlakyServer with both clients.
 - ``explain`` asks the core what it would do with one outcome and says why in plain words.
-- ``schedule`` prints a policy's backoff: per retry the shortest, median and longest wait.
+- ``schedule`` draws a call's attempts on one time axis: when each can start at the
+  earliest and the latest, the deadline, what a ``Retry-After`` does, and how long the
+  call can take.
 
 Only ``demo`` needs httpx and requests; the other two use the sans-IO core alone.
 
@@ -25,10 +27,23 @@ from typing import TYPE_CHECKING, Final, NoReturn, get_args
 import attrs
 
 from retrykit._core._backoff import Backoff, JitterKind
-from retrykit._core._decide import Decision, decide, is_safe_to_repeat, proves_not_processed
+from retrykit._core._decide import (
+    Decision,
+    Reason,
+    decide,
+    is_safe_to_repeat,
+    proves_not_processed,
+)
 from retrykit._core._headers import unreadable_wait_headers
 from retrykit._core._policy import FailureKind, RetryPolicy
-from retrykit._core._schedule import MEDIAN_RAND, ScheduleRow, schedule_rows
+from retrykit._core._schedule import (
+    ASSUMED_STATUS,
+    LONGEST_RAND,
+    MEDIAN_RAND,
+    Timeline,
+    TimelineRow,
+    timeline,
+)
 from retrykit._core._sentences import REASON_SENTENCES
 
 if TYPE_CHECKING:
@@ -36,9 +51,13 @@ if TYPE_CHECKING:
 
 _DEFAULT_BACKOFF = Backoff()
 _DEFAULT_POLICY = RetryPolicy()
-_CHART_WIDTH = 40
-# The largest float below 1: ``rand`` is drawn from [0, 1), so this gives the longest wait.
-_RAND_MAX = math.nextafter(1.0, 0.0)
+# The columns of the schedule's time axis: with its labels it fits an 80-column terminal.
+_CHART_WIDTH = 60
+# A deadline this many times past the call's latest end is left off the chart: on the
+# same axis, the attempts would shrink to a column or two.
+_DEADLINE_ON_CHART = 10.0
+# Past this, a time is printed in e-notation rather than as a row of digits.
+_LONG_TIME = 1e12
 
 
 DEMO_INSTALL: Final = "pip install 'retrykit[httpx,requests]'"
@@ -155,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m retrykit",
         description="See retrykit work, ask what it would do with an outcome, "
-        "or print a policy's backoff schedule.",
+        "or see when a policy's attempts happen and how long a call can take.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -270,10 +289,66 @@ def build_parser() -> argparse.ArgumentParser:
     schedule = commands.add_parser(
         "schedule",
         parents=[backoff_options],
-        help="print a policy's backoff: per retry the shortest, median and longest wait",
-        description="Print the wait before each retry of a policy: the shortest, the median "
-        "(the draw rand=0.5) and the longest wait the jitter allows, the worst case of all "
-        "waits so far, and a chart of each retry's range.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="draw when a call's attempts can start, and how long the call can take",
+        description=(
+            "Draw a call's attempts on one time axis, from the first attempt's start\n"
+            "(t = 0): when each attempt can start at the earliest (every wait drawn\n"
+            "shortest) and the latest (every wait drawn longest), the wait before it,\n"
+            "where the deadline cuts the call, what a Retry-After on every answer does,\n"
+            "and how long the call can take. Each attempt is assumed to fail at once\n"
+            f"with a {ASSUMED_STATUS}, or after --attempt-time seconds."
+        ),
+        epilog=(
+            "examples:\n"
+            "  python -m retrykit schedule --max-attempts 6 --deadline 20\n"
+            "  python -m retrykit schedule --retry-after 5 --attempt-time 0.5\n"
+            "  python -m retrykit schedule --retry-after 120 --max-retry-after 60"
+        ),
+    )
+    limits = schedule.add_argument_group("policy: deadline and Retry-After")
+    limits.add_argument(
+        "--deadline",
+        type=_deadline,
+        default=_DEFAULT_POLICY.deadline,
+        metavar="SECONDS|none",
+        help="seconds for the whole call, attempts and waits together, or 'none' for no "
+        "bound (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--max-retry-after",
+        type=_non_negative_float,
+        default=_DEFAULT_POLICY.max_retry_after,
+        metavar="SECONDS",
+        help="the longest Retry-After worth waiting for; longer stops the call "
+        "(default: %(default)s)",
+    )
+    limits.add_argument(
+        "--min-wait",
+        type=_non_negative_float,
+        default=_DEFAULT_POLICY.min_wait,
+        metavar="SECONDS",
+        help="no wait between attempts is shorter than this (default: %(default)s)",
+    )
+    limits.add_argument(
+        "--ignore-retry-after",
+        action="store_true",
+        help="turn off respect_retry_after: wait only the backoff, whatever the server asks",
+    )
+    assumed = schedule.add_argument_group("what each attempt is assumed to get")
+    assumed.add_argument(
+        "--retry-after",
+        type=_non_negative_float,
+        default=None,
+        metavar="SECONDS",
+        help="every answer carries 'Retry-After: SECONDS' (default: none)",
+    )
+    assumed.add_argument(
+        "--attempt-time",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="how long each attempt takes before it fails (default: %(default)s, it fails at once)",
     )
     schedule.set_defaults(command_parser=schedule)
     return parser
@@ -367,6 +442,20 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _deadline(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not seconds or 'none': {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a finite number of seconds > 0, or 'none', got {text}"
+        )
+    return value
+
+
 def _policy(args: argparse.Namespace) -> RetryPolicy:
     """Build the policy from the options; its own validation errors become argument errors."""
     try:
@@ -384,6 +473,14 @@ def _policy(args: argparse.Namespace) -> RetryPolicy:
                 max_retry_after=args.max_retry_after,
                 deadline=args.deadline,
                 respect_retry_after=not args.ignore_retry_after,
+            )
+        elif args.command == "schedule":
+            policy = attrs.evolve(
+                policy,
+                max_retry_after=args.max_retry_after,
+                deadline=args.deadline,
+                respect_retry_after=not args.ignore_retry_after,
+                min_wait=args.min_wait,
             )
     except (ValueError, TypeError) as exc:
         raise _CliError(f"invalid policy: {exc}") from None
@@ -403,57 +500,186 @@ def _number(value: float | None) -> str:
 
 def _schedule(args: argparse.Namespace) -> int:
     policy = _policy(args)
+    result = timeline(policy, attempt_time=args.attempt_time, retry_after=args.retry_after)
     backoff = policy.backoff
-    retries = policy.max_attempts - 1
     print(
-        f"Backoff(base={backoff.base:g}, multiplier={backoff.multiplier:g}, "
-        f"cap={backoff.cap:g}, jitter={backoff.jitter!r}, "
-        f"jitter_ratio={backoff.jitter_ratio:g}), max_attempts={policy.max_attempts}: "
-        f"{retries} {'retry' if retries == 1 else 'retries'}"
+        f"policy:    max_attempts={policy.max_attempts}, Backoff(base={backoff.base:g}, "
+        f"multiplier={backoff.multiplier:g}, cap={backoff.cap:g}, jitter={backoff.jitter!r}, "
+        f"jitter_ratio={backoff.jitter_ratio:g})"
     )
-    if retries == 0:
-        print("No retries: with max_attempts=1 the first outcome is final.")
-        return 0
-    rows = schedule_rows(backoff, retries)
+    print(
+        f"           min_wait={policy.min_wait:g}, max_retry_after={policy.max_retry_after:g}, "
+        f"deadline={_number(policy.deadline)}"
+        + ("" if policy.respect_retry_after else ", respect_retry_after=False")
+    )
+    print(f"assumes:   {_assumption(policy, args, result.stop)}")
     print()
-    header = ("retry", "min s", "median s", "max s", "worst total s")
+    _print_table(result.rows)
+    print()
+    for line in _endings(policy, result):
+        print(line)
+    print()
+    _print_chart(result)
+    return 0
+
+
+def _assumption(policy: RetryPolicy, args: argparse.Namespace, stop: Reason) -> str:
+    when = (
+        "at once"
+        if args.attempt_time == 0
+        else f"after {_number(args.attempt_time)} s (--attempt-time)"
+    )
+    text = f"every attempt fails {when} with a {ASSUMED_STATUS}"
+    if args.retry_after is None:
+        return text + ", no Retry-After"
+    text += f", each with Retry-After: {_number(args.retry_after)}"
+    if not policy.respect_retry_after:
+        return text + " (ignored: respect_retry_after=False)"
+    if stop is Reason.RETRY_AFTER_TOO_LONG:
+        return text
+    return text + " (no wait is shorter)"
+
+
+def _print_table(rows: Sequence[TimelineRow]) -> None:
+    header = ("attempt", "earliest start s", "latest start s", "wait before it s")
     table = [header] + [
         (
-            str(row.retry),
-            _seconds(row.low),
-            _seconds(row.median),
-            _seconds(row.high),
-            _seconds(row.worst_total),
+            str(row.attempt),
+            _time(row.earliest),
+            f"<{_time(row.latest)}" if row.may_not_start else _time(row.latest),
+            _wait(row),
         )
         for row in rows
     ]
     widths = [max(len(line[column]) for line in table) for column in range(len(header))]
     for line in table:
         print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
-    print()
-    print("median = the wait drawn with rand=0.5; worst total = every wait so far at its max.")
-    if backoff.jitter == "decorrelated":
-        print("decorrelated: each column follows from the previous wait in the same column.")
+    cut = [row for row in rows if row.may_not_start]
+    if cut:
+        first, last = cut[0].attempt, cut[-1].attempt
+        them = f"attempt {first}" if first == last else f"attempts {first}-{last}"
+        print(
+            f"<{_time(cut[0].latest)}: with the longest waits {them} would start at or past "
+            "the deadline, so it starts (before it) only if the waits are drawn shorter"
+        )
 
-    longest = max(row.high for row in rows)
-    scale = _CHART_WIDTH / longest if longest > 0 else 0.0
-    print()
-    print(
-        f"chart: '=' is always waited, '#' spans the jitter's range, '|' marks the median; "
-        f"full width = {_seconds(longest)} s"
+
+def _wait(row: TimelineRow) -> str:
+    if row.attempt == 1:
+        return "-"
+    if row.wait_min == row.wait_max:
+        return _time(row.wait_min)
+    return f"{_time(row.wait_min)} .. {_time(row.wait_max)}"
+
+
+def _endings(policy: RetryPolicy, result: Timeline) -> list[str]:
+    """Why the call ends where it does, and how long it can take, one line each."""
+    last = result.rows[-1]
+    deadline = _number(result.deadline)
+    if result.stop is Reason.ATTEMPTS_EXHAUSTED:
+        why = (
+            "with max_attempts=1 there are no retries"
+            if policy.max_attempts == 1
+            else f"max_attempts={policy.max_attempts} allows no more"
+        )
+    elif result.stop is Reason.DEADLINE:
+        why = f"the next wait would end at or past the {deadline} s deadline"
+    elif result.stop is Reason.RETRY_AFTER_TOO_LONG:
+        why = (
+            f"the server asks to wait {_number(result.server_wait)} s, longer than "
+            f"max_retry_after ({_number(policy.max_retry_after)} s), so retrykit stops "
+            "instead of waiting"
+        )
+    else:
+        why = f"a {ASSUMED_STATUS} is final for this policy"
+    lines = [f"ends:      after attempt {last.attempt}: {why} ({result.stop})"]
+    if last.may_not_start and result.stop is not Reason.DEADLINE:
+        lines.append(
+            f"           or sooner, when long waits bring the next attempt's start to the "
+            f"{deadline} s deadline ({Reason.DEADLINE})"
+        )
+    lines.append(f"how long:  {_how_long(result)}")
+    return lines
+
+
+def _how_long(result: Timeline) -> str:
+    """Answer "how long can my call take?" in one line."""
+    last, spent = result.rows[-1], _number(result.attempt_time)
+    if last.may_not_start:
+        starts = f"starts before the {_number(result.deadline)} s deadline if at all"
+    else:
+        starts = f"starts by {_time(last.latest)} s"
+    if result.attempt_time == 0:
+        if last.attempt == 1:
+            answer = "one attempt, at 0 s: as long as it takes (up to its own timeouts)"
+        else:
+            answer = (
+                f"attempt {last.attempt}, the last, {starts}; add what the {last.attempt} "
+                "attempts take (each up to its own timeouts)"
+            )
+        if result.deadline is None:
+            return answer + ", with no deadline to bound the whole"
+        return answer + f", never past the {_number(result.deadline)} s deadline"
+    answer = f"at most {_time(result.latest_end)} s: "
+    if last.attempt == 1:
+        answer += f"one attempt, taking {spent} s"
+    else:
+        answer += f"attempt {last.attempt}, the last, {starts}, then takes {spent} s"
+    if result.deadline is None:
+        return answer + "; no deadline"
+    if result.latest_end >= result.deadline:
+        return answer + f", cut at the {_number(result.deadline)} s deadline"
+    return answer + f"; the {_number(result.deadline)} s deadline is not reached"
+
+
+def _print_chart(result: Timeline) -> None:
+    deadline, latest_end = result.deadline, result.latest_end
+    if deadline is None and latest_end == 0:
+        print("chart:     none: every attempt starts at 0 s")
+        return
+    on_chart = deadline is not None and (
+        latest_end == 0 or deadline <= _DEADLINE_ON_CHART * latest_end
     )
-    label_width = len(f"retry {rows[-1].retry}")
-    for row in rows:
-        print(f"{f'retry {row.retry}'.ljust(label_width)} {_bar(row, scale)}")
-    return 0
+    end = deadline if on_chart and deadline is not None else latest_end
+    scale = _CHART_WIDTH / end
+    if deadline is None:
+        where = "no deadline"
+    elif on_chart:
+        where = f"'|' the {_number(deadline)} s deadline"
+    else:
+        where = f"the {_number(deadline)} s deadline is far past the right end"
+    print(
+        f"chart, 0 to {_number(end)} s: '#' when an attempt can start"
+        + (", '-' while it may still run" if result.attempt_time > 0 else "")
+        + f"; {where}"
+    )
+    label_width = len(f"attempt {result.rows[-1].attempt}")
+    right = f"{_number(end)} s"
+    axis_width = _CHART_WIDTH + (1 if on_chart else 0)
+    print(f"{'':{label_width}} {'0'.ljust(axis_width - len(right))}{right}")
+    mark = "|" if on_chart else ""
+    for row in result.rows:
+        bar = _bar(row, result.attempt_time, end, scale).ljust(_CHART_WIDTH) + mark
+        print(f"{f'attempt {row.attempt}'.ljust(label_width)} {bar}".rstrip())
 
 
-def _bar(row: ScheduleRow, scale: float) -> str:
-    end = max(round(row.high * scale), 1)
-    start = min(round(row.low * scale), end - 1)
-    cells = ["="] * start + ["#"] * (end - start)
-    cells[min(round(row.median * scale), end - 1)] = "|"
-    return "".join(cells)
+def _bar(row: TimelineRow, attempt_time: float, end: float, scale: float) -> str:
+    """One attempt on the time axis: '#' from its earliest to its latest start, then '-'."""
+
+    def column(moment: float) -> int:
+        # The deadline sits just past the last column: no start reaches it.
+        return min(round(moment * scale), _CHART_WIDTH - 1)
+
+    first, last = column(row.earliest), column(row.latest)
+    running = last
+    if attempt_time > 0:
+        # At least one '-': an attempt that takes time never looks like one that does not.
+        running = min(max(column(min(row.latest + attempt_time, end)), last + 1), _CHART_WIDTH - 1)
+    return " " * first + "#" * (last - first + 1) + "-" * (running - last)
+
+
+def _time(value: float) -> str:
+    return f"{value:.3f}" if value < _LONG_TIME else f"{value:.3e}"
 
 
 # -- explain ----------------------------------------------------------------------------
@@ -488,7 +714,7 @@ def _explain(args: argparse.Namespace) -> int:
         )
 
     shown = decision_at(MEDIAN_RAND)
-    shortest, longest = decision_at(0.0), decision_at(_RAND_MAX)
+    shortest, longest = decision_at(0.0), decision_at(LONGEST_RAND)
 
     key = "with an idempotency key" if args.idempotency_key else "no idempotency key"
     print(
