@@ -68,9 +68,13 @@ class CircuitOpenError(RetrykitError):
         self.retry_after = retry_after
         self.opened_by: int | str | None = _cause_name(opened_by)
         self.opened_at = opened_at
+        # The message is made when shown: a rejection is the fail-fast path.
+        super().__init__(key)
+
+    def __str__(self) -> str:
         cause = f" (opened by {self.opened_by})" if self.opened_by is not None else ""
-        super().__init__(
-            f"circuit for {key} is open{cause}; next probe allowed in {retry_after:.2f}s"
+        return (
+            f"circuit for {self.key} is open{cause}; next probe allowed in {self.retry_after:.2f}s"
         )
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -69,7 +69,8 @@ def _log_all(events: list[Event]) -> None:
         (CallFinished("GET", EP, False, "attempts_exhausted", 4, 3.0, 503), logging.WARNING),
         (CallFinished("GET", EP, False, "not_retryable_status", 1, 0.1, 404), logging.WARNING),
         (CallFinished("GET", EP, False, "circuit_open", 2, 1.0, 503), logging.WARNING),
-        (CallFinished("GET", EP, False, "circuit_open", 0, 0.0), logging.WARNING),
+        (CallFinished("GET", EP, False, "circuit_open", 0, 0.0), logging.INFO),
+        (CallFinished("GET", EP, False, "deadline", 0, 0.0), logging.WARNING),
         (CallFinished("GET", EP, False, "budget_exhausted", 2, 1.0, 503), logging.WARNING),
         (CircuitStateChanged(ORIGIN, BreakerState.CLOSED, BreakerState.OPEN), logging.WARNING),
         (CircuitStateChanged(ORIGIN, BreakerState.OPEN, BreakerState.HALF_OPEN), logging.INFO),
@@ -77,7 +78,7 @@ def _log_all(events: list[Event]) -> None:
     ],
 )
 def test_event_level(event: Event, level: int) -> None:
-    """Attempts are DEBUG, retries INFO, every failed call and every opening WARNING."""
+    """Attempts are DEBUG, retries and local refusals INFO, failed calls and openings WARNING."""
     assert event_level(event) == level
 
 

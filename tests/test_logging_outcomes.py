@@ -60,10 +60,14 @@ ROWS: dict[str, list[Event]] = {
             ("not_retryable_status", 1, 404),
             ("deadline", 2, 503),
             ("budget_exhausted", 2, 503),
-            ("rate_limited", 0, None),
+            ("rate_limited", 1, 429),
             ("circuit_open", 2, 503),
-            ("circuit_open", 0, None),
+            ("deadline", 0, None),
         ]
+    ],
+    "a call refused here, before sending": [
+        CallFinished("GET", EP, False, reason, 0, 0.0)
+        for reason in ("circuit_open", "rate_limited", "throttled")
     ],
     "a circuit opened": [CircuitStateChanged(ORIGIN, BreakerState.CLOSED, BreakerState.OPEN)],
     "a fleet store went local-only": [StorageDegraded("retrykit", "TimeoutError: frozen", 3)],
@@ -127,10 +131,10 @@ def _lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
     return [(record.levelname, record.getMessage()) for record in caplog.records]
 
 
-def test_a_call_an_open_circuit_refuses_is_one_warning(
+def test_a_call_an_open_circuit_refuses_is_one_info_line(
     flaky_server: FlakyServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A rejected call writes one line, even at DEBUG: its outcome, as a WARNING."""
+    """A rejected call writes one line, even at DEBUG: its outcome, at INFO."""
     breaker = CircuitBreaker()
     breaker.force_open(origin_key(flaky_server.base_url))
     caplog.set_level(logging.DEBUG, logger="retrykit")
@@ -139,7 +143,7 @@ def test_a_call_an_open_circuit_refuses_is_one_warning(
     endpoint = f"GET 127.0.0.1:{flaky_server.port}/v1/users/{{id}}"
     circuit = origin_key(flaky_server.base_url)
     assert _lines(caplog) == [
-        ("WARNING", f"{endpoint} not sent: circuit_open (circuit={circuit}, retry_after=30.00s)")
+        ("INFO", f"{endpoint} not sent: circuit_open (circuit={circuit}, retry_after=30.00s)")
     ]
     assert caplog.records[0].retrykit_reason == "circuit_open"  # type: ignore[attr-defined]
 
@@ -177,7 +181,7 @@ def test_a_retry_the_budget_stops_is_one_warning(
 
 def test_a_refusal_with_its_circuit_names_it(caplog: pytest.LogCaptureFixture) -> None:
     """When the call knows which circuit refused it, the line says which, and for how long."""
-    caplog.set_level(logging.WARNING, logger="retrykit")
+    caplog.set_level(logging.INFO, logger="retrykit")
     event = CallFinished("GET", EP, False, "circuit_open", 0, 0.0, circuit=ORIGIN, retry_after=12.5)
     log_event(event, event_level(event))
     assert caplog.messages == [

@@ -163,6 +163,7 @@ class _Settings:
     __slots__ = ("_origins", "read_body", "runner", "single_attempt")
 
     def __init__(self, runner: RetryRunner, read_body: object) -> None:
+        runner.circuit_error = CircuitOpenError
         self.runner = runner
         self.read_body = _check_read_body(read_body)
         self.single_attempt = attrs.evolve(runner.policy, max_attempts=1)

@@ -556,6 +556,7 @@ class RetryAdapter(HTTPAdapter):
             key_func=self._key_func,
             endpoint_func=self._endpoint_func,
         )
+        self._runner.circuit_error = CircuitOpenError
         # Kept resolved, so a pickled copy shares nothing but the settings.
         self._policy = self._runner.policy
         self._breaker = self._runner.breaker

@@ -59,7 +59,13 @@ from retrykit._observe._events import (
     RateLimitWaited,
     RetryScheduled,
 )
-from retrykit._observe._logging import event_level, log_event, log_hook_failure, logger
+from retrykit._observe._logging import (
+    call_level,
+    event_level,
+    log_event,
+    log_hook_failure,
+    logger,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -147,6 +153,8 @@ class RetryRunner:
         self.reconcile = reconcile
         self.tracer = tracer
         self.latencies = _Latencies()
+        # The class an open circuit's rejection raises: the adapter's own subclass.
+        self.circuit_error: type[CircuitOpenError] = CircuitOpenError
         # Endpoint names by method and URL: a client calls few URLs over and over.
         self._endpoints: dict[tuple[str, str], str] = {}
         # Whether a call needs its origin's key at all (per-origin state is kept).
@@ -422,24 +430,11 @@ class RetryCall:
         breaker = runner.breaker
         if breaker is not None:
             try:
-                ticket = self._issued if self._issued is not None else breaker.allow(attempt.key)
+                ticket = self._issued
+                if ticket is None:
+                    ticket = breaker.allow(attempt.key, error=runner.circuit_error)
             except CircuitOpenError as exc:
-                # Rejections are the fail-fast path: build the event only for a hook (the
-                # call's CallFinished line tells a log the same).
-                if runner.hooks:
-                    runner.emit(
-                        CallRejected(
-                            method=self.method,
-                            endpoint=self.endpoint,
-                            key=exc.key,
-                            retry_after=exc.retry_after,
-                            key_fingerprint=self.fingerprint,
-                        )
-                    )
-                return Rejection(
-                    exc,
-                    self.finish(Reason.CIRCUIT_OPEN, circuit=exc.key, retry_after=exc.retry_after),
-                )
+                return self.refuse(exc)
             self._issued = None
             attempt.ticket = ticket
             attempt.settled = False
@@ -472,6 +467,23 @@ class RetryCall:
                 )
             )
         return None
+
+    def refuse(self, error: CircuitOpenError) -> Rejection:
+        """End the call an open circuit refused (``error``, from `CircuitBreaker.allow`)."""
+        runner = self.runner
+        # The fail-fast path: the event only for a hook (CallFinished tells a log the same).
+        if runner.hooks:
+            runner.emit(
+                CallRejected(
+                    method=self.method,
+                    endpoint=self.endpoint,
+                    key=error.key,
+                    retry_after=error.retry_after,
+                    key_fingerprint=self.fingerprint,
+                )
+            )
+        history = self.finish(Reason.CIRCUIT_OPEN, circuit=error.key, retry_after=error.retry_after)
+        return Rejection(error, history)
 
     def take_ticket(self, ticket: Ticket) -> None:
         """Make ``ticket``, already issued by the circuit, the first attempt's ticket.
@@ -968,6 +980,7 @@ class RetryCall:
         total_time = self.runner.clock() - self.started
         history = RetryHistory(attempts=tuple(history_list), reason=reason, total_time=total_time)
         succeeded = last is not None and last.reason == Reason.SUCCESS
+        attempts = len(history_list)
         tracer = self.runner.tracer
         if self._trace is None and tracer is not None:
             # Refused before its first attempt: a call span with no attempt in it.
@@ -978,7 +991,7 @@ class RetryCall:
                 status=last.status if last else None,
                 failure=last.failure if last else None,
             )
-        if self.runner.observed(logging.DEBUG if succeeded else logging.WARNING):
+        if self.runner.observed(call_level(succeeded=succeeded, attempts=attempts, reason=reason)):
             origins = self._origins
             self.runner.emit(
                 CallFinished(

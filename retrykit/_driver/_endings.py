@@ -37,6 +37,8 @@ def rejection_error(rejection: Rejection, request: object, classes: ErrorClasses
         error = classes.deadline("the call's deadline passed before it could end")
     elif isinstance(cause, RateLimitExceededError):
         error = classes.rate_limited(cause.info)
+    elif isinstance(cause, classes.circuit_open):
+        error = cause  # raised as the adapter's own class already: one exception, not two
     else:
         error = classes.circuit_open(
             cause.key, cause.retry_after, opened_by=cause.opened_by, opened_at=cause.opened_at

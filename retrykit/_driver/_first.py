@@ -20,7 +20,7 @@ from retrykit._core._bodies import read_end
 from retrykit._core._breaker import NO_CIRCUIT, Ticket
 from retrykit._core._decide import Reason
 from retrykit._core._headers import request_id
-from retrykit._driver._call import Attempt
+from retrykit._driver._call import Attempt, Rejection
 from retrykit._driver._history import RetryHistory, one_success
 from retrykit._driver._loop import run, run_async
 from retrykit._errors import CircuitOpenError
@@ -52,23 +52,33 @@ def _short_way(runner: RetryRunner, policy: RetryPolicy, method: str) -> bool:
     )
 
 
-def _admit(runner: RetryRunner, key: str) -> tuple[Ticket | None, bool]:
-    """Return the circuit's ticket (None: rejected) and whether the attempt may simply go.
+def _admit(runner: RetryRunner, key: str) -> tuple[Ticket | CircuitOpenError, bool]:
+    """Return the circuit's ticket (or its refusal) and whether the attempt may simply go.
 
-    A rejection, a probe permit, or a rate limiter with something to say sends the call
-    to the general loop, which rejects it or makes the attempt with its events.
+    Not simply (a probe permit, or a rate limiter with something to say): the general
+    loop makes the attempt, with its events, and the ticket goes with it
+    (`RetryCall.take_ticket`).
     """
     breaker = runner.breaker
     ticket = NO_CIRCUIT
     if breaker is not None:
         try:
-            ticket = breaker.allow(key)
-        except CircuitOpenError:
-            return None, False
+            ticket = breaker.allow(key, error=runner.circuit_error)
+        except CircuitOpenError as exc:
+            return exc, False
         if ticket.permit:
             return ticket, False
     limiter = runner.limiter
     return ticket, limiter is None or limiter.quiet(key)
+
+
+def _unobserved_refusal(runner: RetryRunner, error: CircuitOpenError, started: float) -> Rejection:
+    """Return the end of a call an open circuit refused, when no hook or log would hear of it.
+
+    What `RetryCall.refuse` returns then, without a call's bookkeeping.
+    """
+    history = RetryHistory((), Reason.CIRCUIT_OPEN, runner.clock() - started)
+    return Rejection(error, history)
 
 
 def _succeeded(
@@ -160,7 +170,9 @@ def call_first(
     elif key is None:
         key = runner.key_func(str(url))
     ticket, go = _admit(runner, key)
-    if ticket is None or not go:
+    if isinstance(ticket, CircuitOpenError) and not runner.observed(logging.INFO):
+        raise exchange.rejected(_unobserved_refusal(runner, ticket, started))
+    if isinstance(ticket, CircuitOpenError) or not go:
         call = _call(
             runner,
             method,
@@ -172,7 +184,9 @@ def call_first(
             started=started,
             endpoint=endpoint,
         )
-        if ticket is not None and runner.breaker is not None:
+        if isinstance(ticket, CircuitOpenError):
+            raise exchange.rejected(call.refuse(ticket))
+        if runner.breaker is not None:
             call.take_ticket(ticket)
         return run(call, exchange)
     response: ResponseT | None = None
@@ -233,7 +247,9 @@ async def call_first_async(
     elif key is None:
         key = runner.key_func(str(url))
     ticket, go = _admit(runner, key)
-    if ticket is None or not go:
+    if isinstance(ticket, CircuitOpenError) and not runner.observed(logging.INFO):
+        raise exchange.rejected(_unobserved_refusal(runner, ticket, started))
+    if isinstance(ticket, CircuitOpenError) or not go:
         call = _call(
             runner,
             method,
@@ -245,7 +261,9 @@ async def call_first_async(
             started=started,
             endpoint=endpoint,
         )
-        if ticket is not None and runner.breaker is not None:
+        if isinstance(ticket, CircuitOpenError):
+            raise exchange.rejected(call.refuse(ticket))
+        if runner.breaker is not None:
             call.take_ticket(ticket)
         return await run_async(call, exchange)
     response: ResponseT | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 
@@ -68,8 +67,10 @@ def get_history(obj: object) -> RetryHistory | None:
 def attach_history(target: Any, history: RetryHistory) -> None:
     """Set ``target.retry_history``, ignoring objects that refuse new attributes."""
     # Only slotted third-party objects refuse a new attribute; they go without a history.
-    with contextlib.suppress(AttributeError):
+    try:  # noqa: SIM105 - contextlib.suppress costs more than the rest of a rejection
         target.retry_history = history
+    except AttributeError:
+        pass
 
 
 _new: Final = tuple.__new__

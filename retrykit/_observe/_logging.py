@@ -11,6 +11,7 @@ a retry was scheduled                      INFO     `RetryScheduled`
 an attempt waited for the rate limiter     DEBUG    `RateLimitWaited`
 an attempt went to a fallback origin       INFO     `FallbackUsed`
 a circuit half-opened or closed            INFO     `CircuitStateChanged`
+a call refused here, before sending        INFO     `CallFinished`
 a call failed, whatever the reason         WARNING  `CallFinished`
 a circuit opened                           WARNING  `CircuitStateChanged`
 a fleet store went local-only              WARNING  `StorageDegraded`
@@ -18,10 +19,14 @@ a fleet store answers again                WARNING  `StorageRecovered`
 =========================================  =======  =======================
 
 A call that failed is one WARNING line, whatever stopped it: attempts exhausted, a status
-not retried, the deadline, the retry budget, the rate limiter, or an open circuit (one
-that stopped its retries, or refused it before anything was sent). `CallRejected` and
-`BudgetExhausted` reach hooks but write no line of their own: the call's `CallFinished`
-line says the same, with the reason ``circuit_open`` or ``budget_exhausted``.
+not retried, the deadline, the retry budget, the rate limiter, or an open circuit that
+stopped its retries. A call refused before anything was sent, by an open circuit, the
+rate limiter or the throttle, is one INFO line: the decision that refuses it was told at
+WARNING already (the circuit's opening, the server's block), and during an outage such
+refusals come by the thousand, each of them costing a log record at WARNING.
+`CallRejected` and `BudgetExhausted` reach hooks but write no line of their own: the
+call's `CallFinished` line says the same, with the reason ``circuit_open`` or
+``budget_exhausted``.
 
 Every record carries the same attributes (None where the event has no such value), each
 prefixed ``retrykit_`` so that none can overwrite a key of another logging stack
@@ -97,13 +102,27 @@ _FIXED_LEVELS: dict[type, int] = {
 }
 
 
+# Calls refused here, before anything was sent, by a decision already told at WARNING
+# (a circuit that opened, a server's block): during an outage they come by the thousand.
+_REFUSED_LOCALLY: Final = frozenset({Reason.CIRCUIT_OPEN, Reason.RATE_LIMITED, Reason.THROTTLED})
+
+
+def call_level(*, succeeded: bool, attempts: int, reason: str) -> int:
+    """Return the level of a call's `CallFinished` line (see the table above)."""
+    if succeeded:
+        return logging.DEBUG
+    if not attempts and reason in _REFUSED_LOCALLY:
+        return logging.INFO
+    return logging.WARNING
+
+
 def event_level(event: Event) -> int:
     """Return the logging level of ``event``'s line (the table in this module's docstring)."""
     level = _FIXED_LEVELS.get(type(event))
     if level is not None:
         return level
     if isinstance(event, CallFinished):
-        return logging.DEBUG if event.succeeded else logging.WARNING
+        return call_level(succeeded=event.succeeded, attempts=event.attempts, reason=event.reason)
     if isinstance(event, CircuitStateChanged) and event.new is BreakerState.OPEN:
         return logging.WARNING
     return logging.INFO

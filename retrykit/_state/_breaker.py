@@ -341,8 +341,11 @@ class CircuitBreaker:
             f"counts={config.counts!r}, circuits={len(self._circuits)})"
         )
 
-    def allow(self, key: str) -> Ticket:
+    def allow(self, key: str, *, error: type[CircuitOpenError] = CircuitOpenError) -> Ticket:
         """Return a `Ticket` if a call for ``key`` may go out now; raise `CircuitOpenError` if not.
+
+        ``error`` is the class raised: an adapter passes its own subclass (also its
+        client's error), so that a rejection makes one exception, not two.
 
         Give the ticket back with the call's outcome. In HALF_OPEN the ticket is one of
         the ``half_open_max_calls`` probe permits (``ticket.is_probe``); its
@@ -364,7 +367,7 @@ class CircuitBreaker:
             now = self._clock()
             if circuit.forced or now < circuit.opened_at + circuit.break_seconds:
                 circuit.last_used = next(self._uses)
-                raise self._rejection(key, circuit, circuit.retry_after(now), now)
+                raise self._rejection(key, circuit, circuit.retry_after(now), now, error)
         with self._lock:
             circuit = self._circuits.get(key)
             if circuit is None:
@@ -375,10 +378,10 @@ class CircuitBreaker:
             wants_lease = False
             if shared is not None and shared.governed:
                 demand = shared.demand
-                outcome = self._allow_with_lease(key, circuit, shared, now)
+                outcome = self._allow_with_lease(key, circuit, shared, now, error)
                 wants_lease = shared.demand > demand
             else:
-                outcome = self._allow_locked(key, circuit, now)
+                outcome = self._allow_locked(key, circuit, now, error)
         if isinstance(outcome, CircuitOpenError):
             if wants_lease and self._link is not None:
                 self._link.wake()
@@ -387,17 +390,24 @@ class CircuitBreaker:
             self._deliver()
         return outcome
 
-    def _allow_locked(self, key: str, circuit: Circuit, now: float) -> Ticket | CircuitOpenError:
+    def _allow_locked(
+        self, key: str, circuit: Circuit, now: float, error: type[CircuitOpenError]
+    ) -> Ticket | CircuitOpenError:
         """Ask the circuit (under the lock): a ticket, or the rejection to raise."""
         wait, ticket = circuit.allow(now)
         if ticket is None:
-            return self._rejection(key, circuit, wait or 0.0, now)
+            return self._rejection(key, circuit, wait or 0.0, now, error)
         if ticket.moved:
             self._pending.append(StateChange(key, _OPEN, _HALF_OPEN))
         return ticket
 
     def _allow_with_lease(
-        self, key: str, circuit: Circuit, shared: _Shared, now: float
+        self,
+        key: str,
+        circuit: Circuit,
+        shared: _Shared,
+        now: float,
+        error: type[CircuitOpenError],
     ) -> Ticket | CircuitOpenError:
         """Ask a circuit that follows the fleet's opening: a probe needs a lease (under the lock).
 
@@ -405,12 +415,12 @@ class CircuitBreaker:
         is rejected as HALF_OPEN rejects, and the syncer is asked to get one.
         """
         if circuit.peek(now) is not _HALF_OPEN:
-            return self._allow_locked(key, circuit, now)
+            return self._allow_locked(key, circuit, now, error)
         if not shared.leases:
             shared.demand += 1
             wait = min(HALF_OPEN_RETRY_AFTER, self.config.recovery_timeout)
-            return self._rejection(key, circuit, wait, now)
-        outcome = self._allow_locked(key, circuit, now)
+            return self._rejection(key, circuit, wait, now, error)
+        outcome = self._allow_locked(key, circuit, now, error)
         if isinstance(outcome, Ticket) and outcome.is_probe:
             shared.probes[outcome.permit] = (shared.leases.pop()[0], now)
         return outcome
@@ -795,12 +805,17 @@ class CircuitBreaker:
             self._failing.clear()
 
     def _rejection(
-        self, key: str, circuit: Circuit, retry_after: float, now: float
+        self,
+        key: str,
+        circuit: Circuit,
+        retry_after: float,
+        now: float,
+        error: type[CircuitOpenError] = CircuitOpenError,
     ) -> CircuitOpenError:
         opened_at = None
         if circuit.opened_at is not None:
             opened_at = self._wall() - (now - circuit.opened_at)
-        return CircuitOpenError(key, retry_after, opened_by=circuit.opened_by, opened_at=opened_at)
+        return error(key, retry_after, opened_by=circuit.opened_by, opened_at=opened_at)
 
     def _update(
         self, key: str, action: Callable[[Circuit, float], object], *, create: bool
