@@ -1122,18 +1122,35 @@ def fail_fast(sizes: Sizes, server: ServerProcess) -> Section:
 # --- 6. Threads -------------------------------------------------------------------------
 
 THREADS = 16
+THREADS_KEPT = 0.95  # retrykit's throughput / the bare client's, at least
 
 
-def threads(sizes: Sizes, server: ServerProcess) -> Section:
-    """Scenario 6: 16 threads sharing one client; throughput with breaker and metrics on."""
-    url = server.url("/threads")
-    per_thread = sizes.thread_requests
-    total = THREADS * per_thread
-    httpx_side = _peers.httpx_contenders(in_process=False, peers=False, hooks=(Metrics(),))
+def _thread_contenders(*, in_process: bool) -> list[Contender]:
+    """Return, per client: bare, retrykit with Metrics, retrykit with its defaults alone."""
+    metered = Metrics()
+    httpx_side = _peers.httpx_contenders(in_process=in_process, peers=False, hooks=(metered,))
+    httpx_plain = _peers.httpx_contenders(in_process=in_process, peers=False)
     requests_side = _peers.requests_contenders(
-        in_process=False, peers=False, hooks=(Metrics(),), pool_maxsize=THREADS
+        in_process=in_process, peers=False, hooks=(Metrics(),), pool_maxsize=THREADS
     )
-    contenders = [*httpx_side, *requests_side]
+    requests_plain = _peers.requests_contenders(
+        in_process=in_process, peers=False, pool_maxsize=THREADS
+    )
+    httpx_plain[0].close()
+    requests_plain[0].close()
+    return [
+        httpx_side[0],
+        attrs.evolve(httpx_side[1], name="retrykit RetryTransport + Metrics"),
+        attrs.evolve(httpx_plain[1], name="retrykit RetryTransport"),
+        requests_side[0],
+        attrs.evolve(requests_side[1], name="retrykit RetryAdapter + Metrics"),
+        attrs.evolve(requests_plain[1], name="retrykit RetryAdapter"),
+    ]
+
+
+def _time_threads(sizes: Sizes, url: str, *, in_process: bool) -> Timings:
+    per_thread = sizes.thread_requests
+    contenders = _thread_contenders(in_process=in_process)
 
     def block(call: Callable[[str], int]) -> Callable[[], None]:
         work = repeat(call, url, per_thread)
@@ -1144,41 +1161,67 @@ def threads(sizes: Sizes, server: ServerProcess) -> Section:
         return run
 
     try:
-        timings = interleave(
+        return interleave(
             [c.name for c in contenders],
             [block(c.call) for c in contenders],
             rounds=sizes.rounds,
-            per_block=total,
+            per_block=THREADS * per_thread,
         )
     finally:
         _close_all(contenders)
+
+
+def threads(sizes: Sizes, server: ServerProcess) -> Section:
+    """Scenario 6: 16 threads sharing one client; throughput with and without Metrics."""
+    url = server.url("/threads")
     rows: list[list[str]] = []
     verdicts: list[Verdict] = []
-    for bare, ours in (("httpx", "retrykit RetryTransport"), ("requests", "retrykit RetryAdapter")):
-        kept = 1 / timings.ratio(ours, bare)
-        rows += [
-            [name, f"{1e6 / timings.median(name):.0f}", f"{timings.median(name):.1f}"]
-            for name in (bare, ours)
-        ]
-        verdicts.append(
-            Verdict(
-                "6 threads",
-                f"{ours}, breaker + budget + Metrics: throughput / bare {bare}, {THREADS} threads",
-                f"{kept:.3f}",
-                ">= 0.95",
-                _met(kept >= 0.95),
-            )
-        )
+    for in_process in (False, True):
+        medium = "in-process" if in_process else "socket"
+        timings = _time_threads(sizes, url, in_process=in_process)
+        for bare, ours in (
+            ("httpx", "retrykit RetryTransport"),
+            ("requests", "retrykit RetryAdapter"),
+        ):
+            rows.append([bare, medium, f"{1e6 / timings.median(bare):.0f}", "1.000"])
+            for name, compared in (
+                (f"{ours} + Metrics", "bare has no Metrics: its work counts against retrykit"),
+                (ours, "no hook on either: like with like"),
+            ):
+                # Throughput kept = bare's time per request / retrykit's, paired per round.
+                kept = timings.paired_ratio(bare, name)
+                rows.append([name, medium, f"{1e6 / timings.median(name):.0f}", kept.show(".3f")])
+                if not in_process:
+                    verdicts.append(
+                        Verdict(
+                            "6 threads",
+                            f"{name}, breaker + budget: throughput / bare {bare}, "
+                            f"{THREADS} threads, socket ({compared})",
+                            kept.show(".3f"),
+                            f">= {THREADS_KEPT}",
+                            _met(kept.median >= THREADS_KEPT),
+                        )
+                    )
     limits = (
-        f"**Threads.** {THREADS} threads share one client and send {per_thread} requests "
-        f"each per round; the server runs in a child process, but client, server and GIL "
-        f"contention all share the machine's cores, so throughput is CPU-bound and the "
-        f"ratio shows retrykit's CPU cost and any lock contention (breaker, budget and "
-        f"Metrics each take a short lock per call)."
+        f"**Threads.** {THREADS} threads share one client and send "
+        f"{sizes.thread_requests} requests each per round; figures are medians over rounds "
+        "and the throughput kept is paired per round [first and third quartiles]. Two "
+        "retrykit rows per client: with a `Metrics()` hook, against a bare client that "
+        "counts nothing (so Metrics' own work and its locks count against retrykit), and "
+        "with its defaults alone (breaker and budget on, no hook), like with like. Over the "
+        "socket the server runs in a child process, but client, server and GIL contention "
+        "all share the machine's cores, so throughput is CPU-bound and the ratio shows "
+        "retrykit's CPU cost and any lock contention (breaker, budget and Metrics each take "
+        f"a short lock per call); the target ({THREADS_KEPT}) is judged there, as issue 19 "
+        "states it for a client that does I/O. In process (MockTransport, a canned urllib3 "
+        "pool) nothing waits, so the ratio is the CPU cost per request under the GIL alone, "
+        "a stricter figure: it is in the table, not judged."
     )
     return Section(
         f"6. Threads: {THREADS} threads, one shared client ({sizes.rounds} interleaved rounds)",
-        markdown_table(["client", "requests / s (median)", "us / request"], rows),
+        markdown_table(
+            ["client", "transport", "requests / s (median)", "throughput / bare"], rows, 2
+        ),
         tuple(verdicts),
         limits,
     )
