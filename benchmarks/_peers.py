@@ -327,7 +327,9 @@ def httpx_retries_retry(*, respect_retry_after: bool = True) -> httpx_retries.Re
     )
 
 
-def _client_call(client: httpx.Client) -> SyncCall:
+def client_call(client: httpx.Client) -> SyncCall:
+    """Return ``call(url)``: ``client.get(url)``'s status code."""
+
     def call(url: str) -> int:
         return client.get(url).status_code
 
@@ -382,8 +384,8 @@ def httpx_contenders(
         )
     )
     result = [
-        Contender("httpx", _client_call(bare), bare.close),
-        Contender("retrykit RetryTransport", _client_call(ours), ours.close),
+        Contender("httpx", client_call(bare), bare.close),
+        Contender("retrykit RetryTransport", client_call(ours), ours.close),
     ]
     if peers:
         theirs = httpx.Client(
@@ -394,7 +396,7 @@ def httpx_contenders(
         for_tenacity = httpx.Client(transport=inner_transport(in_process=in_process))
         for_stamina = httpx.Client(transport=inner_transport(in_process=in_process))
         result += [
-            Contender("httpx-retries", _client_call(theirs), theirs.close),
+            Contender("httpx-retries", client_call(theirs), theirs.close),
             Contender("tenacity", tenacity_call(_client_raising(for_tenacity)), for_tenacity.close),
             Contender("stamina", stamina_call(_client_raising(for_stamina)), for_stamina.close),
         ]
@@ -581,9 +583,9 @@ def httpx_variants(*, in_process: bool) -> list[Contender]:
     metered = httpx.Client(transport=retrykit_transport(in_process=in_process, hooks=(Metrics(),)))
     floor = httpx.Client(transport=FloorTransport(inner_transport(in_process=in_process)))
     return [
-        Contender("retrykit RetryTransport, all off", _client_call(off), off.close),
-        Contender("retrykit RetryTransport + Metrics", _client_call(metered), metered.close),
-        Contender("floor (stand-ins)", _client_call(floor), floor.close),
+        Contender("retrykit RetryTransport, all off", client_call(off), off.close),
+        Contender("retrykit RetryTransport + Metrics", client_call(metered), metered.close),
+        Contender("floor (stand-ins)", client_call(floor), floor.close),
     ]
 
 

@@ -73,6 +73,8 @@ class Sizes:
     breaker_calls: int  # bench_breaker's calls
     burst_calls: int  # simultaneous calls of the burst
     ratelimit_calls: int  # calls per contender against the 10-a-second server
+    host_counts: tuple[int, ...]  # distinct hosts of scenario 12, the first one the baseline
+    host_calls: int  # calls per block of scenario 12
 
     @property
     def local_rounds(self) -> int:
@@ -95,6 +97,8 @@ FULL = Sizes(
     breaker_calls=1000,
     burst_calls=20,
     ratelimit_calls=100,
+    host_counts=(1, 100, 10_000, 100_000),
+    host_calls=150,
 )
 QUICK = Sizes(
     rounds=3,
@@ -111,6 +115,8 @@ QUICK = Sizes(
     breaker_calls=100,
     burst_calls=20,
     ratelimit_calls=30,
+    host_counts=(1, 100, 10_000),
+    host_calls=50,
 )
 
 

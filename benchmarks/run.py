@@ -25,6 +25,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
+import _scale
 import _scenarios
 import attrs
 from _measure import ServerProcess
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
 RESULTS: Final = pathlib.Path(__file__).resolve().parent / "results" / "latest.md"
-SCENARIOS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)  # 9: bench_breaker's figures
+SCENARIOS: Final = tuple(range(1, 14))  # 9: bench_breaker's figures; 12, 13: _scale
 # Loggers that would write a line per retry or rejection to stderr (Python's last-resort
 # handler) when the application configured no logging; silenced for every contender alike.
 _QUIET_LOGGERS: Final = ("retrykit", "stamina", "tenacity", "urllib3", "httpx", "httpx_retries")
@@ -84,6 +85,8 @@ def _run_scenarios(sizes: Sizes, only: Sequence[int]) -> list[tuple[Section, flo
             9: lambda: _scenarios.breaker_figures(sizes),
             10: lambda: _scenarios.burst(sizes),
             11: lambda: _scenarios.rate_limit(sizes),
+            12: lambda: _scale.distinct_hosts(sizes),
+            13: lambda: _scale.fleet_store(sizes),
         }
         for number in only:
             timed(steps[number])
@@ -149,7 +152,9 @@ def run(
 def _scenario_list(text: str) -> list[int]:
     numbers = [int(part) for part in text.split(",") if part.strip()]
     if not numbers or any(number not in SCENARIOS for number in numbers):
-        raise argparse.ArgumentTypeError(f"scenarios are numbers from 1 to 11, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"scenarios are numbers from 1 to {SCENARIOS[-1]}, got {text!r}"
+        )
     return numbers
 
 
