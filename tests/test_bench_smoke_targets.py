@@ -65,6 +65,7 @@ def test_issue_19_targets_have_verdicts(
         "retrykit RetryAdapter, breaker + budget: throughput / bare requests",
         "us per call at 100 distinct hosts / at 1, in process",
         "traced growth after 300 healthy hosts, defaults",
+        "circuits kept after 300 healthy hosts (none failed)",
         "retrykit RetryTransport, RedisStore: added us vs no store (paired)",
     ):
         matching = [row for row in rows if figure in row]
