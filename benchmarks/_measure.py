@@ -3,7 +3,9 @@
 Every timed comparison runs its contenders round by round (A B C, B C A, C A B, ...), so
 a slow moment of a shared machine hits them all alike, and the order inside a round
 rotates. A figure is the median over rounds; a ratio or a difference to the bare client
-is computed within each round first (paired), then its median is taken.
+is computed within each round first (paired), then its median is taken. A `Spread` keeps
+the quartiles of those per-round values beside the median, so a report can show how far
+the rounds disagreed: a difference smaller than that spread is not a difference.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import IO, TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
     from types import TracebackType
 
 # Started as a child process so that its threads do not share the benchmark's GIL.
@@ -76,6 +78,32 @@ class ServerProcess:
 
 
 @attrs.frozen
+class Spread:
+    """The median of per-round values, their quartiles and their extremes."""
+
+    median: float
+    low: float  # the first quartile: a quarter of the rounds gave less
+    high: float  # the third quartile: a quarter gave more
+    least: float
+    most: float
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Spread:
+        """Return the spread of ``values`` (one round's value each; at least one)."""
+        ordered = sorted(values)
+        if not ordered:
+            raise ValueError("a spread needs at least one value")
+        low = high = ordered[0]
+        if len(ordered) > 1:
+            low, _, high = statistics.quantiles(ordered, n=4, method="inclusive")
+        return cls(statistics.median(ordered), low, high, ordered[0], ordered[-1])
+
+    def show(self, spec: str = "+.1f", unit: str = "") -> str:
+        """Return ``"median<unit> [first quartile, third quartile]"``, formatted by ``spec``."""
+        return f"{self.median:{spec}}{unit} [{self.low:{spec}}, {self.high:{spec}}]"
+
+
+@attrs.frozen
 class Timings:
     """Microseconds per operation, one value per round, per contender (in input order)."""
 
@@ -86,15 +114,27 @@ class Timings:
         """Return the median over rounds of ``name``'s microseconds per operation."""
         return statistics.median(self._values(name))
 
+    def spread(self, name: str) -> Spread:
+        """Return the spread over rounds of ``name``'s microseconds per operation."""
+        return Spread.of(self._values(name))
+
     def ratio(self, name: str, baseline: str) -> float:
         """Return the median over rounds of ``name`` / ``baseline`` (paired per round)."""
-        pairs = zip(self._values(name), self._values(baseline), strict=True)
-        return statistics.median(value / base for value, base in pairs)
+        return self.paired_ratio(name, baseline).median
 
     def added(self, name: str, baseline: str) -> float:
         """Return the median over rounds of ``name`` - ``baseline``, in microseconds."""
+        return self.paired_added(name, baseline).median
+
+    def paired_ratio(self, name: str, baseline: str) -> Spread:
+        """Return the spread of ``name`` / ``baseline``, each round's pair divided first."""
         pairs = zip(self._values(name), self._values(baseline), strict=True)
-        return statistics.median(value - base for value, base in pairs)
+        return Spread.of(value / base for value, base in pairs)
+
+    def paired_added(self, name: str, baseline: str) -> Spread:
+        """Return the spread of ``name`` - ``baseline`` (us), each round's pair subtracted first."""
+        pairs = zip(self._values(name), self._values(baseline), strict=True)
+        return Spread.of(value - base for value, base in pairs)
 
     def _values(self, name: str) -> tuple[float, ...]:
         return self.rounds[self.names.index(name)]

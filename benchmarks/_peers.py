@@ -5,6 +5,9 @@ exponential waits of 1, 2, 4 ms with no jitter (urllib3's formula makes its firs
 immediate, then 2 and 4 ms). Every contender is a `Contender`: a name and a ``call(url)``
 returning the final status code (sync or async), plus a ``close()``.
 
+The floor (issue 19) is a contender too: a transport or adapter doing only the steps any
+retrying layer must take around one successful attempt, built from stand-ins (`floor_steps`).
+
 Two kinds of transport under the clients:
 
 - ``socket``: a real keep-alive connection to a server on 127.0.0.1;
@@ -17,7 +20,8 @@ Two kinds of transport under the clients:
 from __future__ import annotations
 
 import io
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -31,7 +35,18 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool
 
-from retrykit import Backoff, CircuitBreaker, Metrics, RetryBudget, RetryPolicy
+from retrykit import (
+    AttemptRecord,
+    Backoff,
+    CircuitBreaker,
+    Metrics,
+    RateLimiter,
+    RetryBudget,
+    RetryHistory,
+    RetryPolicy,
+    decide,
+    origin_key,
+)
 from retrykit.httpx import AsyncRetryTransport, RetryTransport
 from retrykit.requests import RetryAdapter
 
@@ -312,7 +327,9 @@ def httpx_retries_retry(*, respect_retry_after: bool = True) -> httpx_retries.Re
     )
 
 
-def _client_call(client: httpx.Client) -> SyncCall:
+def client_call(client: httpx.Client) -> SyncCall:
+    """Return ``call(url)``: ``client.get(url)``'s status code."""
+
     def call(url: str) -> int:
         return client.get(url).status_code
 
@@ -334,14 +351,17 @@ def retrykit_transport(
     in_process: bool,
     breaker: CircuitBreaker | str | None = "default",
     budget: RetryBudget | str | None = "default",
+    limiter: RateLimiter | str | None = "default",
     hooks: tuple[Metrics, ...] = (),
 ) -> RetryTransport:
-    """Return retrykit's `RetryTransport` with the shared policy (default breaker/budget)."""
+    """Return retrykit's `RetryTransport` with the shared policy (its defaults else)."""
     options: dict[str, Any] = {}
     if breaker != "default":
         options["breaker"] = breaker
     if budget != "default":
         options["budget"] = budget
+    if limiter != "default":
+        options["limiter"] = limiter
     return RetryTransport(
         inner_transport(in_process=in_process), policy=POLICY, hooks=hooks, **options
     )
@@ -364,8 +384,8 @@ def httpx_contenders(
         )
     )
     result = [
-        Contender("httpx", _client_call(bare), bare.close),
-        Contender("retrykit RetryTransport", _client_call(ours), ours.close),
+        Contender("httpx", client_call(bare), bare.close),
+        Contender("retrykit RetryTransport", client_call(ours), ours.close),
     ]
     if peers:
         theirs = httpx.Client(
@@ -376,7 +396,7 @@ def httpx_contenders(
         for_tenacity = httpx.Client(transport=inner_transport(in_process=in_process))
         for_stamina = httpx.Client(transport=inner_transport(in_process=in_process))
         result += [
-            Contender("httpx-retries", _client_call(theirs), theirs.close),
+            Contender("httpx-retries", client_call(theirs), theirs.close),
             Contender("tenacity", tenacity_call(_client_raising(for_tenacity)), for_tenacity.close),
             Contender("stamina", stamina_call(_client_raising(for_stamina)), for_stamina.close),
         ]
@@ -446,3 +466,166 @@ def open_pybreaker() -> pybreaker.CircuitBreaker:
     breaker = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=3600)
     breaker.open()
     return breaker
+
+
+# --- issue 19: retrykit's variants, and the floor ---------------------------------------------
+
+
+class FloorSteps:
+    """The floor of issue 19: only what any retrying layer does around one good attempt.
+
+    `before` takes the URL's origin key and looks its circuit up in a plain dict, without a
+    lock (it finds none: a host that never failed needs no circuit), then reads the clock;
+    `after` reads the clock again, asks `retrykit.decide` about the answer and builds the
+    call's history, one `AttemptRecord` in a `RetryHistory`, as retrykit would attach it.
+    No budget, no rate limiter, no hooks, no events: a stand-in for each step, no more.
+    """
+
+    __slots__ = ("_circuits",)
+
+    def __init__(self) -> None:
+        self._circuits: dict[str, object] = {}
+
+    def before(self, url: str) -> float:
+        """Look up ``url``'s circuit; return the monotonic time the attempt starts."""
+        if self._circuits.get(origin_key(url)) is not None:
+            raise AssertionError("the floor keeps no circuits")
+        return time.monotonic()
+
+    def after(
+        self, started: float, method: str, status: int, headers: Mapping[str, str]
+    ) -> RetryHistory:
+        """Decide on the answer; return the call's one-attempt history."""
+        duration = time.monotonic() - started
+        decision = decide(
+            POLICY, attempt=1, method=method, status=status, headers=headers, elapsed=duration
+        )
+        if decision.retry:
+            raise AssertionError("the floor makes one attempt: it is timed on answers of 200")
+        record = AttemptRecord(1, status, None, 0.0, duration, decision.reason)
+        return RetryHistory((record,), decision.reason, duration)
+
+
+class FloorTransport(httpx.BaseTransport):
+    """`FloorSteps` around an inner httpx transport."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+        self._steps = FloorSteps()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` once through the inner transport; attach its history."""
+        steps = self._steps
+        started = steps.before(str(request.url))
+        response = self._inner.handle_request(request)
+        history = steps.after(started, request.method, response.status_code, response.headers)
+        response.extensions = {**response.extensions, "retry_history": history}
+        return response
+
+    def close(self) -> None:
+        """Close the inner transport."""
+        self._inner.close()
+
+
+class AsyncFloorTransport(httpx.AsyncBaseTransport):
+    """The async twin of `FloorTransport`."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+        self._steps = FloorSteps()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` once through the inner transport; attach its history."""
+        steps = self._steps
+        started = steps.before(str(request.url))
+        response = await self._inner.handle_async_request(request)
+        history = steps.after(started, request.method, response.status_code, response.headers)
+        response.extensions = {**response.extensions, "retry_history": history}
+        return response
+
+    async def aclose(self) -> None:
+        """Close the inner transport."""
+        await self._inner.aclose()
+
+
+class FloorAdapter(HTTPAdapter):
+    """`FloorSteps` around requests' own `HTTPAdapter.send`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._steps = FloorSteps()
+
+    def send(  # noqa: PLR0917 - the signature is HTTPAdapter.send's
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send ``request`` once; attach its history as ``response.retry_history``."""
+        steps = self._steps
+        started = steps.before(request.url or "")
+        response = super().send(request, stream, timeout, verify, cert, proxies)
+        history = steps.after(
+            started, request.method or "GET", response.status_code, response.headers
+        )
+        response.retry_history = history  # type: ignore[attr-defined] # as RetryAdapter does
+        return response
+
+
+def httpx_variants(*, in_process: bool) -> list[Contender]:
+    """Return retrykit's `RetryTransport` with everything off and with `Metrics`, and the floor."""
+    off = httpx.Client(
+        transport=retrykit_transport(in_process=in_process, breaker=None, budget=None, limiter=None)
+    )
+    metered = httpx.Client(transport=retrykit_transport(in_process=in_process, hooks=(Metrics(),)))
+    floor = httpx.Client(transport=FloorTransport(inner_transport(in_process=in_process)))
+    return [
+        Contender("retrykit RetryTransport, all off", client_call(off), off.close),
+        Contender("retrykit RetryTransport + Metrics", client_call(metered), metered.close),
+        Contender("floor (stand-ins)", client_call(floor), floor.close),
+    ]
+
+
+def async_httpx_variants(*, in_process: bool) -> list[AsyncContender]:
+    """The async twin of `httpx_variants`, for `AsyncRetryTransport`."""
+
+    def client(transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport)
+
+    inner = async_inner_transport
+    off = client(
+        AsyncRetryTransport(
+            inner(in_process=in_process), policy=POLICY, breaker=None, budget=None, limiter=None
+        )
+    )
+    metered = client(
+        AsyncRetryTransport(inner(in_process=in_process), policy=POLICY, hooks=(Metrics(),))
+    )
+    floor = client(AsyncFloorTransport(inner(in_process=in_process)))
+    return [
+        AsyncContender(
+            "retrykit AsyncRetryTransport, all off", _async_client_call(off), off.aclose
+        ),
+        AsyncContender(
+            "retrykit AsyncRetryTransport + Metrics", _async_client_call(metered), metered.aclose
+        ),
+        AsyncContender("floor (stand-ins)", _async_client_call(floor), floor.aclose),
+    ]
+
+
+def requests_variants(*, in_process: bool) -> list[Contender]:
+    """Return retrykit's `RetryAdapter` with everything off and with `Metrics`, and the floor."""
+    off = _session(
+        RetryAdapter(policy=POLICY, breaker=None, budget=None, limiter=None),
+        in_process=in_process,
+    )
+    metered = _session(RetryAdapter(policy=POLICY, hooks=(Metrics(),)), in_process=in_process)
+    floor = _session(FloorAdapter(), in_process=in_process)
+    return [
+        Contender("retrykit RetryAdapter, all off", _session_call(off), off.close),
+        Contender("retrykit RetryAdapter + Metrics", _session_call(metered), metered.close),
+        Contender("floor (stand-ins)", _session_call(floor), floor.close),
+    ]

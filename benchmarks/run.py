@@ -1,4 +1,4 @@
-"""retrykit against its peers, side by side in one run (issue 9).
+"""retrykit against its peers, side by side in one run (issues 9 and 19).
 
 Run ``python benchmarks/run.py [--quick] [--rounds N] [--output PATH] [--only 1,3]``
 (or ``tox -e bench``). It prints a Markdown report (the machine, a summary of every
@@ -6,9 +6,11 @@ target as met or not, one table per scenario and what limits each figure) and wr
 to ``benchmarks/results/latest.md``. Peers, each set to the same policy (4 attempts,
 statuses 429/500/502/503/504, waits of 1, 2, 4 ms without jitter): requests with
 urllib3's Retry, httpx-retries, tenacity and stamina around ``client.get``, and
-pybreaker for the open-circuit figure. Nothing leaves 127.0.0.1.
+pybreaker for the open-circuit figure. Issue 19's targets are judged against them and
+against a floor built from stand-ins in the same run (scenario 1), on rejections (5),
+threads (6), many distinct hosts (12) and a fleet store (13). Nothing leaves 127.0.0.1.
 
-The full run takes a few minutes; ``--quick`` a few seconds per scenario (its figures
+The full run takes about five minutes; ``--quick`` a few seconds per scenario (its figures
 are for checking that the harness works, not for quoting).
 """
 
@@ -25,6 +27,7 @@ import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Final
 
+import _scale
 import _scenarios
 import attrs
 from _measure import ServerProcess
@@ -34,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
 RESULTS: Final = pathlib.Path(__file__).resolve().parent / "results" / "latest.md"
-SCENARIOS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)  # 9: bench_breaker's figures
+SCENARIOS: Final = tuple(range(1, 14))  # 9: bench_breaker's figures; 12, 13: _scale
 # Loggers that would write a line per retry or rejection to stderr (Python's last-resort
 # handler) when the application configured no logging; silenced for every contender alike.
 _QUIET_LOGGERS: Final = ("retrykit", "stamina", "tenacity", "urllib3", "httpx", "httpx_retries")
@@ -84,6 +87,8 @@ def _run_scenarios(sizes: Sizes, only: Sequence[int]) -> list[tuple[Section, flo
             9: lambda: _scenarios.breaker_figures(sizes),
             10: lambda: _scenarios.burst(sizes),
             11: lambda: _scenarios.rate_limit(sizes),
+            12: lambda: _scale.distinct_hosts(sizes),
+            13: lambda: _scale.fleet_store(sizes),
         }
         for number in only:
             timed(steps[number])
@@ -113,7 +118,13 @@ def render(done: Sequence[tuple[Section, float]], *, quick: bool, sizes: Sizes) 
         (
             "- Shared policy: 4 attempts, statuses 429/500/502/503/504, waits 1, 2, 4 ms, "
             "no jitter (urllib3: 0, 2, 4 ms by its formula). Timed figures are medians over "
-            "interleaved rounds, ratios are paired per round."
+            "interleaved rounds, ratios and added costs are paired per round."
+        ),
+        (
+            "- `median [q1, q3]`: the median and, in brackets, the first and third quartiles "
+            "of the per-round values (of the per-round pairs, for a ratio or an added cost). "
+            "A target is judged on the median, and on the in-process rows wherever the "
+            "socket's spread is wider than the difference it would judge."
         ),
         "",
         "## Targets",
@@ -149,7 +160,9 @@ def run(
 def _scenario_list(text: str) -> list[int]:
     numbers = [int(part) for part in text.split(",") if part.strip()]
     if not numbers or any(number not in SCENARIOS for number in numbers):
-        raise argparse.ArgumentTypeError(f"scenarios are numbers from 1 to 11, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"scenarios are numbers from 1 to {SCENARIOS[-1]}, got {text!r}"
+        )
     return numbers
 
 

@@ -46,12 +46,14 @@ def test_harness_runs_every_scenario(
         breaker_calls=20,
         burst_calls=4,
         ratelimit_calls=6,
+        host_counts=(1, 10, 100),
+        host_calls=3,
     )
     output = tmp_path / "latest.md"
     report: str = harness.run(quick=True, output=output, sizes=tiny)
     assert output.read_text(encoding="utf-8") == report
     assert report in capsys.readouterr().out
-    for number in (*range(1, 9), 10, 11):
+    for number in (*range(1, 9), *range(10, 14)):
         assert f"\n## {number}. " in report
     assert "bench_breaker" in report
     assert "CPUs" in report
@@ -63,8 +65,9 @@ def test_harness_runs_every_scenario(
 
 
 def test_main_rejects_unknown_scenarios(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`--only 12` is refused by the command line parser, before anything runs."""
+    """`--only` with a number past the last scenario is refused before anything runs."""
     harness = _load_harness(monkeypatch)
+    unknown = str(harness.SCENARIOS[-1] + 1)
     with pytest.raises(SystemExit) as exit_:
-        harness.main(["--only", "12", "--output", "/nonexistent/never-written.md"])
+        harness.main(["--only", unknown, "--output", "/nonexistent/never-written.md"])
     assert exit_.value.code == 2
