@@ -1114,9 +1114,9 @@ def fail_fast(sizes: Sizes, server: ServerProcess) -> Section:
         "cannot be reached from beneath the client (the client's own share is more), so "
         "that ratio is reported, not judged. Loggers are silenced for every contender, "
         "except in the row that says otherwise: there retrykit's logger is at its default "
-        "level, as in an application that configured no logging. A rejected call is a "
-        "failed call, so retrykit writes its one WARNING line (into a NullHandler that "
-        "drops it): that row is the cost of building and handling one log record. The "
+        "level, as in an application that configured no logging. A call refused before "
+        "sending is an INFO line, so at the default WARNING level that row costs one "
+        "level check more than the silenced one. The "
         "logger is configured once around each block of "
         f"{sizes.fail_fast} calls, not per call, so the row does not time the harness."
     )
