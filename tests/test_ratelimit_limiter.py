@@ -9,9 +9,12 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from retrykit import RateLimiter, RateLimitError, RateLimitExceededError
 from retrykit._core._ratelimit import PROBE_POLL, KeySnapshot
+from retrykit._state._limiter import SeenSilent
 from retrykit.testing import FakeClock
 
 ORIGIN = "https://api.example.com:443"
@@ -328,3 +331,46 @@ def test_bad_settings_fail_when_built(
     """Each wrong argument fails at construction, naming the parameter."""
     with pytest.raises(error, match=name):
         RateLimiter(**settings)  # type: ignore[arg-type]
+
+
+def _silence(limiter: RateLimiter, origin: str) -> None:
+    limiter.acquire(origin, _none, max_wait=60.0)
+    limiter.observe(origin, _none, 200, {})
+
+
+def test_many_silent_origins_stay_quiet_in_fixed_memory() -> None:
+    """Past the 1,024 known exactly, silent origins go to a filter: still quiet, no probe.
+
+    (Benchmark scenario 12 measures the memory of 100,000 of them: under 1 MiB.)
+    """
+    limiter = _limiter(FakeClock())
+    origins = [f"http://host{index}.example.test:80" for index in range(20_000)]
+    for origin in origins:
+        _silence(limiter, origin)
+    assert len(limiter._silent) == 1024
+    assert len(limiter) == 0
+    assert all(limiter.quiet(origin) for origin in origins[::97])
+    assert not limiter.quiet("http://never-seen.example.test:80")
+
+
+def test_an_origin_the_filter_holds_is_followed_once_it_counts() -> None:
+    """A silent origin long forgotten by name, then answering 0 remaining: it is obeyed."""
+    clock = FakeClock()
+    limiter = _limiter(clock)
+    _silence(limiter, ORIGIN)
+    for index in range(2_000):  # pushes ORIGIN out of the exact set, into the filter
+        _silence(limiter, f"http://host{index}.example.test:80")
+    assert limiter.quiet(ORIGIN)
+    _exhaust(limiter)
+    assert not limiter.quiet(ORIGIN)
+    assert limiter.acquire(ORIGIN, _none, max_wait=60.0) > 29.0
+
+
+@given(st.lists(st.text(max_size=40), max_size=200))
+def test_the_filter_never_forgets_an_origin(origins: list[str]) -> None:
+    """A Bloom filter has no false negatives: every origin added tests present."""
+    seen = SeenSilent()
+    for origin in origins:
+        seen.add(origin)
+    assert all(origin in seen for origin in origins)
+    assert 5 not in seen

@@ -86,7 +86,7 @@ HISTORY_EXTENSION: Final = "retry_history"
 """``response.extensions`` key of the final response's `RetryHistory`."""
 
 _TIMEOUT_EXTENSION: Final = "timeout"
-_ORIGINS_REMEMBERED: Final = 4096
+_ORIGINS_REMEMBERED: Final = 1024
 _TIMEOUT_PARTS: Final = ("connect", "read", "write", "pool")
 
 

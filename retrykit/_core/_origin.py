@@ -8,7 +8,7 @@ DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 """The port each scheme uses when a URL names none."""
 
 _cache: dict[str, str] = {}
-_CACHE_SIZE: Final = 4096
+_CACHE_SIZE: Final = 1024
 
 
 def origin_key(url: str) -> str:

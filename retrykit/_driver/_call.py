@@ -113,7 +113,7 @@ class _Latencies:
         return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-ENDPOINTS_REMEMBERED: Final = 4096
+ENDPOINTS_REMEMBERED: Final = 1024
 """How many endpoint names a runner remembers by method and URL."""
 
 

@@ -17,7 +17,7 @@ import math
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from retrykit._clock import Clock, monotonic_of, wall_of
 from retrykit._core._budget import WindowCounts
@@ -61,6 +61,48 @@ def _non_negative(name: str, value: object) -> None:
 def _count(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+
+
+_SILENT_EXACT: Final = 1024
+"""How many silent origins a limiter knows exactly (at most ``max_keys``); the rest go to
+its `SeenSilent`."""
+
+
+class SeenSilent:
+    """A Bloom filter of silent origins: 256 KiB, whatever their number.
+
+    Three bits per origin, from its hash. An origin never added may test as present, by
+    chance (about 1 in 400 with 100,000 added): its first request then goes without
+    holding the others for its answer, as a silent origin's would. One added always
+    tests present.
+    """
+
+    __slots__ = ("_bits",)
+
+    _SIZE_BITS: Final = 1 << 21
+    _MASK: Final = _SIZE_BITS - 1
+
+    def __init__(self) -> None:
+        self._bits = bytearray(self._SIZE_BITS >> 3)
+
+    def _positions(self, origin: str) -> tuple[int, int, int]:
+        mixed = hash(origin) & 0xFFFF_FFFF_FFFF_FFFF
+        mask = self._MASK
+        return mixed & mask, (mixed >> 21) & mask, (mixed >> 42) & mask
+
+    def add(self, origin: str) -> None:
+        """Remember ``origin`` as silent."""
+        bits = self._bits
+        for position in self._positions(origin):
+            bits[position >> 3] |= 1 << (position & 7)
+
+    def __contains__(self, origin: object) -> bool:
+        if not isinstance(origin, str):
+            return False
+        bits = self._bits
+        return all(
+            bits[position >> 3] >> (position & 7) & 1 for position in self._positions(origin)
+        )
 
 
 class RateLimiter:
@@ -126,7 +168,10 @@ class RateLimiter:
         # origin -> how many of its keys are held (an origin with none may be silent).
         self._held: dict[str, int] = {}
         # Origins whose answers said nothing of a rate limit: requests to them go at once.
+        # The most recent exactly; past those, in a Bloom filter of fixed size, so that a
+        # client of 100,000 healthy hosts holds neither 100,000 entries nor probes again.
         self._silent: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._seen_silent: SeenSilent | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickling keeps the settings only; the copy starts knowing nothing of any server.
@@ -150,7 +195,7 @@ class RateLimiter:
         That is an origin whose answers never spoke of a rate limit, with no configured
         rate: a dict lookup, for the adapters' short first attempt.
         """
-        return self.rate is None and origin in self._silent
+        return self.rate is None and self._is_silent(origin)
 
     def acquire(
         self, origin: str, fingerprint: Callable[[], str | None], *, max_wait: float
@@ -166,7 +211,7 @@ class RateLimiter:
         same function, or an equal one (the driver passes a method of the call), so that
         the retry of a first request that got no answer is not held for that answer.
         """
-        if self.rate is None and origin in self._silent:
+        if self.rate is None and self._is_silent(origin):
             return 0.0
         key = (origin, fingerprint())
         with self._lock:
@@ -196,7 +241,7 @@ class RateLimiter:
     ) -> None:
         """Learn from a response what the server says about its key's rate limit."""
         limit = read_server_limit(status, headers, now=self._wall())
-        if not limit.said and origin in self._silent:
+        if not limit.said and self._is_silent(origin):
             return
         key = (origin, fingerprint())
         with self._lock:
@@ -224,7 +269,7 @@ class RateLimiter:
         If it was a first request the others are held for, the next request goes in its
         place at once, rather than after ``probe_wait``.
         """
-        if origin in self._silent:
+        if self._is_silent(origin):
             return
         key = (origin, fingerprint())
         with self._lock:
@@ -258,7 +303,7 @@ class RateLimiter:
             return state
         origin = key[0]
         if probe is None:
-            probe = self.probe_wait > 0 and origin not in self._silent
+            probe = self.probe_wait > 0 and not self._is_silent(origin)
         while len(self._keys) >= self.max_keys:
             self._forget(next(iter(self._keys)))
         state = self._keys[key] = KeyState(probe=probe)
@@ -279,11 +324,22 @@ class RateLimiter:
         else:
             del self._held[origin]
 
+    def _is_silent(self, origin: str) -> bool:
+        """Return True if ``origin``'s answers said nothing of a rate limit (so far)."""
+        if origin in self._silent:
+            return True
+        seen = self._seen_silent
+        # An origin that spoke since holds keys: the filter cannot forget it, the keys tell.
+        return seen is not None and origin in seen and not self._held.get(origin)
+
     def _mark_silent(self, origin: str) -> None:
         self._silent[origin] = None
         self._silent.move_to_end(origin)
-        while len(self._silent) > self.max_keys:
-            self._silent.popitem(last=False)
+        while len(self._silent) > min(self.max_keys, _SILENT_EXACT):
+            oldest = self._silent.popitem(last=False)[0]
+            if self._seen_silent is None:
+                self._seen_silent = SeenSilent()
+            self._seen_silent.add(oldest)
 
     def _cooldown(
         self, origin: str, server: float, pace: float, max_wait: float
