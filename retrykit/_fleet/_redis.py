@@ -34,6 +34,8 @@ from redis.retry import Retry
 
 from retrykit._fleet import _keys
 from retrykit._fleet._channels import (
+    LIVE_ROUNDS,
+    MIN_LIVE,
     Batch,
     Channel,
     CircuitChannel,
@@ -179,7 +181,7 @@ class _Link:
 
 
 class RedisStore:
-    """Shares circuit breakers and retry budgets across processes through Redis.
+    """Shares circuit breakers, retry budgets and rate limiters across processes through Redis.
 
     ``client`` is a `redis.Redis`; the store builds its own small pool from its
     connection settings (so ``client`` is left as it is) with ``timeout`` seconds for
@@ -297,8 +299,19 @@ class RedisStore:
         return self._add(ReserveChannel(member, namespace=self.namespace))
 
     def share_records(self, member: RecordMember) -> _Link:
-        """Share small records per key: the channel for other shared state (see `RecordMember`)."""
-        return self._add(RecordChannel(member, namespace=self.namespace))
+        """Share small records per key (called by `RateLimiter` when built with this store).
+
+        A process counts among a key's members while its record is younger than four
+        sync intervals (at least 1 s); see `RecordMember` and `FleetRecord`.
+        """
+        return self._add(
+            RecordChannel(
+                member,
+                namespace=self.namespace,
+                reporter=self._reporter,
+                live_for=max(LIVE_ROUNDS * self.sync_interval, MIN_LIVE),
+            )
+        )
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -356,7 +369,7 @@ class RedisStore:
         self._reporter = _reporter_id()
         self._reset_after_fork = True
         for channel in self._channels:
-            if isinstance(channel, CircuitChannel):
+            if isinstance(channel, (CircuitChannel, RecordChannel)):
                 channel.reporter = self._reporter
         running = self._thread is not None
         self._thread = None
