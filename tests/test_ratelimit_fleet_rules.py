@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -407,3 +408,22 @@ def test_any_record_reads_as_a_snapshot_or_none(fields: dict[str, str]) -> None:
     """Garbage in a record never raises: it reads as a snapshot, or as malformed."""
     read = snapshot_of(fields, 0.25, 100.0)
     assert read is None or isinstance(read, KeySnapshot)
+
+
+def test_state_passed_back_and_forth_does_not_creep() -> None:
+    """A block and a reset read back a few ms late, round after round, stay where they were."""
+    a, b = KeyState(probe=False), KeyState(probe=False)
+    a.learn(ServerLimit(remaining=10, reset_in=5.0), 0.0)
+    a.learn(ServerLimit(blocked_for=3.0), 0.0)
+    a.adopt(KeySnapshot(remaining=10, reset_at=5.0, quota=11), 0.0, now=0.0)
+    for _ in range(100):
+        for reader, writer in ((b, a), (a, b)):
+            late = attrs.evolve(
+                writer.snapshot(0.0),
+                blocked_until=writer.blocked_until + 0.003,
+                reset_at=writer.reset_at + 0.003,
+            )
+            reader.adopt(late, 0.0, now=0.0)
+    assert a.blocked_until == 3.0
+    assert b.blocked_until == pytest.approx(3.003)
+    assert a.reset_at == 5.0

@@ -93,6 +93,13 @@ PROBE_POLL: Final = 0.01
 SAME_WINDOW: Final = 1.0
 """Two resets less than this many seconds apart are taken to end the same window."""
 
+DRIFT: Final = 0.05
+"""A block end or reset from elsewhere this close to ours is taken to be ours (rule 8).
+
+Shared state comes back a few milliseconds late (rounding, the round trip) from a
+process that adopted it from us; taking the later time each time would let it creep.
+"""
+
 ENDING: Final = 0.1
 """A shared window ending within this many seconds is not adopted (rule 8).
 
@@ -477,16 +484,17 @@ class KeyState:
         ``offset`` is Unix time minus monotonic time. The rule: the later block and the
         later GCRA arrival time win, and a block later than ours is taken as one heard
         here (after it, one request first); a window ending more than `SAME_WINDOW` later
-        replaces ours (this process's requests still out count against its share); the same
-        window keeps the smaller count, the larger quota and the later reset; an earlier
-        one is ignored. With ``now`` (monotonic), a window of ours that has ended is
-        forgotten first, and one from elsewhere ending within `ENDING` is ignored.
-        Adopting the same state twice changes nothing.
+        replaces ours (this process's requests still out count against its share); the
+        same window keeps the smaller count, the larger quota and the later reset; an
+        earlier one is ignored. A block end or reset within `DRIFT` of ours is ours.
+        With ``now`` (monotonic), a window of ours that has ended is forgotten first, and
+        one from elsewhere ending within `ENDING` is ignored. Adopting the same state
+        twice changes nothing.
         """
         if now is not None:
             self._roll(now)
         blocked_until = other.blocked_until - offset
-        if blocked_until > self.blocked_until:
+        if blocked_until > self.blocked_until + DRIFT:
             self.blocked_until = blocked_until
             if now is None or blocked_until > now:
                 self._block()
@@ -498,7 +506,9 @@ class KeyState:
             return
         # Requests still out count against this process's share of a window new here.
         outstanding = self.carried + self.in_flight
-        self._merge_window(other.remaining, reset_at, quota=other.quota, sent=outstanding)
+        self._merge_window(
+            other.remaining, reset_at, quota=other.quota, sent=outstanding, drift=DRIFT
+        )
 
     def snapshot(self, offset: float) -> KeySnapshot:
         """Return this state as a `KeySnapshot` (``offset``: Unix time minus monotonic time)."""
@@ -526,9 +536,12 @@ class KeyState:
         self.probe_until, self.prober = -math.inf, None
 
     def _merge_window(
-        self, remaining: int, reset_at: float, *, quota: int | None, sent: int
+        self, remaining: int, reset_at: float, *, quota: int | None, sent: int, drift: float = 0.0
     ) -> None:
-        """Merge a count and reset into ours; ``sent``: this process's count, if it is new."""
+        """Merge a count and reset into ours; ``sent``: this process's count, if it is new.
+
+        The same window's reset moves later only when later by more than ``drift``.
+        """
         if self.remaining is None or reset_at > self.reset_at + SAME_WINDOW:
             # A (later) window.
             self.remaining, self.reset_at, self.quota, self.sent = remaining, reset_at, quota, sent
@@ -537,7 +550,8 @@ class KeyState:
             # taken theirs, so the smaller count is the true one; the largest remaining
             # heard was the window's first counted request's, so the larger quota is.
             self.remaining = min(self.remaining, remaining)
-            self.reset_at = max(self.reset_at, reset_at)
+            if reset_at > self.reset_at + drift:
+                self.reset_at = reset_at
             if quota is not None:
                 self.quota = quota if self.quota is None else max(self.quota, quota)
         else:

@@ -6,40 +6,76 @@ least recently used. A key is an origin (``scheme://host:port``) and, for the li
 the fingerprint of the request's credential, so two API keys on one host are paced
 apart. A request to an origin that never spoke of a rate limit costs one dict lookup.
 
-For a store shared by a fleet of processes, `RateLimiter.snapshot` gives a key's state
-with Unix times (a `KeySnapshot`: four numbers) and `RateLimiter.adopt` merges one in.
+Sharing. With ``store=`` (a `FleetStore`, such as `retrykit.redis.RedisStore`), the
+limiter's keys are shared with every process on the same store and namespace, through
+the store's record channel; requests still decide in memory. A request thread only
+notes the key it used (a dict store) and, when an answer is worth telling at once (a
+``Retry-After``, nothing remaining, a new window, a key new here), wakes the syncer.
+Each round the syncer thread collects a record per key used since the last round
+(`_share_report`: its block, window count, quota and reset, as seconds from now), and
+adopts every other process's record (`_share_adopt`) through `KeyState.adopt`, under
+the same lock, along with the number of processes using the key and this one's rank:
+this process's share of a window's quota and of a configured rate (rule 8 of
+retrykit._core._ratelimit). When the store is lost, every key is this process's alone.
+`RateLimiter.snapshot` and `RateLimiter.adopt` do the same by hand, for a store of
+your own.
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 import math
 import random
 import threading
 import time
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from retrykit._clock import Clock, monotonic_of, wall_of
 from retrykit._core._budget import WindowCounts
 from retrykit._core._ratelimit import (
+    LONGEST_WAIT,
     SHORTEST_WAIT,
     KeySnapshot,
     KeyState,
+    fleet_pace,
     gcra,
     is_refusal,
     read_server_limit,
+    record_of,
     reset_jitter,
+    snapshot_of,
     throttle_probability,
 )
 from retrykit._errors import RateLimitExceededError
+from retrykit._state._store import FleetStore, RecordMember, RecordReport
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
+
+    from retrykit._state._store import FleetRecord, StoreLink
 
 __all__ = ["AdaptiveThrottle", "RateLimiter"]
 
 Key: TypeAlias = "tuple[str, str | None]"
 """A limiter key: an origin and the fingerprint of the request's credential (or None)."""
+
+RECORD_KIND: Final = "ratelimit"
+"""The record channel the limiter shares its keys on."""
+
+MAX_SHARED: Final = 1000
+"""Keys shared per round at most (the most recently used)."""
+
+RECORD_TTL: Final = 10.0
+"""Seconds a published record lives at least (longer while its block or window lasts)."""
+
+LEAVING_TTL: Final = 0.001
+"""The ttl of the records a closing store publishes: out of the fleet's count at once."""
+
+_logger = logging.getLogger("retrykit.ratelimit")
+
+_REMEMBERED: Final = 60.0
+# Keys published within this many seconds are left (tiny records) when the store closes.
 
 
 def _positive(name: str, value: object, *, allow_none: bool = False) -> None:
@@ -80,6 +116,16 @@ class RateLimiter:
     At most ``max_keys`` keys are held (the least recently used go first), and as many
     origins that never spoke of a rate limit. ``clock`` (monotonic seconds, or a
     `Clock`), ``wall_clock`` and ``rand`` are for tests.
+
+    ``store`` (a `FleetStore`, such as `retrykit.redis.RedisStore`) shares the keys with
+    every process on the same store and namespace, so they pace on the same numbers: a
+    ``Retry-After`` one of them hears blocks the key for all within a sync interval or
+    two, each takes its share of a window's quota (``remaining`` split between the
+    processes using the key: the shares add up to what the server allows), and a
+    configured ``rate`` is the fleet's: each process keeps ``rate / n`` of it (``burst``
+    shared out, at least 1 each) while ``n`` processes use the key, the whole rate
+    alone or while the store is local-only. Calls still decide in memory; see this
+    module's docstring, and README's "Running a fleet" for the trade-offs.
     """
 
     def __init__(
@@ -93,7 +139,13 @@ class RateLimiter:
         clock: Callable[[], float] | Clock = time.monotonic,
         wall_clock: Callable[[], float] | None = None,
         rand: Callable[[], float] = random.random,
+        store: FleetStore | None = None,
     ) -> None:
+        if store is not None and not isinstance(store, FleetStore):
+            raise TypeError(
+                f"store must be a FleetStore (such as retrykit.redis.RedisStore) or None, "
+                f"got {store!r}"
+            )
         _positive("rate", rate, allow_none=True)
         _positive("per", per)
         _count("burst", burst)
@@ -111,6 +163,9 @@ class RateLimiter:
             "wall_clock": wall_clock,
             "rand": rand,
         }
+        if store is not None:
+            # A store is kept only when there is one: it then has to pickle itself.
+            self._settings["store"] = store
         self.rate: float | None = rate
         self.per: float = float(per)
         self.burst: int = burst
@@ -127,6 +182,23 @@ class RateLimiter:
         self._held: dict[str, int] = {}
         # Origins whose answers said nothing of a rate limit: requests to them go at once.
         self._silent: collections.OrderedDict[str, None] = collections.OrderedDict()
+        # Sharing (see the module docstring); all empty without a store.
+        self._store = store
+        self._link: StoreLink | None = None
+        self._asked: dict[Key, None] = {}  # keys used since the last round
+        self._names: dict[str, Key] = {}  # the last round's record keys
+        self._published: dict[Key, float] = {}  # key -> when last published
+        self._leaving = False
+        self._unreadable = 0  # records from the fleet that could not be read
+        if store is not None:
+            self._link = store.share_records(
+                RecordMember(
+                    kind=RECORD_KIND,
+                    report=self._share_report,
+                    adopt=self._share_adopt,
+                    lost=self._share_lost,
+                )
+            )
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickling keeps the settings only; the copy starts knowing nothing of any server.
@@ -169,13 +241,19 @@ class RateLimiter:
         if self.rate is None and origin in self._silent:
             return 0.0
         key = (origin, fingerprint())
+        link = self._link
         with self._lock:
             now = self._clock()
+            if link is not None:
+                if key not in self._keys:
+                    link.wake()  # a key new here: learn soon who else uses it
+                self._asked[key] = None
             state = self._state(key, now)
             server = state.server_wait(now)
             pace = 0.0
             if self.rate is not None:
-                pace = gcra(state.tat, now, interval=self._interval, burst=self.burst)[0]
+                interval, burst = self._pace(state)
+                pace = gcra(state.tat, now, interval=interval, burst=burst)[0]
             if max(server, pace) > max_wait:
                 raise self._cooldown(origin, server, pace, max_wait)
             wait = max(server + reset_jitter(server, self._rand()) if server else 0.0, pace)
@@ -210,7 +288,15 @@ class RateLimiter:
                     return
                 else:
                     return
+            known = state.remaining is not None and now < state.reset_at
             state.learn(limit, now)
+            if self._link is not None and (
+                limit.blocked_for is not None
+                or limit.remaining == 0
+                or (not known and state.remaining is not None)
+            ):
+                # Worth telling the fleet at once: a block, nothing left, a new window.
+                self._link.wake()
             if limit.said:
                 self._silent.pop(origin, None)
             elif self.rate is None and state.idle(now):
@@ -246,7 +332,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             state = self._state(key, now, probe=False)
-            state.adopt(snapshot, self._wall() - now)
+            state.adopt(snapshot, self._wall() - now, now)
             if snapshot.remaining is not None or snapshot.blocked_until > -math.inf:
                 self._silent.pop(origin, None)
 
@@ -268,7 +354,14 @@ class RateLimiter:
     def _take(self, state: KeyState, now: float, caller: object) -> None:
         state.take(now, self.probe_wait, caller)
         if self.rate is not None:
-            state.tat = gcra(state.tat, now, interval=self._interval, burst=self.burst)[1]
+            interval, burst = self._pace(state)
+            state.tat = gcra(state.tat, now, interval=interval, burst=burst)[1]
+
+    def _pace(self, state: KeyState) -> tuple[float, int]:
+        """Return the GCRA interval and burst of this process's share of the configured rate."""
+        if state.members <= 1:
+            return self._interval, self.burst
+        return fleet_pace(self._interval, self.burst, state.members, state.rank)
 
     def _forget(self, key: Key) -> None:
         del self._keys[key]
@@ -285,6 +378,99 @@ class RateLimiter:
         while len(self._silent) > self.max_keys:
             self._silent.popitem(last=False)
 
+    # -- sharing: the store's syncer ------------------------------------------------------
+
+    def _share_report(self, closing: bool) -> list[RecordReport]:
+        """Return a record per key used since the last round (at most `MAX_SHARED`).
+
+        Closing, return a record with a tiny ttl for every key published lately instead,
+        so this process leaves the fleet's count at once.
+        """
+        with self._lock:
+            asked, self._asked = self._asked, {}
+            now = self._clock()
+            wall = self._wall()
+            if closing:
+                self._leaving = True
+                self._names = {}
+                return [
+                    RecordReport(key=_record_key(key), fields={}, ttl=LEAVING_TTL)
+                    for key, at in self._published.items()
+                    if now - at < _REMEMBERED
+                ]
+            offset = wall - now
+            names: dict[str, Key] = {}
+            reports: list[RecordReport] = []
+            for key in list(asked)[-MAX_SHARED:]:
+                state = self._keys.get(key)
+                if state is None:
+                    continue  # dropped since (max_keys)
+                name = _record_key(key)
+                names[name] = key
+                self._published[key] = now
+                ttl = max(RECORD_TTL, state.blocked_until - now, state.reset_at - now)
+                reports.append(
+                    RecordReport(
+                        key=name,
+                        fields=record_of(state.snapshot(offset), wall),
+                        ttl=min(ttl, LONGEST_WAIT) + 1.0,
+                    )
+                )
+            self._names = names
+            if len(self._published) > 2 * MAX_SHARED:
+                for key, at in list(self._published.items()):
+                    if now - at >= _REMEMBERED:
+                        del self._published[key]
+        return reports
+
+    def _share_adopt(self, records: Sequence[FleetRecord]) -> None:
+        """Merge every other process's record into the key's state, and take its share."""
+        unreadable: list[tuple[str, str]] = []
+        with self._lock:
+            if self._leaving:
+                return
+            now = self._clock()
+            wall = self._wall()
+            offset = wall - now
+            for record in records:
+                key = self._names.get(record.key)
+                state = None if key is None else self._keys.get(key)
+                if key is None or state is None:
+                    continue
+                members = max(1, record.members)
+                state.members = members
+                state.rank = record.rank if 0 <= record.rank < members else members - 1
+                for member in record.records:
+                    if member.mine:
+                        continue
+                    try:
+                        snapshot = snapshot_of(member.fields, member.age, wall)
+                    except Exception:  # noqa: BLE001 - a record from elsewhere must never break us
+                        snapshot = None
+                    if snapshot is None:
+                        unreadable.append((record.key, member.member))
+                        continue
+                    state.adopt(snapshot, offset, now)
+                    if snapshot.remaining is not None or snapshot.blocked_until > -math.inf:
+                        self._silent.pop(key[0], None)
+            first = self._unreadable == 0
+            self._unreadable += len(unreadable)
+        if unreadable:
+            level = logging.WARNING if first else logging.DEBUG
+            _logger.log(
+                level,
+                "retrykit rate limiter: ignored %d unreadable record(s) from the fleet "
+                "(first: %s from %s)",
+                len(unreadable),
+                *unreadable[0],
+            )
+
+    def _share_lost(self) -> None:
+        """Every key is this process's alone again: the store went local-only."""
+        with self._lock:
+            for state in self._keys.values():
+                state.members, state.rank = 1, 0
+
     def _cooldown(
         self, origin: str, server: float, pace: float, max_wait: float
     ) -> RateLimitExceededError:
@@ -299,6 +485,12 @@ class RateLimiter:
         return RateLimitExceededError.cooldown(
             wait, f"{what}, longer than this call may wait ({max_wait:.1f} s); nothing was sent"
         )
+
+
+def _record_key(key: Key) -> str:
+    """Return the name of a key's record: ``origin|fingerprint`` (never a credential)."""
+    origin, fingerprint = key
+    return f"{origin}|{fingerprint or ''}"
 
 
 class AdaptiveThrottle:
