@@ -598,10 +598,8 @@ def test_requests_only_note_keys_and_wake_for_news(store: ScriptedStore, clock: 
     assert store.wakes == 4
 
 
-def test_each_round_publishes_the_keys_used_since_the_last(
-    store: ScriptedStore, clock: FakeClock
-) -> None:
-    """A record per key used: its window as seconds from now; a key not used since is not sent."""
+def test_each_round_publishes_the_keys_in_use(store: ScriptedStore, clock: FakeClock) -> None:
+    """A record per key used in the last second: its window as seconds from now."""
     limiter = _limiter(store, clock)
     limiter.acquire(ORIGIN, _nobody, max_wait=60.0)
     limiter.observe(ORIGIN, _nobody, 200, {"X-RateLimit-Remaining": "7", "X-RateLimit-Reset": "30"})
@@ -609,7 +607,36 @@ def test_each_round_publishes_the_keys_used_since_the_last(
     assert list(reports) == [RECORD]
     assert reports[RECORD].fields == {"remaining": "7", "reset": "30.000", "quota": "8"}
     assert reports[RECORD].ttl == 31.0
+    clock.advance(0.5)
+    assert list(_records(store)) == [RECORD]
+    clock.advance(0.6)
     assert _records(store) == {}
+
+
+def test_a_caller_waiting_on_a_key_keeps_it_in_use(store: ScriptedStore, clock: FakeClock) -> None:
+    """Waiting 5 s for a reset still uses the key: this process stays one of its members."""
+    limiter = _limiter(store, clock)
+    limiter.acquire(ORIGIN, _nobody, max_wait=60.0)
+    limiter.observe(ORIGIN, _nobody, 200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "5"})
+    assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == pytest.approx(5.0)
+    clock.advance(5.5)
+    assert list(_records(store)) == [RECORD]
+
+
+def test_a_new_key_takes_the_count_of_the_processes_announced(
+    store: ScriptedStore, clock: FakeClock
+) -> None:
+    """Before a key's own count comes, a window is split by the processes on the store."""
+    limiter = _limiter(store, clock)
+    [member] = store.records
+    assert member.presence is not None
+    member.presence(4, 3)
+    assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0
+    window = {"X-RateLimit-Remaining": "19", "X-RateLimit-Reset": "10"}
+    limiter.observe(ORIGIN, _nobody, 200, window)
+    assert sum(limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0 for _ in range(10)) == 4
+    member.lost()
+    assert sum(limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0 for _ in range(20)) == 15
 
 
 def test_a_block_heard_elsewhere_holds_here(store: ScriptedStore, clock: FakeClock) -> None:

@@ -40,7 +40,7 @@ from retrykit._state._store import (
 fakeredis = pytest.importorskip("fakeredis")
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 KEY = "https://api.example:443"
 NAMESPACE = "tests"
@@ -502,6 +502,42 @@ def test_an_unreadable_member_record_is_left_out(server: Any) -> None:
     server.hset(records, "numbers", '1700000000000 {"remaining": 4}')
     [record] = good.exchange(RecordReport(key=RECORD_KEY))
     assert [r.member for r in record.records] == ["good"]
+
+
+def _noting(calls: list[tuple[int, int]]) -> Callable[[int, int], None]:
+    return lambda members, rank: calls.append((members, rank))
+
+
+def test_a_member_with_presence_is_announced_every_round(server: Any) -> None:
+    """With presence, each round counts the processes on the kind's channel, keys or none."""
+    heard: dict[str, list[tuple[int, int]]] = {}
+    channels = []
+    for name in ("b", "a", "c"):
+        calls: list[tuple[int, int]] = []
+        heard[name] = calls
+        member = RecordMember(
+            kind="ratelimit",
+            report=lambda _closing: [],
+            adopt=lambda _records: None,
+            lost=lambda: None,
+            presence=_noting(calls),
+        )
+        channels.append(RecordChannel(member, namespace=NAMESPACE, reporter=name, live_for=5.0))
+    for _ in range(2):
+        for channel in channels:
+            batch = channel.prepare(False)
+            assert batch is not None
+            _send(server, batch)
+    assert heard == {"b": [(1, 0), (3, 1)], "a": [(2, 0), (3, 0)], "c": [(3, 2), (3, 2)]}
+    batch = channels[0].prepare(True)  # closing: announced for a millisecond, nothing heard
+    assert batch is not None
+    _send(server, batch)
+    time.sleep(0.01)
+    batch = channels[1].prepare(False)
+    assert batch is not None
+    _send(server, batch)
+    assert heard["a"][-1] == (2, 0)
+    assert heard["b"] == [(1, 0), (3, 1)]
 
 
 def test_record_fields_and_kinds_are_checked(server: Any) -> None:

@@ -356,7 +356,8 @@ class RecordChannel:
 
     A record's fields travel as one JSON object; each reply holds every member's record
     still alive, from which the channel counts the key's members (those that wrote
-    within ``live_for`` seconds) and this process's rank among them.
+    within ``live_for`` seconds) and this process's rank among them. For a member with
+    ``presence``, every round also announces this process on the kind's channel.
     """
 
     def __init__(
@@ -369,7 +370,7 @@ class RecordChannel:
         self.live_for = live_for
 
     def prepare(self, closing: bool) -> _RecordBatch | None:
-        """Return a call per record to publish or read."""
+        """Return a call per record to publish or read, and the announcement, if any."""
         reports = self.member.report(closing)
         commands = []
         for report in reports:
@@ -389,9 +390,15 @@ class RecordChannel:
                     (_ms(report.ttl), self.reporter, record),
                 )
             )
+        present = self.member.presence is not None
+        if present:
+            # Closing, announced for a millisecond: out of the count at once.
+            ttl = 0.001 if closing else 2 * self.live_for
+            keys = _keys.presence_keys(self.namespace, self.kind)
+            commands.append(Command(RECORD, keys, (_ms(ttl), self.reporter, "{}")))
         if not commands:
             return None
-        return _RecordBatch(self, reports, commands)
+        return _RecordBatch(self, reports, commands, present=present and not closing)
 
     def lost(self) -> None:
         """Tell the member."""
@@ -403,11 +410,17 @@ class RecordChannel:
 
 class _RecordBatch:
     def __init__(
-        self, channel: RecordChannel, reports: list[RecordReport], commands: list[Command]
+        self,
+        channel: RecordChannel,
+        reports: list[RecordReport],
+        commands: list[Command],
+        *,
+        present: bool,
     ) -> None:
         self.channel = channel
         self.reports = reports
         self.commands = commands
+        self.present = present
 
     def apply(self, replies: Sequence[object]) -> list[Event]:
         channel = self.channel
@@ -428,6 +441,20 @@ class _RecordBatch:
                 error = error or exc
         if records:
             channel.member.adopt(records)
+        presence = channel.member.presence
+        if self.present and presence is not None:
+            try:
+                present = parse_record(
+                    "",
+                    replies[len(self.reports)],
+                    me=channel.reporter,
+                    live_for=channel.live_for,
+                    published=True,
+                )
+            except (ReplyError, IndexError) as exc:
+                error = error or ReplyError(str(exc))
+            else:
+                presence(present.members, present.rank)
         if error is not None:
             raise error
         return []

@@ -6,7 +6,8 @@
 - The budget's reserve is ``retrykit:{<namespace>}:reserve``; the index of open circuits,
   ``retrykit:{<namespace>}:open``; the records of kind K for a key, a hash of every
   member's record and a sorted set of their expiries under one hash tag,
-  ``retrykit:{<namespace>|K|<key>}:records`` and ``...:expiries``.
+  ``retrykit:{<namespace>|K|<key>}:records`` and ``...:expiries``; the processes on the
+  records of kind K, ``retrykit:{<namespace>|K}:present`` and ``...:present-expiries``.
 
 A circuit key is used as it is when it is short printable ASCII with no braces, no
 ``@`` and no whitespace (the adapters' origins, ``https://host:443``, always are); any
@@ -80,6 +81,12 @@ def reserve_key(namespace: str) -> str:
 def index_key(namespace: str) -> str:
     """Return the key of the namespace's index of open circuits."""
     return f"{PREFIX}:{{{namespace}}}:open"
+
+
+def presence_keys(namespace: str, kind: str) -> tuple[str, str]:
+    """Return the keys announcing the processes on the records of ``kind``, in one hash slot."""
+    base = f"{PREFIX}:{{{namespace}|{kind}}}"
+    return f"{base}:present", f"{base}:present-expiries"
 
 
 def record_keys(namespace: str, kind: str, key: str) -> tuple[str, str]:

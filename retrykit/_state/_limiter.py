@@ -24,8 +24,10 @@ your own.
 from __future__ import annotations
 
 import collections
+import heapq
 import logging
 import math
+import operator
 import random
 import threading
 import time
@@ -65,6 +67,9 @@ RECORD_KIND: Final = "ratelimit"
 
 MAX_SHARED: Final = 1000
 """Keys shared per round at most (the most recently used)."""
+
+ACTIVE_FOR: Final = 1.0
+"""Seconds a key stays shared after its last use (a caller waiting on it uses it)."""
 
 RECORD_TTL: Final = 10.0
 """Seconds a published record lives at least (longer while its block or window lasts)."""
@@ -185,7 +190,9 @@ class RateLimiter:
         # Sharing (see the module docstring); all empty without a store.
         self._store = store
         self._link: StoreLink | None = None
-        self._asked: dict[Key, None] = {}  # keys used since the last round
+        self._active: dict[Key, float] = {}  # key -> until when a caller uses it
+        self._fleet = (1, 0)  # the processes announced on the store, and our rank
+        self._counted: set[Key] = set()  # active keys whose own count came at least once
         self._names: dict[str, Key] = {}  # the last round's record keys
         self._published: dict[Key, float] = {}  # key -> when last published
         self._leaving = False
@@ -197,6 +204,7 @@ class RateLimiter:
                     report=self._share_report,
                     adopt=self._share_adopt,
                     lost=self._share_lost,
+                    presence=self._share_presence,
                 )
             )
 
@@ -247,7 +255,7 @@ class RateLimiter:
             if link is not None:
                 if key not in self._keys:
                     link.wake()  # a key new here: learn soon who else uses it
-                self._asked[key] = None
+                self._active[key] = now
             state = self._state(key, now)
             server = state.server_wait(now)
             pace = 0.0
@@ -263,7 +271,10 @@ class RateLimiter:
                     self._take(state, now, fingerprint)
                     return 0.0
                 wait = probe
-            return max(min(wait, max_wait), SHORTEST_WAIT)
+            wait = max(min(wait, max_wait), SHORTEST_WAIT)
+            if link is not None:
+                self._active[key] = now + wait  # a caller waiting on the key still uses it
+            return wait
 
     def observe(
         self,
@@ -348,6 +359,9 @@ class RateLimiter:
         while len(self._keys) >= self.max_keys:
             self._forget(next(iter(self._keys)))
         state = self._keys[key] = KeyState(probe=probe)
+        if self._link is not None:
+            # Until the key's own count comes, every process announced may be using it.
+            state.members, state.rank = self._fleet
         self._held[origin] = self._held.get(origin, 0) + 1
         return state
 
@@ -381,15 +395,25 @@ class RateLimiter:
     # -- sharing: the store's syncer ------------------------------------------------------
 
     def _share_report(self, closing: bool) -> list[RecordReport]:
-        """Return a record per key used since the last round (at most `MAX_SHARED`).
+        """Return a record per key in use (at most `MAX_SHARED`, the most recently used).
 
-        Closing, return a record with a tiny ttl for every key published lately instead,
-        so this process leaves the fleet's count at once.
+        A key is in use while a caller asked for it within `ACTIVE_FOR` seconds, or
+        waits on it. Closing, return a record with a tiny ttl for every key published
+        lately instead, so this process leaves the fleet's count at once.
         """
         with self._lock:
-            asked, self._asked = self._asked, {}
             now = self._clock()
             wall = self._wall()
+            active = self._active
+            for key, until in list(active.items()):
+                if now - until > ACTIVE_FOR:
+                    del active[key]
+                    self._counted.discard(key)
+            asked = (
+                active
+                if len(active) <= MAX_SHARED
+                else dict(heapq.nlargest(MAX_SHARED, active.items(), key=operator.itemgetter(1)))
+            )
             if closing:
                 self._leaving = True
                 self._names = {}
@@ -401,7 +425,7 @@ class RateLimiter:
             offset = wall - now
             names: dict[str, Key] = {}
             reports: list[RecordReport] = []
-            for key in list(asked)[-MAX_SHARED:]:
+            for key in list(asked):
                 state = self._keys.get(key)
                 if state is None:
                     continue  # dropped since (max_keys)
@@ -437,9 +461,15 @@ class RateLimiter:
                 state = None if key is None else self._keys.get(key)
                 if key is None or state is None:
                     continue
-                members = max(1, record.members)
+                members, rank = max(1, record.members), record.rank
+                if key not in self._counted:
+                    # The key's first count here misses the processes that started using
+                    # it in this same interval: until the next, the store's count bounds it.
+                    self._counted.add(key)
+                    if self._fleet[0] > members:
+                        members, rank = self._fleet
                 state.members = members
-                state.rank = record.rank if 0 <= record.rank < members else members - 1
+                state.rank = rank if 0 <= rank < members else members - 1
                 for member in record.records:
                     if member.mine:
                         continue
@@ -465,9 +495,17 @@ class RateLimiter:
                 *unreadable[0],
             )
 
+    def _share_presence(self, members: int, rank: int) -> None:
+        """Note the processes announced on the store: the count for keys not shared yet."""
+        with self._lock:
+            if not self._leaving:
+                self._fleet = (max(1, members), rank if 0 <= rank < members else 0)
+
     def _share_lost(self) -> None:
         """Every key is this process's alone again: the store went local-only."""
         with self._lock:
+            self._fleet = (1, 0)
+            self._counted.clear()
             for state in self._keys.values():
                 state.members, state.rank = 1, 0
 

@@ -217,13 +217,17 @@ class RecordMember:
     of keys, such as ``"ratelimit"``). ``report(closing)`` returns the records to publish
     or read; ``adopt`` receives the fleet's `FleetRecord` for each of them (records it
     cannot read are left out, with a DEBUG note on the ``retrykit`` logger); ``lost``
-    says the store went local-only.
+    says the store went local-only. With ``presence``, the store also announces this
+    process on the kind's channel every round, from the moment it joins, and calls
+    ``presence(members, rank)`` with the processes announced there lately and this
+    one's rank among them: a count for keys the process has not shared yet.
     """
 
     kind: str
     report: Callable[[bool], list[RecordReport]]
     adopt: Callable[[Sequence[FleetRecord]], None]
     lost: Callable[[], None]
+    presence: Callable[[int, int], None] | None = None
 
 
 @runtime_checkable
