@@ -1,0 +1,188 @@
+"""A fleet of real processes sharing rate limiters through a real redis-server.
+
+Four worker processes (spawned) call a `RateLimitServer` in this process through a
+requests `RetryAdapter` (one attempt per call, no breaker, no budget) with a
+`RateLimiter(store=RedisStore(...))` each, from several threads at once. The server
+counts what it let through and refused, and when each request came. Intervals are
+short (``sync_interval=0.1``) to keep the suite quick.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.ratelimit_server import RateLimitServer
+from tests.redis_fleet import Fleet, RedisServer, limiter_worker, redis_binary
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+SYNC = 0.1
+WORKERS = 4
+THREADS = 4
+LIMIT = 20  # requests per one-second window, on the server
+
+pytestmark = pytest.mark.timeout(120)
+
+_namespaces = iter(range(1_000_000))
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    with RedisServer(redis_binary()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[Fleet]:
+    redis_binary()  # skip or fail before spawning anything
+    workers = Fleet(WORKERS, target=limiter_worker)
+    try:
+        yield workers
+    finally:
+        workers.close()
+
+
+def _setup(fleet: Fleet, redis_port: int | None, **limiter: Any) -> None:
+    fleet.ask(
+        "setup",
+        {
+            "redis_port": redis_port,
+            "namespace": f"ratelimit-{next(_namespaces)}",
+            "sync_interval": SYNC,
+            "limiter": limiter,
+            "threads": THREADS,
+        },
+    )
+
+
+def _run(
+    fleet: Fleet, url: str, duration: float, *, every: float = 0.0, threads: int = THREADS
+) -> tuple[float, list[dict[str, Any]]]:
+    """Have every worker call ``url``/w<index> for ``duration`` s; return the start and reports."""
+    start_at = time.monotonic() + 0.3
+    reports = []
+    for index in range(len(fleet)):
+        args = {
+            "url": f"{url}w{index}",
+            "start_at": start_at,
+            "duration": duration,
+            "every": every,
+            "threads": threads,
+        }
+        fleet._conns[index].send(("run", args))
+    for conn in fleet._conns:
+        assert conn.poll(duration + 60), "a worker did not finish its run"
+        reports.append(conn.recv())
+    return start_at, reports
+
+
+def _outcomes(reports: list[dict[str, Any]]) -> collections.Counter[str]:
+    return collections.Counter(outcome for report in reports for _, _, outcome in report["calls"])
+
+
+HAMMER = 2.0  # seconds of calls as fast as allowed: parts of two windows of the server, or three
+
+
+def _hammer(fleet: Fleet, redis_port: int | None) -> tuple[int, int]:
+    """Four processes of four threads as fast as their limiters let them: (429s, 200s)."""
+    with RateLimitServer(limit=LIMIT, window=1.0) as server:
+        _setup(fleet, redis_port)
+        start, reports = _run(fleet, server.url("/"), HAMMER)
+        outcomes = _outcomes(reports)
+        assert set(outcomes) <= {"200", "429"}, outcomes
+        assert server.most_in_a_window <= LIMIT
+        arrivals = [status for at, _, status in server.arrivals() if at < start + HAMMER]
+        return arrivals.count(429), arrivals.count(200)
+
+
+def test_a_shared_limiter_keeps_the_fleet_under_the_servers_limit(
+    redis_server: RedisServer, fleet: Fleet
+) -> None:
+    """With a store, 4 processes get (almost) no 429 where they got many, at about the limit.
+
+    Measured (2 cores, 20 per 1 s window, 2 s): alone 15 to 20 429s, shared none, for
+    about as many 200s (50 to 60, as the run meets two windows or three).
+    """
+    alone = _hammer(fleet, None)
+    shared = _hammer(fleet, redis_server.port)
+    figures = f"429s: {shared[0]} shared, {alone[0]} alone; 200s: {shared[1]} and {alone[1]}"
+    print(figures)
+    assert shared[0] <= 2, figures
+    assert alone[0] >= 5 * max(1, shared[0]), figures
+    # Two seconds meet two or three windows of 20: the fleet spends nearly all it may.
+    assert shared[1] >= 0.8 * LIMIT * HAMMER, figures
+
+
+def test_a_configured_rate_is_the_fleets(redis_server: RedisServer, fleet: Fleet) -> None:
+    """RateLimiter(rate=20, per=1.0) in four processes: the server sees 20 a second, not 80.
+
+    Measured (2 cores, 4 threads a process): 20.0 a second, four requests every 0.2 s.
+    """
+    seconds = 2.0
+    with RateLimitServer(limit=100_000, window=60.0) as server:
+        _setup(fleet, redis_server.port, rate=20, per=1.0)
+        start, reports = _run(fleet, server.url("/"), seconds)
+        outcomes = _outcomes(reports)
+        assert set(outcomes) == {"200"}, outcomes
+        times = [at for at, _, _ in server.arrivals() if at < start + seconds]
+    rate = len(times) / seconds
+    print(f"fleet rate: {rate:.1f}/s")
+    assert 15.0 <= rate <= 25.0, f"{rate:.1f}/s in {len(times)} requests"
+
+
+def test_a_retry_after_heard_by_one_blocks_every_process(
+    redis_server: RedisServer, fleet: Fleet
+) -> None:
+    """One process's 429 with Retry-After: 2 stops the others within two sync intervals."""
+    with RateLimitServer(limit=100_000, window=60.0) as server:
+        _setup(fleet, redis_server.port)
+        start_at = time.monotonic() + 0.3
+        for index in range(len(fleet)):
+            args = {
+                "url": server.url(f"/w{index}"),
+                "start_at": start_at,
+                "duration": 2.8,
+                "every": 0.02,
+                "threads": 1,
+            }
+            fleet._conns[index].send(("run", args))
+        time.sleep(max(0.0, start_at + 0.4 - time.monotonic()))
+        server.refuse_next(2)
+        reports = [conn.recv() for conn in fleet._conns if conn.poll(60)]
+        arrivals = server.arrivals()
+    assert len(reports) == WORKERS
+    [(refused_at, refused_path, _)] = [a for a in arrivals if a[2] == 429]
+    others = [at - refused_at for at, path, _ in arrivals if path != refused_path]
+    during = [delta for delta in others if 0.0 < delta < 2.0]
+    print(f"last request of another process {max(during, default=0.0):.3f} s after the 429")
+    assert during, "the others sent nothing after the 429 at all"
+    assert max(during) <= 2 * SYNC + 0.05, sorted(during)[-5:]
+    assert any(delta >= 2.0 for delta in others)  # and they resume after the block
+
+
+def test_redis_killed_mid_run_changes_nothing_for_callers(fleet: Fleet) -> None:
+    """Redis SIGKILLed during the run: no call sees an exception; limiters go on locally."""
+    with RedisServer(redis_binary()) as doomed, RateLimitServer(limit=LIMIT, window=1.0) as server:
+        _setup(fleet, doomed.port)
+        start_at = time.monotonic() + 0.3
+        for index in range(len(fleet)):
+            args = {"url": server.url(f"/w{index}"), "start_at": start_at, "duration": 2.0}
+            fleet._conns[index].send(("run", args))
+        time.sleep(max(0.0, start_at + 0.7 - time.monotonic()))
+        doomed.kill()
+        killed_at = time.monotonic()
+        reports = [conn.recv() for conn in fleet._conns if conn.poll(60)]
+        arrivals = server.arrivals()
+    assert len(reports) == WORKERS
+    outcomes = _outcomes(reports)
+    assert set(outcomes) <= {"200", "429"}, outcomes
+    after = [status for at, _, status in arrivals if at > killed_at + 0.5]
+    assert after.count(200) >= LIMIT // 2  # the limiters still let calls through
+    degraded = [name for report in reports for _, name in report["events"]]
+    assert degraded.count("StorageDegraded") == WORKERS
+    assert all(report["healthy"] is False for report in reports)
