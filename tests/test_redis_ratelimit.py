@@ -4,27 +4,40 @@ Four worker processes (spawned) call a `RateLimitServer` in this process through
 requests `RetryAdapter` (one attempt per call, no breaker, no budget) with a
 `RateLimiter(store=RedisStore(...))` each, from several threads at once. The server
 counts what it let through and refused, and when each request came. Intervals are
-short (``sync_interval=0.1``) to keep the suite quick.
+short (``sync_interval=0.1``) to keep the suite quick. The last tests run two limiters
+in this process against the same Redis: a block between them, garbage records, a frozen
+server.
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import redis
 
+from retrykit import RateLimiter, RateLimitExceededError
+from retrykit._fleet import _keys
+from retrykit.redis import RedisStore
 from tests.ratelimit_server import RateLimitServer
 from tests.redis_fleet import Fleet, RedisServer, limiter_worker, redis_binary
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 SYNC = 0.1
 WORKERS = 4
 THREADS = 4
 LIMIT = 20  # requests per one-second window, on the server
+ORIGIN = "https://api.example:443"
+
+
+def _nobody() -> str | None:
+    return None
+
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -186,3 +199,103 @@ def test_redis_killed_mid_run_changes_nothing_for_callers(fleet: Fleet) -> None:
     degraded = [name for report in reports for _, name in report["events"]]
     assert degraded.count("StorageDegraded") == WORKERS
     assert all(report["healthy"] is False for report in reports)
+
+
+# -- in this process: two limiters on one Redis ------------------------------------------
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def _limiter_on(port: int, namespace: str) -> tuple[RedisStore, RateLimiter]:
+    store = RedisStore(
+        redis.Redis(host="127.0.0.1", port=port), namespace=namespace, sync_interval=0.05
+    )
+    return store, RateLimiter(store=store)
+
+
+def _blocked(limiter: RateLimiter) -> bool:
+    try:
+        return limiter.acquire(ORIGIN, _nobody, max_wait=60.0) > 1.0
+    except RateLimitExceededError:
+        return True
+
+
+def test_a_block_travels_between_two_limiters(redis_server: RedisServer) -> None:
+    """A 429 with Retry-After heard by one limiter holds the other's next request, in memory."""
+    namespace = f"ratelimit-{next(_namespaces)}"
+    (store_a, a), (store_b, b) = (
+        _limiter_on(redis_server.port, namespace),
+        _limiter_on(redis_server.port, namespace),
+    )
+    try:
+        for limiter in (a, b):
+            assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0
+            limiter.observe(
+                ORIGIN, _nobody, 200, {"X-RateLimit-Remaining": "50", "X-RateLimit-Reset": "60"}
+            )
+        a.acquire(ORIGIN, _nobody, max_wait=60.0)
+        a.observe(ORIGIN, _nobody, 429, {"Retry-After": "30"})
+        _wait_for(lambda: _blocked(b))
+        assert 29.0 < b.acquire(ORIGIN, _nobody, max_wait=60.0) <= 33.0
+    finally:
+        store_a.close()
+        store_b.close()
+
+
+def test_garbage_in_the_fleets_records_changes_nothing_here(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Records no retrykit wrote (another program, a newer version) are ignored, with a note."""
+    namespace = f"ratelimit-{next(_namespaces)}"
+    records, expiries = _keys.record_keys(namespace, "ratelimit", f"{ORIGIN}|")
+    raw = redis_server.client()
+    raw.hset(records, mapping={"stray": "garbage", "newer": '9999999999999 {"block": "soon"}'})
+    raw.zadd(expiries, {"stray": 9e15, "newer": 9e15})
+    caplog.set_level(logging.DEBUG, logger="retrykit")
+    store, limiter = _limiter_on(redis_server.port, namespace)
+    try:
+        for _ in range(20):
+            assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0
+            limiter.observe(
+                ORIGIN, _nobody, 200, {"X-RateLimit-Remaining": "900", "X-RateLimit-Reset": "60"}
+            )
+            time.sleep(0.02)
+        _wait_for(lambda: any(r.name == "retrykit.ratelimit" for r in caplog.records))
+        assert store.healthy
+    finally:
+        store.close()
+    notes = [r for r in caplog.records if r.name == "retrykit.ratelimit"]
+    assert notes[0].levelno == logging.WARNING
+    assert "newer" in notes[0].getMessage()
+
+
+def test_a_frozen_redis_costs_the_limiter_nothing(redis_server: RedisServer) -> None:
+    """SIGSTOPped Redis: acquire and observe stay in memory; the store goes local-only."""
+    namespace = f"ratelimit-{next(_namespaces)}"
+    store, limiter = _limiter_on(redis_server.port, namespace)
+    try:
+        limiter.acquire(ORIGIN, _nobody, max_wait=60.0)
+        _wait_for(lambda: store.stats().rounds >= 2)
+        redis_server.freeze()
+        try:
+            started = time.monotonic()
+            for left in range(200, 0, -1):
+                assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0
+                limiter.observe(
+                    ORIGIN,
+                    _nobody,
+                    200,
+                    {"X-RateLimit-Remaining": str(left), "X-RateLimit-Reset": "60"},
+                )
+            assert time.monotonic() - started < 0.5
+            _wait_for(lambda: not store.healthy)
+        finally:
+            redis_server.thaw()
+        _wait_for(lambda: store.healthy, timeout=10.0)
+    finally:
+        store.close()
