@@ -186,8 +186,9 @@ class RedisStore:
     ``client`` is a `redis.Redis`; the store builds its own small pool from its
     connection settings (so ``client`` is left as it is) with ``timeout`` seconds for
     connects and reads and no retries. ``namespace`` names the shared state (one API:
-    its circuits and its budget's reserve); every key lives under it. The syncer
-    exchanges with Redis every ``sync_interval`` seconds, sooner after a local failure.
+    its circuits, its budget's reserve, its rate limits); every key lives under it. The
+    syncer exchanges with Redis every ``sync_interval`` seconds, sooner after a local
+    failure or a rate limit's news (a ``Retry-After``, nothing left, a new window).
     ``min_reporters`` is how many processes must have reported failures before the
     fleet's circuit opens (each process's own circuit still opens on its own failures).
     After ``degrade_after`` failed exchanges in a row the store goes local-only and
@@ -196,7 +197,8 @@ class RedisStore:
     the fleet caused here, each also logged on the ``retrykit`` logger.
 
     Building a store does no I/O. Call `close` (or use it as a context manager) when
-    done: it hands back unused leases and shares, then stops the thread.
+    done: it hands back unused leases and shares, takes this process out of the rate
+    limits' counts, then stops the thread.
     """
 
     def __init__(
@@ -250,7 +252,7 @@ class RedisStore:
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError(
             "a RedisStore cannot be pickled (it holds connections and a thread): build one "
-            "in each process, and the breakers and budgets that use it there"
+            "in each process, and the breakers, budgets and limiters that use it there"
         )
 
     def __enter__(self) -> RedisStore:

@@ -1,9 +1,9 @@
 """What a fleet store is to the holders: a local cache of a remote truth, synced in the background.
 
-`CircuitBreaker(store=...)` and `RetryBudget(store=...)` take any object that satisfies
-`FleetStore` (`retrykit.redis.RedisStore` is the one retrykit ships). This module holds
-that protocol and the small records the holders and a store exchange; it imports no
-client library, so ``import retrykit`` stays free of one.
+`CircuitBreaker(store=...)`, `RetryBudget(store=...)` and `RateLimiter(store=...)` take
+any object that satisfies `FleetStore` (`retrykit.redis.RedisStore` is the one retrykit
+ships). This module holds that protocol and the small records the holders and a store
+exchange; it imports no client library, so ``import retrykit`` stays free of one.
 
 The contract, which keeps every request in memory:
 
