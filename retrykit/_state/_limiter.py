@@ -11,12 +11,15 @@ limiter's keys are shared with every process on the same store and namespace, th
 the store's record channel; requests still decide in memory. A request thread only
 notes the key it used (a dict store) and, when an answer is worth telling at once (a
 ``Retry-After``, nothing remaining, a new window, a key new here), wakes the syncer.
-Each round the syncer thread collects a record per key used since the last round
-(`_share_report`: its block, window count, quota and reset, as seconds from now), and
-adopts every other process's record (`_share_adopt`) through `KeyState.adopt`, under
-the same lock, along with the number of processes using the key and this one's rank:
-this process's share of a window's quota and of a configured rate (rule 8 of
-retrykit._core._ratelimit). When the store is lost, every key is this process's alone.
+Each round the syncer thread collects a record per key in use (`_share_report`: used
+in the last `ACTIVE_FOR` seconds or waited on; its block, window count, quota and
+reset, as seconds from now), and adopts every other process's record (`_share_adopt`)
+through `KeyState.adopt`, under the same lock, along with the number of processes
+using the key and this one's rank: this process's share of a window's quota and of a
+configured rate (rule 8 of retrykit._core._ratelimit). A key not shared yet takes the
+number of processes the store announces (`_share_presence`), and so does a key's first
+count here, when larger: processes that started with this one are missing from it.
+When the store is lost, every key is this process's alone.
 `RateLimiter.snapshot` and `RateLimiter.adopt` do the same by hand, for a store of
 your own.
 """
