@@ -426,44 +426,57 @@ class RateLimiter:
                     if now - at < _REMEMBERED
                 ]
             offset = wall - now
-            names: dict[str, Key] = {}
-            reports: list[RecordReport] = []
+            taken: list[tuple[Key, KeySnapshot, float]] = []
             for key in list(asked):
                 state = self._keys.get(key)
                 if state is None:
                     continue  # dropped since (max_keys)
-                name = _record_key(key)
-                names[name] = key
                 self._published[key] = now
                 ttl = max(RECORD_TTL, state.blocked_until - now, state.reset_at - now)
-                reports.append(
-                    RecordReport(
-                        key=name,
-                        fields=record_of(state.snapshot(offset), wall),
-                        ttl=min(ttl, LONGEST_WAIT) + 1.0,
-                    )
-                )
-            self._names = names
+                taken.append((key, state.snapshot(offset), min(ttl, LONGEST_WAIT) + 1.0))
             if len(self._published) > 2 * MAX_SHARED:
                 for key, at in list(self._published.items()):
                     if now - at >= _REMEMBERED:
                         del self._published[key]
-        return reports
+        # The records are written outside the lock: request threads wait for none of it.
+        self._names = {_record_key(key): key for key, _, _ in taken}
+        return [
+            RecordReport(key=_record_key(key), fields=record_of(snapshot, wall), ttl=ttl)
+            for key, snapshot, ttl in taken
+        ]
 
     def _share_adopt(self, records: Sequence[FleetRecord]) -> None:
         """Merge every other process's record into the key's state, and take its share."""
         unreadable: list[tuple[str, str]] = []
+        wall = self._wall()
+        # The records are read outside the lock: request threads wait for none of it.
+        read: list[tuple[Key, FleetRecord, list[KeySnapshot]]] = []
+        for record in records:
+            key = self._names.get(record.key)
+            if key is None:
+                continue
+            snapshots = []
+            for member in record.records:
+                if member.mine:
+                    continue
+                try:
+                    snapshot = snapshot_of(member.fields, member.age, wall)
+                except Exception:  # noqa: BLE001 - a record from elsewhere must never break us
+                    snapshot = None
+                if snapshot is None:
+                    unreadable.append((record.key, member.member))
+                else:
+                    snapshots.append(snapshot)
+            read.append((key, record, snapshots))
         with self._lock:
             if self._leaving:
                 return
             now = self._clock()
-            wall = self._wall()
             offset = wall - now
-            for record in records:
-                key = self._names.get(record.key)
-                state = None if key is None else self._keys.get(key)
-                if key is None or state is None:
-                    continue
+            for key, record, snapshots in read:
+                state = self._keys.get(key)
+                if state is None:
+                    continue  # dropped since (max_keys)
                 members, rank = max(1, record.members), record.rank
                 if key not in self._counted:
                     # The key's first count here misses the processes that started using
@@ -473,16 +486,7 @@ class RateLimiter:
                         members, rank = self._fleet
                 state.members = members
                 state.rank = rank if 0 <= rank < members else members - 1
-                for member in record.records:
-                    if member.mine:
-                        continue
-                    try:
-                        snapshot = snapshot_of(member.fields, member.age, wall)
-                    except Exception:  # noqa: BLE001 - a record from elsewhere must never break us
-                        snapshot = None
-                    if snapshot is None:
-                        unreadable.append((record.key, member.member))
-                        continue
+                for snapshot in snapshots:
                     state.adopt(snapshot, offset, now)
                     if snapshot.remaining is not None or snapshot.blocked_until > -math.inf:
                         self._silent.pop(key[0], None)
