@@ -1,15 +1,16 @@
-"""Share circuit breakers and retry budgets across processes through Redis.
+"""Share circuit breakers, retry budgets and rate limiters across processes through Redis.
 
     import redis
-    from retrykit import CircuitBreaker, RetryBudget
+    from retrykit import CircuitBreaker, RateLimiter, RetryBudget
     from retrykit.redis import RedisStore
 
     store = RedisStore(redis.Redis(host="127.0.0.1", port=6379), namespace="billing-api")
     breaker = CircuitBreaker(store=store)
     budget = RetryBudget(store=store)
+    limiter = RateLimiter(store=store)
 
-Requests still decide in memory; a background thread exchanges counts and verdicts
-with Redis. Needs redis-py: ``pip install 'retrykit-http[redis]'``.
+Requests still decide in memory; a background thread exchanges counts, verdicts and
+rate-limit records with Redis. Needs redis-py: ``pip install 'retrykit-http[redis]'``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ with ``Retry-After``. Every response reports the state in one header style:
   delta-seconds rounded up.
 
 Each response carries a ``Date`` from the server's clock, which ``clock_offset`` can put
-minutes off. The server counts what it answered (`hits`, `refused`) per path prefix.
+minutes off. The server counts what it answered (`hits`, `refused`) per path prefix, and
+keeps every request's arrival (`arrivals`); `refuse_next` answers the next request 429
+with a ``Retry-After`` whatever the count.
 
 `drive` makes ``calls`` GETs through one client of a kind: ``requests`` and ``httpx``
 from ``threads`` threads, ``asyncio`` and ``trio`` as that many tasks at once.
@@ -70,6 +72,8 @@ class RateLimitServer:
         self._hits: dict[str, int] = {}
         self._refused: dict[str, int] = {}
         self._most_in_a_window = 0
+        self._arrivals: list[tuple[float, str, int]] = []
+        self._refuse_next: int | None = None
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -120,6 +124,16 @@ class RateLimitServer:
         with self._lock:
             return sum(n for path, n in self._refused.items() if path.startswith(prefix))
 
+    def arrivals(self, prefix: str = "/") -> list[tuple[float, str, int]]:
+        """Return ``(time.monotonic(), path, status)`` of each request under ``prefix``."""
+        with self._lock:
+            return [arrival for arrival in self._arrivals if arrival[1].startswith(prefix)]
+
+    def refuse_next(self, retry_after: int) -> None:
+        """Answer the next request 429 with ``Retry-After: retry_after``, whatever the count."""
+        with self._lock:
+            self._refuse_next = retry_after
+
     @property
     def most_in_a_window(self) -> int:
         """The most requests let through in one window so far (never above ``limit``)."""
@@ -133,7 +147,8 @@ class RateLimitServer:
             index = math.floor(now / self.window)
             if index != self._window_index:
                 self._window_index, self._used = index, 0
-            allowed = self._used < self.limit
+            refuse, self._refuse_next = self._refuse_next, None
+            allowed = self._used < self.limit and refuse is None
             if allowed:
                 self._used += 1
                 self._most_in_a_window = max(self._most_in_a_window, self._used)
@@ -141,6 +156,7 @@ class RateLimitServer:
             self._hits[path] = self._hits.get(path, 0) + 1
             if not allowed:
                 self._refused[path] = self._refused.get(path, 0) + 1
+            self._arrivals.append((time.monotonic(), path, 200 if allowed else 429))
         end = (index + 1) * self.window
         headers = [("Date", email.utils.formatdate(now, usegmt=True))]
         headers += self._limit_headers(max(0, self.limit - used), used, end, now)
@@ -148,7 +164,8 @@ class RateLimitServer:
             status, body = 200, b"ok"
         else:
             status, body = 429, b'{"error": "rate limit exceeded"}'
-            headers.append(("Retry-After", str(max(1, math.ceil(end - now)))))
+            wait = refuse if refuse is not None else max(1, math.ceil(end - now))
+            headers.append(("Retry-After", str(wait)))
         headers.append(("Content-Length", str(len(body))))
         # One write for the whole response: a head and a body written apart can wait on
         # Nagle's algorithm and a delayed ACK, 40 ms a response on a kept-alive connection.

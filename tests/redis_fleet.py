@@ -8,7 +8,8 @@ dir) and can kill (SIGKILL), restart (same port), freeze (SIGSTOP) and thaw it.
 `Fleet` spawns worker processes (multiprocessing, spawn). Each `worker` builds what the
 parent asks (a `RedisStore`, a `CircuitBreaker` on it, a requests Session through a
 `RetryAdapter`), makes real HTTP calls on a schedule, and reports every call, every
-state change its breaker's listeners heard and every store event.
+state change its breaker's listeners heard and every store event. A `limiter_worker`
+does the same with a `RateLimiter` on the store, from several threads at once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
     from types import TracebackType
@@ -252,16 +253,118 @@ def worker(conn: Connection) -> None:  # noqa: PLR0915 - one small command loop
             return
 
 
+def limiter_worker(conn: Connection) -> None:  # noqa: PLR0915 - one small command loop
+    """Serve the parent's commands in a worker process sharing a rate limiter, until ``exit``.
+
+    ``setup`` builds a `RedisStore` (none without a ``redis_port``), a `RateLimiter` on
+    it and a requests Session through a `RetryAdapter` with one attempt per call and no
+    breaker or budget. ``run`` makes calls from ``threads`` threads until ``duration``
+    has passed (each thread pausing ``every`` seconds between calls, 0: none) and
+    reports each call's (start, seconds, outcome), the store's events and health.
+    """
+    import threading
+
+    import requests
+
+    from retrykit import RateLimiter, RetryPolicy
+    from retrykit.redis import RedisStore
+    from retrykit.requests import RetryAdapter
+
+    store: RedisStore | None = None
+    session: requests.Session | None = None
+    events: list[tuple[float, str]] = []
+
+    def hook(event: object) -> None:
+        events.append((time.monotonic(), type(event).__name__))
+
+    def calls_until(
+        url: str, end: float, every: float, into: list[tuple[float, float, str]]
+    ) -> None:
+        assert session is not None
+        while time.monotonic() < end:
+            began = time.monotonic()
+            try:
+                response = session.get(url, timeout=10)
+                outcome = str(response.status_code)
+                response.close()
+            except Exception as exc:
+                outcome = f"error:{type(exc).__name__}: {exc}"
+            into.append((began, time.monotonic() - began, outcome))
+            if every:
+                time.sleep(every)
+
+    while True:
+        command, args = conn.recv()
+        if command == "setup":
+            if store is not None:
+                store.close()
+            events.clear()
+            store = None
+            if args.get("redis_port") is not None:
+                import redis
+
+                store = RedisStore(
+                    redis.Redis(host="127.0.0.1", port=args["redis_port"]),
+                    namespace=args["namespace"],
+                    sync_interval=args.get("sync_interval", 0.1),
+                    max_wait=args.get("max_wait", 0.5),
+                    hooks=[hook],
+                )
+            limiter = RateLimiter(store=store, **args.get("limiter", {}))
+            session = requests.Session()
+            session.trust_env = False
+            session.mount(
+                "http://",
+                RetryAdapter(
+                    pool_maxsize=args.get("threads", 4),
+                    breaker=None,
+                    budget=None,
+                    limiter=limiter,
+                    policy=RetryPolicy(max_attempts=1),
+                ),
+            )
+            conn.send("ok")
+        elif command == "run":
+            start, end = args["start_at"], args["start_at"] + args["duration"]
+            pause = start - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            lists: list[list[tuple[float, float, str]]] = []
+            threads = []
+            for _ in range(args.get("threads", 4)):
+                into: list[tuple[float, float, str]] = []
+                lists.append(into)
+                thread = threading.Thread(
+                    target=calls_until, args=(args["url"], end, args.get("every", 0.0), into)
+                )
+                thread.start()
+                threads.append(thread)
+            for thread in threads:
+                thread.join()
+            conn.send(
+                {
+                    "calls": sorted(call for calls in lists for call in calls),
+                    "events": list(events),
+                    "healthy": None if store is None else store.healthy,
+                }
+            )
+        elif command == "exit":
+            if store is not None:
+                store.close()
+            conn.send("bye")
+            return
+
+
 class Fleet:
     """``size`` worker processes, spawned once, driven by commands (see `worker`)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, target: Callable[[Connection], None] = worker) -> None:
         context = multiprocessing.get_context("spawn")
         self._conns: list[Connection] = []
         self._processes: list[BaseProcess] = []
         for _ in range(size):
             parent, child = context.Pipe()
-            process = context.Process(target=worker, args=(child,), daemon=True)
+            process = context.Process(target=target, args=(child,), daemon=True)
             process.start()
             child.close()
             self._conns.append(parent)

@@ -6,18 +6,29 @@ syncer, calling ``report`` and ``adopt`` with the verdicts a fleet would give.
 
 from __future__ import annotations
 
+import logging
 import pickle
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrykit import BreakerState, CircuitBreaker, CircuitOpenError, FleetStore, RetryBudget
+from retrykit import (
+    BreakerState,
+    CircuitBreaker,
+    CircuitOpenError,
+    FleetStore,
+    RateLimiter,
+    RetryBudget,
+)
 from retrykit._state._store import (
     CircuitMember,
     CircuitReport,
     CircuitVerdict,
+    FleetRecord,
+    MemberRecord,
     RecordMember,
+    RecordReport,
     ReserveMember,
     ReserveReport,
 )
@@ -506,3 +517,205 @@ def test_at_most_a_thousand_circuits_are_polled(store: ScriptedStore, clock: Fak
     assert len(reported) == 1000
     assert "https://host1499.example:443" in reported
     assert "https://host0.example:443" not in reported
+
+
+# -- the rate limiter ---------------------------------------------------------------------
+
+ORIGIN = "https://api.example:443"
+RECORD = f"{ORIGIN}|"  # the record key of ORIGIN without a credential
+
+
+def _nobody() -> str | None:
+    return None
+
+
+def _limiter(store: ScriptedStore, clock: FakeClock, **settings: object) -> RateLimiter:
+    return RateLimiter(clock=clock, rand=lambda: 0.0, store=store, **settings)  # type: ignore[arg-type]
+
+
+def _records(store: ScriptedStore, closing: bool = False) -> dict[str, RecordReport]:
+    [member] = store.records
+    return {report.key: report for report in member.report(closing)}
+
+
+def _share(
+    store: ScriptedStore,
+    *others: tuple[str, dict[str, str]],
+    members: int = 1,
+    rank: int = 0,
+    age: float = 0.0,
+) -> dict[str, RecordReport]:
+    """One round: report, then adopt the fleet's records (``others``) for each key reported."""
+    [member] = store.records
+    reports = _records(store)
+    records = [
+        FleetRecord(
+            key=key,
+            fields=None,
+            records=tuple(
+                MemberRecord(member=name, fields=fields, age=age) for name, fields in others
+            ),
+            members=members,
+            rank=rank,
+        )
+        for key in reports
+    ]
+    member.adopt(records)
+    return reports
+
+
+def _sends(limiter: RateLimiter, clock: FakeClock, seconds: float) -> int:
+    """Send as fast as the limiter lets one caller, for ``seconds``; return how many went."""
+    sent, end = 0, clock.monotonic() + seconds
+    while clock.monotonic() < end:
+        wait = limiter.acquire(ORIGIN, _nobody, max_wait=60.0)
+        if wait == 0.0:
+            sent += 1
+        else:
+            clock.advance(wait)
+    return sent
+
+
+def test_a_limiter_joins_the_record_channel(store: ScriptedStore) -> None:
+    """RateLimiter(store=...) joins once, on the 'ratelimit' records; a wrong store fails."""
+    RateLimiter(store=store)
+    assert [member.kind for member in store.records] == ["ratelimit"]
+    with pytest.raises(TypeError, match="store must be a FleetStore"):
+        RateLimiter(store="redis://")  # type: ignore[arg-type]
+
+
+def test_requests_only_note_keys_and_wake_for_news(store: ScriptedStore, clock: FakeClock) -> None:
+    """Counting down a window wakes the syncer for the key, the new window and the 0, no more."""
+    limiter = _limiter(store, clock)
+    headers = {"X-RateLimit-Remaining": "500", "X-RateLimit-Reset": "60"}
+    for left in range(500, 0, -1):
+        assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0
+        headers["X-RateLimit-Remaining"] = str(left - 1)
+        limiter.observe(ORIGIN, _nobody, 200, headers)
+    assert store.wakes == 3  # a key new here, its first window, nothing left
+    limiter.acquire(ORIGIN, _nobody, max_wait=60.0)
+    limiter.observe(ORIGIN, _nobody, 429, {"Retry-After": "5"})
+    assert store.wakes == 4
+
+
+def test_each_round_publishes_the_keys_in_use(store: ScriptedStore, clock: FakeClock) -> None:
+    """A record per key used in the last second: its window as seconds from now."""
+    limiter = _limiter(store, clock)
+    limiter.acquire(ORIGIN, _nobody, max_wait=60.0)
+    limiter.observe(ORIGIN, _nobody, 200, {"X-RateLimit-Remaining": "7", "X-RateLimit-Reset": "30"})
+    reports = _records(store)
+    assert list(reports) == [RECORD]
+    assert reports[RECORD].fields == {"remaining": "7", "reset": "30.000", "quota": "8"}
+    assert reports[RECORD].ttl == 31.0
+    clock.advance(0.5)
+    assert list(_records(store)) == [RECORD]
+    clock.advance(0.6)
+    assert _records(store) == {}
+
+
+def test_a_caller_waiting_on_a_key_keeps_it_in_use(store: ScriptedStore, clock: FakeClock) -> None:
+    """Waiting 5 s for a reset still uses the key: this process stays one of its members."""
+    limiter = _limiter(store, clock)
+    limiter.acquire(ORIGIN, _nobody, max_wait=60.0)
+    limiter.observe(ORIGIN, _nobody, 200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "5"})
+    assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == pytest.approx(5.0)
+    clock.advance(5.5)
+    assert list(_records(store)) == [RECORD]
+
+
+def test_a_new_key_takes_the_count_of_the_processes_announced(
+    store: ScriptedStore, clock: FakeClock
+) -> None:
+    """Before a key's own count comes, a window is split by the processes on the store."""
+    limiter = _limiter(store, clock)
+    [member] = store.records
+    assert member.presence is not None
+    member.presence(4, 3)
+    assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0
+    window = {"X-RateLimit-Remaining": "19", "X-RateLimit-Reset": "10"}
+    limiter.observe(ORIGIN, _nobody, 200, window)
+    assert sum(limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0 for _ in range(10)) == 4
+    member.lost()
+    assert sum(limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0 for _ in range(20)) == 15
+
+
+def test_a_block_heard_elsewhere_holds_here(store: ScriptedStore, clock: FakeClock) -> None:
+    """Another process's Retry-After blocks the key here at the next round; our own is skipped."""
+    limiter = _limiter(store, clock)
+    assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0
+    [member] = store.records
+    reports = _records(store)
+    mine = MemberRecord(member="me", fields={"block": "99.000"}, mine=True)
+    theirs = MemberRecord(member="them", fields={"block": "2.000"}, age=0.5)
+    member.adopt(
+        [FleetRecord(key=key, fields=None, records=(mine, theirs), members=2) for key in reports]
+    )
+    assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == pytest.approx(1.5)
+    clock.advance(1.5)
+    assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0  # one request first
+
+
+def test_a_window_is_split_between_the_members(store: ScriptedStore, clock: FakeClock) -> None:
+    """Fourth of four on a window of 20: five requests here, its first one counted; then a wait."""
+    limiter = _limiter(store, clock)
+    assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0
+    window = {"X-RateLimit-Remaining": "16", "X-RateLimit-Reset": "10"}
+    limiter.observe(ORIGIN, _nobody, 200, window)
+    _share(
+        store, ("first", {"remaining": "12", "reset": "10.000", "quota": "20"}), members=4, rank=3
+    )
+    assert sum(limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0 for _ in range(10)) == 4
+    assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == pytest.approx(10.0)
+
+
+def test_a_configured_rate_is_the_fleets(store: ScriptedStore, clock: FakeClock) -> None:
+    """rate=20 with four processes on the key: 5 a second here; alone again, 20."""
+    limiter = _limiter(store, clock, rate=20, per=1.0)
+    assert _sends(limiter, clock, 1.0) == 20
+    _share(store, ("b", {}), ("c", {}), ("d", {}), members=4, rank=1)
+    assert _sends(limiter, clock, 2.0) in (10, 11)  # one a 0.2 s, wherever the second starts
+    [member] = store.records
+    member.lost()
+    assert _sends(limiter, clock, 1.0) in (20, 21)
+
+
+def test_an_unreadable_record_is_ignored_with_one_warning(
+    store: ScriptedStore, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Garbage from the fleet changes nothing here and never raises: one WARNING, then DEBUG."""
+    limiter = _limiter(store, clock)
+    caplog.set_level(logging.DEBUG, logger="retrykit")
+    for _ in range(3):
+        assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0
+        _share(store, ("bad", {"block": "forever"}), ("worse", {"remaining": 3}), members=2)  # type: ignore[dict-item]
+    levels = [r.levelno for r in caplog.records if r.name == "retrykit.ratelimit"]
+    assert levels == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+    assert "from bad" in caplog.records[0].getMessage()
+    assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0
+
+
+def test_a_closing_store_takes_the_limiter_out_of_the_count(
+    store: ScriptedStore, clock: FakeClock
+) -> None:
+    """On close, every key published lately gets a record with a tiny ttl; answers are ignored."""
+    limiter = _limiter(store, clock)
+    limiter.acquire(ORIGIN, _nobody, max_wait=60.0)
+    _records(store)
+    leaving = _records(store, closing=True)
+    assert leaving == {RECORD: RecordReport(key=RECORD, fields={}, ttl=0.001)}
+    _share(store, ("them", {"block": "30.000"}), members=2)
+    assert limiter.acquire(ORIGIN, _nobody, max_wait=60.0) == 0.0
+
+
+def test_a_limiter_with_a_store_pickles_with_it(store: ScriptedStore) -> None:
+    """A pickled limiter keeps its settings and its store (one that cannot pickle says so)."""
+    copy = pickle.loads(pickle.dumps(RateLimiter(rate=5, store=store)))  # noqa: S301 - our own data
+    assert copy.rate == 5
+    assert copy._store is not None
+
+    class Unpicklable(ScriptedStore):
+        def __reduce__(self) -> str | tuple[object, ...]:
+            raise TypeError("no")
+
+    with pytest.raises(TypeError, match="no"):
+        pickle.dumps(RateLimiter(store=Unpicklable()))

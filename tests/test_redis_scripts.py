@@ -23,6 +23,7 @@ from retrykit._fleet._channels import (
     ReplyError,
     ReserveChannel,
     parse_circuit,
+    parse_record,
 )
 from retrykit._fleet._scripts import ALL
 from retrykit._state._store import (
@@ -39,7 +40,7 @@ from retrykit._state._store import (
 fakeredis = pytest.importorskip("fakeredis")
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 KEY = "https://api.example:443"
 NAMESPACE = "tests"
@@ -409,16 +410,18 @@ def test_the_fleet_never_holds_more_than_the_reserve(steps: list[tuple[int, int,
 
 
 class Records:
-    """A record channel member, by hand."""
+    """A record channel member, by hand: one process named ``name``."""
 
-    def __init__(self, server: Any, kind: str = "ratelimit") -> None:
+    def __init__(
+        self, server: Any, kind: str = "ratelimit", *, name: str = "p1", live_for: float = 5.0
+    ) -> None:
         self.server = server
         self.pending: list[RecordReport] = []
         self.heard: list[FleetRecord] = []
         member = RecordMember(
             kind=kind, report=self._report, adopt=self.heard.extend, lost=lambda: None
         )
-        self.channel = RecordChannel(member, namespace=NAMESPACE)
+        self.channel = RecordChannel(member, namespace=NAMESPACE, reporter=name, live_for=live_for)
 
     def _report(self, _closing: bool) -> list[RecordReport]:
         pending, self.pending = self.pending, []
@@ -433,17 +436,108 @@ class Records:
         return self.heard
 
 
+RECORD_KEY = "https://api.example:443|1a2b3c4d"
+
+
 def test_a_record_published_by_one_process_is_read_by_another(server: Any) -> None:
-    """The record channel: last writer wins, with the record's age on the server's clock."""
-    writer, reader = Records(server), Records(server)
-    key = "https://api.example:443|1a2b3c4d"
+    """The record channel: the freshest record, with its age on the server's clock."""
+    writer, reader = Records(server, name="writer"), Records(server, name="reader")
+    key = RECORD_KEY
     assert reader.exchange(RecordReport(key=key)) == [FleetRecord(key=key, fields=None)]
     writer.exchange(RecordReport(key=key, fields={"remaining": "40", "reset": "30"}, ttl=5.0))
     writer.exchange(RecordReport(key=key, fields={"remaining": "39", "reset": "29"}, ttl=5.0))
     [record] = reader.exchange(RecordReport(key=key))
     assert record.fields == {"remaining": "39", "reset": "29"}
     assert 0.0 <= record.age < 1.0
-    assert 0 < server.pttl(_keys.record_key(NAMESPACE, "ratelimit", key)) <= 5000
+    assert [(r.member, r.mine) for r in record.records] == [("writer", False)]
+    assert (record.members, record.rank) == (1, 1)  # the reader only read: not a member
+    for name in _keys.record_keys(NAMESPACE, "ratelimit", key):
+        assert 0 < server.pttl(name) <= 5000
+
+
+def test_every_member_reads_every_record_and_its_own_rank(server: Any) -> None:
+    """Three processes publishing on one key: each sees all three, and a rank of its own."""
+    fleet = [Records(server, name=name) for name in ("c-3", "a-1", "b-2")]
+    for process in fleet:
+        process.exchange(RecordReport(key=RECORD_KEY, fields={"n": process.channel.reporter}))
+    heard = [process.exchange(RecordReport(key=RECORD_KEY, fields={}))[0] for process in fleet]
+    assert [(record.members, record.rank) for record in heard] == [(3, 2), (3, 0), (3, 1)]
+    mine = [[r.member for r in record.records if r.mine] for record in heard]
+    assert mine == [["c-3"], ["a-1"], ["b-2"]]
+    assert {r.member for r in heard[0].records} == {"a-1", "b-2", "c-3"}
+    ages = [r.age for r in heard[-1].records]
+    assert ages == sorted(ages)  # freshest first
+
+
+def test_a_member_that_stopped_publishing_stops_counting(server: Any) -> None:
+    """A record older than the liveness window is still read, but its writer is not a member."""
+    quiet = Records(server, name="quiet", live_for=0.05)
+    busy = Records(server, name="busy", live_for=0.05)
+    quiet.exchange(RecordReport(key=RECORD_KEY, fields={"block": "9.000"}, ttl=5.0))
+    time.sleep(0.1)
+    [record] = busy.exchange(RecordReport(key=RECORD_KEY, fields={}, ttl=5.0))
+    assert (record.members, record.rank) == (1, 0)
+    assert {r.member for r in record.records} == {"quiet", "busy"}
+
+
+def test_a_record_with_a_tiny_ttl_leaves_at_once(server: Any) -> None:
+    """Publishing with a ttl of a millisecond takes the process out of the fleet's count."""
+    leaving, staying = Records(server, name="leaving"), Records(server, name="staying")
+    leaving.exchange(RecordReport(key=RECORD_KEY, fields={}, ttl=5.0))
+    [record] = leaving.exchange(RecordReport(key=RECORD_KEY, fields={}, ttl=0.001))
+    assert (record.members, record.rank) == (1, 0)  # it did publish, in this very call
+    time.sleep(0.01)
+    [record] = staying.exchange(RecordReport(key=RECORD_KEY, fields={}, ttl=5.0))
+    assert [r.member for r in record.records] == ["staying"]
+    assert record.members == 1
+
+
+def test_an_unreadable_member_record_is_left_out(server: Any) -> None:
+    """Garbage in one member's record (a newer writer, a stray HSET) hides only that record."""
+    good = Records(server, name="good")
+    records, _expiries = _keys.record_keys(NAMESPACE, "ratelimit", RECORD_KEY)
+    good.exchange(RecordReport(key=RECORD_KEY, fields={"remaining": "4"}))
+    server.hset(records, "stray", "not a record")
+    server.hset(records, "list", "1700000000000 [1, 2]")
+    server.hset(records, "numbers", '1700000000000 {"remaining": 4}')
+    [record] = good.exchange(RecordReport(key=RECORD_KEY))
+    assert [r.member for r in record.records] == ["good"]
+
+
+def _noting(calls: list[tuple[int, int]]) -> Callable[[int, int], None]:
+    return lambda members, rank: calls.append((members, rank))
+
+
+def test_a_member_with_presence_is_announced_every_round(server: Any) -> None:
+    """With presence, each round counts the processes on the kind's channel, keys or none."""
+    heard: dict[str, list[tuple[int, int]]] = {}
+    channels = []
+    for name in ("b", "a", "c"):
+        calls: list[tuple[int, int]] = []
+        heard[name] = calls
+        member = RecordMember(
+            kind="ratelimit",
+            report=lambda _closing: [],
+            adopt=lambda _records: None,
+            lost=lambda: None,
+            presence=_noting(calls),
+        )
+        channels.append(RecordChannel(member, namespace=NAMESPACE, reporter=name, live_for=5.0))
+    for _ in range(2):
+        for channel in channels:
+            batch = channel.prepare(False)
+            assert batch is not None
+            _send(server, batch)
+    assert heard == {"b": [(1, 0), (3, 1)], "a": [(2, 0), (3, 0)], "c": [(3, 2), (3, 2)]}
+    batch = channels[0].prepare(True)  # closing: announced for a millisecond, nothing heard
+    assert batch is not None
+    _send(server, batch)
+    time.sleep(0.01)
+    batch = channels[1].prepare(False)
+    assert batch is not None
+    _send(server, batch)
+    assert heard["a"][-1] == (2, 0)
+    assert heard["b"] == [(1, 0), (3, 1)]
 
 
 def test_record_fields_and_kinds_are_checked(server: Any) -> None:
@@ -452,6 +546,18 @@ def test_record_fields_and_kinds_are_checked(server: Any) -> None:
         Records(server, kind="rate limit")
     with pytest.raises(ValueError, match="reserved"):
         Records(server).exchange(RecordReport(key="k", fields={"_at": "1"}))
+    with pytest.raises(TypeError, match="strings"):
+        Records(server).exchange(RecordReport(key="k", fields={"n": 1}))  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [None, b"OK", [1], [1, 2, 3], [b"1", []], [1, [b"a"]], [1, [b"a", 5]], ValueError("WRONGTYPE")],
+)
+def test_garbage_record_replies_are_refused(reply: object) -> None:
+    """A reply that is not the record script's is a failed exchange, never a record."""
+    with pytest.raises(ReplyError):
+        parse_record(RECORD_KEY, reply)
 
 
 # -- replies that make no sense -----------------------------------------------------------------

@@ -45,11 +45,27 @@ The rules, in the order a request meets them (the holders are in retrykit._state
    locally and ``accepts`` those the server did not refuse (a 429 or 503 is a refusal;
    no response at all is not an accept), a request is rejected locally with probability
    ``max(0, (requests - k * accepts) / (requests + 1))``.
+8. **Fleet shares.** Processes sharing a key through a store each see the fleet's
+   ``remaining``: pacing each on it would overshoot as many times as there are
+   processes. So each of ``members`` processes (the store counts those that published
+   for the key lately, and gives each a ``rank``) keeps its `fleet_share` of a
+   window: a window's *quota* is one more than the largest ``remaining`` heard about
+   it (the answer that said it was counted too), and a process may send, in the window,
+   ``fleet_share(quota, members, rank)`` requests, its first one included, and never
+   more than the fleet's count allows (rule 2). The shares add up to the quota, so the
+   fleet together sends no more than the server allows, however the processes' first
+   answers interleave. A share of 0 waits for the reset, and after it one request
+   goes first again (rule 3). A configured rate is split the same way
+   (`fleet_pace`): ``rate / members`` per process, ``burst`` shared out, at least 1.
+   A ``Retry-After`` heard by one process blocks the key for all (`KeyState.adopt`).
+   Shared state travels as a record (`record_of`, `snapshot_of`) whose times are
+   seconds from the moment it was written, so no host's clock reaches another.
 
 Every function here is pure: the holders pass ``now`` (monotonic seconds, or Unix time
-where it says so) and ``rand``. `KeyState` is all a key holds (a block, a window's count
-and end, a probe, a GCRA time); `KeySnapshot` is its shareable part, four numbers with
-Unix times, and `KeyState.adopt` its one merge rule for state shared between processes.
+where it says so) and ``rand``. `KeyState` is all a key holds (a block, a window's count,
+quota and end, a probe, a GCRA time, its share of a fleet); `KeySnapshot` is its
+shareable part, with Unix times, and `KeyState.adopt` its one merge rule for state
+shared between processes.
 """
 
 from __future__ import annotations
@@ -76,6 +92,20 @@ PROBE_POLL: Final = 0.01
 
 SAME_WINDOW: Final = 1.0
 """Two resets less than this many seconds apart are taken to end the same window."""
+
+DRIFT: Final = 0.05
+"""A block end or reset from elsewhere this close to ours is taken to be ours (rule 8).
+
+Shared state comes back a few milliseconds late (rounding, the round trip) from a
+process that adopted it from us; taking the later time each time would let it creep.
+"""
+
+ENDING: Final = 0.1
+"""A shared window ending within this many seconds is not adopted (rule 8).
+
+The record may be about the window that just ended, read a little late: its count
+would otherwise be taken for the next window's.
+"""
 
 REFUSAL_STATUSES: Final = frozenset({429, 503})
 """Statuses by which a server refuses work it could not take (for adaptive throttling)."""
@@ -295,13 +325,16 @@ class KeySnapshot:
     """One key's state with its times as Unix times, to share between processes.
 
     ``blocked_until``, ``reset_at`` and ``tat`` are Unix times (``-inf``: never);
-    ``remaining`` is None when no window is known. See `KeyState.adopt`.
+    ``remaining`` is None when no window is known. ``quota`` is the window's whole
+    quota as far as known (one more than the largest ``remaining`` heard about it;
+    None: unknown, the count alone then bounds). See `KeyState.adopt`.
     """
 
     blocked_until: float = -math.inf
     remaining: int | None = None
     reset_at: float = -math.inf
     tat: float = -math.inf
+    quota: int | None = None
 
 
 class KeyState:
@@ -309,22 +342,29 @@ class KeyState:
 
     Times are monotonic seconds. ``blocked_until``: no request before it (a
     ``Retry-After``). ``remaining`` and ``reset_at``: the window's allowance (rule 2),
-    None while no window is known. ``probe_until`` (rule 3): None when requests go
-    freely, ``-inf`` when the next request is to be the probe, else the end of the hold
-    on the others while the probe is out; ``prober`` is the caller that sent it (any
-    object the holder compares with ``==``: its own next attempt is not held). ``tat``:
-    the GCRA theoretical arrival time. ``in_flight``: requests taken in this window and
-    not answered yet; ``carried``: those the last window left out.
+    None while no window is known. ``quota``: the window's whole quota as far as known
+    (rule 8; None: unknown), and ``sent``: the requests this process counted against
+    the window; ``members`` and ``rank``: this process's place in the fleet sharing
+    the key (1 and 0 alone). ``probe_until`` (rule 3): None when requests go freely,
+    ``-inf`` when the next request is to be the probe, else the end of the hold on the
+    others while the probe is out; ``prober`` is the caller that sent it (any object the
+    holder compares with ``==``: its own next attempt is not held). ``tat``: the GCRA
+    theoretical arrival time. ``in_flight``: requests taken in this window and not
+    answered yet; ``carried``: those the last window left out.
     """
 
     __slots__ = (
         "blocked_until",
         "carried",
         "in_flight",
+        "members",
         "probe_until",
         "prober",
+        "quota",
+        "rank",
         "remaining",
         "reset_at",
+        "sent",
         "tat",
     )
 
@@ -334,16 +374,33 @@ class KeyState:
         self.carried = 0
         self.remaining: int | None = None
         self.reset_at = -math.inf
+        self.quota: int | None = None
+        self.sent = 0
+        self.members = 1
+        self.rank = 0
         self.probe_until: float | None = -math.inf if probe else None
         self.prober: object = None
         self.tat = -math.inf
+
+    def allowance(self) -> int | None:
+        """Return the requests this process may still send in the known window (None: none known).
+
+        The fleet's count (rule 2), and at most this process's share of the window's
+        quota less what it sent (rule 8). Alone, the two agree.
+        """
+        if self.remaining is None:
+            return None
+        if self.quota is None:
+            return self.remaining
+        return min(self.remaining, fleet_share(self.quota, self.members, self.rank) - self.sent)
 
     def server_wait(self, now: float) -> float:
         """Return how long the server's word makes a request wait at ``now`` (no jitter)."""
         self._roll(now)
         if now < self.blocked_until:
             return self.blocked_until - now
-        if self.remaining is not None and self.remaining <= 0:
+        left = self.allowance()
+        if left is not None and left <= 0:
             return self.reset_at - now
         return 0.0
 
@@ -377,6 +434,7 @@ class KeyState:
             self.prober = caller if self.probe_until is not None else None
         if self.remaining is not None:
             self.remaining -= 1
+            self.sent += 1
         self.in_flight += 1
 
     def _answered(self) -> None:
@@ -397,14 +455,13 @@ class KeyState:
             self.prober = None
 
     def learn(self, limit: ServerLimit, now: float) -> None:
-        """Apply what an answer said at ``now`` (rules 1 to 3)."""
+        """Apply what an answer said at ``now`` (rules 1 to 3, and 8)."""
         self._roll(now)
         self._answered()
         if limit.blocked_for is not None:
             self.blocked_until = max(self.blocked_until, now + limit.blocked_for)
             # The server refused what the count allowed: after the block, one request first.
-            self.remaining, self.reset_at = None, -math.inf
-            self.probe_until, self.prober = -math.inf, None
+            self._block()
             return
         if limit.remaining is None or limit.reset_in is None:
             # An answer that says nothing: the server does not count for us here.
@@ -414,23 +471,47 @@ class KeyState:
         if limit.reset_in <= 0:
             return  # about a window that is over already: it says nothing of the next
         remaining = limit.remaining
+        # The answered request was counted in the window, and so may be every request
+        # still out: the first counts against this process's share, the others too.
+        outstanding = self.carried + self.in_flight
         if self.remaining is None:
             # A new window: every request still out may yet be counted in it.
-            remaining = max(0, remaining - self.carried - self.in_flight)
-        self._merge_window(remaining, now + limit.reset_in)
+            remaining = max(0, remaining - outstanding)
+        self._merge_window(
+            remaining, now + limit.reset_in, quota=limit.remaining + 1, sent=1 + outstanding
+        )
 
-    def adopt(self, other: KeySnapshot, offset: float) -> None:
+    def adopt(self, other: KeySnapshot, offset: float, now: float | None = None) -> None:
         """Merge a key's state from elsewhere (say a store shared by a fleet) into this one.
 
         ``offset`` is Unix time minus monotonic time. The rule: the later block and the
-        later GCRA arrival time win; a window ending more than `SAME_WINDOW` later
-        replaces ours; the same window keeps the smaller count and the later reset; an
-        earlier one is ignored. Adopting the same state twice changes nothing.
+        later GCRA arrival time win, and a block later than ours is taken as one heard
+        here (after it, one request first); a window ending more than `SAME_WINDOW` later
+        replaces ours (this process's requests still out count against its share); the
+        same window keeps the smaller count, the larger quota and the later reset; an
+        earlier one is ignored. A block end or reset within `DRIFT` of ours is ours.
+        With ``now`` (monotonic), a window of ours that has ended is forgotten first, and
+        one from elsewhere ending within `ENDING` is ignored. Adopting the same state
+        twice changes nothing.
         """
-        self.blocked_until = max(self.blocked_until, other.blocked_until - offset)
+        if now is not None:
+            self._roll(now)
+        blocked_until = other.blocked_until - offset
+        if blocked_until > self.blocked_until + DRIFT:
+            self.blocked_until = blocked_until
+            if now is None or blocked_until > now:
+                self._block()
         self.tat = max(self.tat, other.tat - offset)
-        if other.remaining is not None:
-            self._merge_window(other.remaining, other.reset_at - offset)
+        if other.remaining is None:
+            return
+        reset_at = other.reset_at - offset
+        if now is not None and reset_at <= now + ENDING:
+            return
+        # Requests still out count against this process's share of a window new here.
+        outstanding = self.carried + self.in_flight
+        self._merge_window(
+            other.remaining, reset_at, quota=other.quota, sent=outstanding, drift=DRIFT
+        )
 
     def snapshot(self, offset: float) -> KeySnapshot:
         """Return this state as a `KeySnapshot` (``offset``: Unix time minus monotonic time)."""
@@ -439,6 +520,7 @@ class KeyState:
             remaining=self.remaining,
             reset_at=self.reset_at + offset,
             tat=self.tat + offset,
+            quota=self.quota,
         )
 
     def idle(self, now: float) -> bool:
@@ -451,14 +533,30 @@ class KeyState:
             and self.tat <= now
         )
 
-    def _merge_window(self, remaining: int, reset_at: float) -> None:
+    def _block(self) -> None:
+        """Forget the window's count, and send one request first after the block."""
+        self.remaining, self.reset_at, self.quota, self.sent = None, -math.inf, None, 0
+        self.probe_until, self.prober = -math.inf, None
+
+    def _merge_window(
+        self, remaining: int, reset_at: float, *, quota: int | None, sent: int, drift: float = 0.0
+    ) -> None:
+        """Merge a count and reset into ours; ``sent``: this process's count, if it is new.
+
+        The same window's reset moves later only when later by more than ``drift``.
+        """
         if self.remaining is None or reset_at > self.reset_at + SAME_WINDOW:
-            self.remaining, self.reset_at = remaining, reset_at  # a (later) window
+            # A (later) window.
+            self.remaining, self.reset_at, self.quota, self.sent = remaining, reset_at, quota, sent
         elif reset_at >= self.reset_at - SAME_WINDOW:
             # The same window: requests that left after the server counted have already
-            # taken theirs, so the smaller count is the true one.
+            # taken theirs, so the smaller count is the true one; the largest remaining
+            # heard was the window's first counted request's, so the larger quota is.
             self.remaining = min(self.remaining, remaining)
-            self.reset_at = max(self.reset_at, reset_at)
+            if reset_at > self.reset_at + drift:
+                self.reset_at = reset_at
+            if quota is not None:
+                self.quota = quota if self.quota is None else max(self.quota, quota)
         else:
             return  # an answer about an earlier window (it crossed a newer one)
         self.probe_until, self.prober = None, None
@@ -466,7 +564,7 @@ class KeyState:
     def _roll(self, now: float) -> None:
         """At the end of a window, forget its count: the next request is a probe (rule 3)."""
         if self.remaining is not None and now >= self.reset_at:
-            self.remaining, self.reset_at = None, -math.inf
+            self.remaining, self.reset_at, self.quota, self.sent = None, -math.inf, None, 0
             self.probe_until, self.prober = -math.inf, None
             # Requests still out from two windows back are not counted in the next one.
             self.carried, self.in_flight = self.in_flight, 0
@@ -495,3 +593,107 @@ def throttle_probability(requests: int, accepts: int, k: float) -> float:
 def is_refusal(status: int | None) -> bool:
     """Return True for a status by which the server refused work it could not take."""
     return status in REFUSAL_STATUSES
+
+
+def fleet_share(total: int, members: int, rank: int) -> int:
+    """Return the share of ``total`` that member ``rank`` of ``members`` takes (rule 8).
+
+    Each takes ``total // members``, and the first ``total % members`` ranks one more:
+    the shares of ranks ``0 .. members - 1`` add up to ``total`` exactly, differ by at
+    most one, and none shrinks as ``total`` grows. ``members`` below 1 counts as 1; a
+    rank outside ``0 .. members - 1`` takes the smaller share. A ``total`` of 0 or less
+    gives 0.
+    """
+    members = max(1, members)
+    if total <= 0:
+        return 0
+    base, extra = divmod(total, members)
+    return base + (1 if 0 <= rank < extra else 0)
+
+
+def fleet_pace(interval: float, burst: int, members: int, rank: int) -> tuple[float, int]:
+    """Return the ``(interval, burst)`` member ``rank`` of ``members`` keeps of a configured limit.
+
+    The interval grows ``members`` times (``rate / members`` each), and the burst is
+    shared out by `fleet_share`, at least 1 each: in any ``t`` seconds the fleet sends
+    at most ``max(burst, members) + t / interval`` requests. Alone it is the whole limit.
+    """
+    members = max(1, members)
+    return interval * members, max(1, fleet_share(burst, members, rank))
+
+
+# A shared record: times are seconds from when it was written (at most a day, to the
+# millisecond), counts are RFC 8941-sized integers.
+_RECORD_SECONDS: Final = re.compile(r"[0-9]{1,5}(?:\.[0-9]{1,6})?")
+_RECORD_TIMES: Final = ("block", "reset")
+_RECORD_COUNTS: Final = ("remaining", "quota")
+
+
+def _ahead(moment: float, now: float) -> str | None:
+    """Return the seconds from ``now`` to ``moment``, rounded up to the ms (None if past)."""
+    seconds = moment - now
+    if not seconds > 0:
+        return None
+    return f"{math.ceil(min(seconds, LONGEST_WAIT) * 1000.0) / 1000.0:.3f}"
+
+
+def record_of(snapshot: KeySnapshot, now: float) -> dict[str, str]:
+    """Return the fields that share ``snapshot`` with a fleet (rule 8).
+
+    ``now`` is read on the snapshot's clock. ``block`` and ``reset`` are the seconds
+    from ``now`` to the block's end and to the window's (so a reader needs no clock of
+    this host), ``remaining`` and ``quota`` the window's counts; what is over is left
+    out. The GCRA time is never shared: each process keeps its own share of a
+    configured rate (`fleet_pace`). An empty record says only "this process uses the key".
+    """
+    fields: dict[str, str] = {}
+    block = _ahead(snapshot.blocked_until, now)
+    if block is not None:
+        fields["block"] = block
+    reset = _ahead(snapshot.reset_at, now)
+    if reset is not None and snapshot.remaining is not None:
+        fields["reset"] = reset
+        fields["remaining"] = str(max(0, snapshot.remaining))
+        if snapshot.quota is not None:
+            fields["quota"] = str(max(0, snapshot.quota))
+    return fields
+
+
+def snapshot_of(fields: Mapping[str, str], age: float, now: float) -> KeySnapshot | None:
+    """Return the `KeySnapshot` a record from `record_of` describes, or None if it is malformed.
+
+    The record was written ``age`` seconds ago (on the store's clock); its times are
+    put on the clock of ``now``. A record whose known fields are not numbers of the
+    right form, or with a count but no reset, is malformed; other fields are ignored
+    (a newer version may add some). A block or window over by now is left out.
+    """
+    seconds: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for name in _RECORD_TIMES:
+        value = fields.get(name)
+        if value is None:
+            continue
+        if not _RECORD_SECONDS.fullmatch(value):
+            return None
+        seconds[name] = min(float(value), LONGEST_WAIT) - max(0.0, age)
+    for name in _RECORD_COUNTS:
+        value = fields.get(name)
+        if value is None:
+            continue
+        if not _SF_INTEGER.fullmatch(value):
+            return None
+        counts[name] = int(value)
+    if ("remaining" in counts) != ("reset" in seconds) or (
+        "quota" in counts and "remaining" not in counts
+    ):
+        return None
+    block = seconds.get("block", -math.inf)
+    reset = seconds.get("reset", -math.inf)
+    if reset > 0 and "remaining" in counts:
+        return KeySnapshot(
+            blocked_until=now + block if block > 0 else -math.inf,
+            remaining=counts["remaining"],
+            reset_at=now + reset,
+            quota=counts.get("quota"),
+        )
+    return KeySnapshot(blocked_until=now + block if block > 0 else -math.inf)

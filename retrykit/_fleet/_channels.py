@@ -10,13 +10,15 @@ is applied, so the store counts the round as failed. Nothing here does I/O.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from typing import TYPE_CHECKING, Final, NamedTuple, Protocol
 
 from retrykit._fleet import _keys
 from retrykit._fleet._scripts import CIRCUIT, INDEX, RECORD, RESERVE, Script
 from retrykit._observe._events import CircuitStateChanged
-from retrykit._state._store import CircuitVerdict, FleetRecord
+from retrykit._observe._logging import logger
+from retrykit._state._store import CircuitVerdict, FleetRecord, MemberRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -30,6 +32,12 @@ if TYPE_CHECKING:
         ReserveMember,
         ReserveReport,
     )
+
+LIVE_ROUNDS: Final = 4
+"""A process counts among a key's members while its record is younger than this many intervals."""
+
+MIN_LIVE: Final = 1.0
+"""...and at least this many seconds (a syncer starved of the GIL for a moment stays a member)."""
 
 BREAK_TABLE: Final = 16
 """Openings whose break is computed locally and sent along; later ones repeat the last."""
@@ -344,33 +352,53 @@ class _ReserveBatch:
 
 
 class RecordChannel:
-    """Small records per key, last writer wins: one record script call per record."""
+    """Small records per key, one per member: one record script call per record.
 
-    def __init__(self, member: RecordMember, *, namespace: str) -> None:
+    A record's fields travel as one JSON object; each reply holds every member's record
+    still alive, from which the channel counts the key's members (those that wrote
+    within ``live_for`` seconds) and this process's rank among them. For a member with
+    ``presence``, every round also announces this process on the kind's channel.
+    """
+
+    def __init__(
+        self, member: RecordMember, *, namespace: str, reporter: str, live_for: float
+    ) -> None:
         self.member = member
         self.namespace = namespace
         self.kind = _keys.check_kind(member.kind)
+        self.reporter = reporter
+        self.live_for = live_for
 
     def prepare(self, closing: bool) -> _RecordBatch | None:
-        """Return a call per record to publish or read."""
+        """Return a call per record to publish or read, and the announcement, if any."""
         reports = self.member.report(closing)
         commands = []
         for report in reports:
-            pairs: list[str] = []
-            for name, value in (report.fields or {}).items():
-                if name.startswith("_"):
-                    raise ValueError(f"record fields starting with '_' are reserved: {name!r}")
-                pairs += (name, value)
+            record = ""
+            if report.fields is not None:
+                fields = dict(report.fields)
+                for name, value in fields.items():
+                    if not isinstance(name, str) or not isinstance(value, str):
+                        raise TypeError(f"record fields must be strings, got {name!r}: {value!r}")
+                    if name.startswith("_"):
+                        raise ValueError(f"record fields starting with '_' are reserved: {name!r}")
+                record = json.dumps(fields, separators=(",", ":"), sort_keys=True)
             commands.append(
                 Command(
                     RECORD,
-                    (_keys.record_key(self.namespace, self.kind, report.key),),
-                    (_ms(report.ttl), *pairs),
+                    _keys.record_keys(self.namespace, self.kind, report.key),
+                    (_ms(report.ttl), self.reporter, record),
                 )
             )
+        present = self.member.presence is not None
+        if present:
+            # Closing, announced for a millisecond: out of the count at once.
+            ttl = 0.001 if closing else 2 * self.live_for
+            keys = _keys.presence_keys(self.namespace, self.kind)
+            commands.append(Command(RECORD, keys, (_ms(ttl), self.reporter, "{}")))
         if not commands:
             return None
-        return _RecordBatch(self.member, reports, commands)
+        return _RecordBatch(self, reports, commands, present=present and not closing)
 
     def lost(self) -> None:
         """Tell the member."""
@@ -382,40 +410,101 @@ class RecordChannel:
 
 class _RecordBatch:
     def __init__(
-        self, member: RecordMember, reports: list[RecordReport], commands: list[Command]
+        self,
+        channel: RecordChannel,
+        reports: list[RecordReport],
+        commands: list[Command],
+        *,
+        present: bool,
     ) -> None:
-        self.member = member
+        self.channel = channel
         self.reports = reports
         self.commands = commands
+        self.present = present
 
     def apply(self, replies: Sequence[object]) -> list[Event]:
+        channel = self.channel
         records: list[FleetRecord] = []
         error: ReplyError | None = None
         for report, reply in zip(self.reports, replies, strict=False):
             try:
-                records.append(parse_record(report.key, reply))
+                records.append(
+                    parse_record(
+                        report.key,
+                        reply,
+                        me=channel.reporter,
+                        live_for=channel.live_for,
+                        published=report.fields is not None,
+                    )
+                )
             except ReplyError as exc:  # noqa: PERF203 - one bad reply must not hide the others
                 error = error or exc
         if records:
-            self.member.adopt(records)
+            channel.member.adopt(records)
+        presence = channel.member.presence
+        if self.present and presence is not None:
+            try:
+                present = parse_record(
+                    "",
+                    replies[len(self.reports)],
+                    me=channel.reporter,
+                    live_for=channel.live_for,
+                    published=True,
+                )
+            except (ReplyError, IndexError) as exc:
+                error = error or ReplyError(str(exc))
+            else:
+                presence(present.members, present.rank)
         if error is not None:
             raise error
         return []
 
 
-def parse_record(key: str, reply: object) -> FleetRecord:
-    """Return the `FleetRecord` in a record script's reply."""
+def parse_record(
+    key: str, reply: object, *, me: str = "", live_for: float = math.inf, published: bool = False
+) -> FleetRecord:
+    """Return the `FleetRecord` in a record script's reply (``me``: this process's name).
+
+    ``published``: this process wrote a record in this very call, so it is a member even
+    if its record has already gone (a tiny ttl). A member's record that is not a written
+    time and a JSON object of strings is left out, with a DEBUG note; a reply that is not
+    the script's raises `ReplyError`.
+    """
     now_ms, flat = as_list(reply, 2)
     now = as_int(now_ms)
     items = as_list(flat)
     if len(items) % 2:
         raise ReplyError("a record reply with an odd number of items")
-    fields = {as_text(items[i]): as_text(items[i + 1]) for i in range(0, len(items), 2)}
-    written = fields.pop("_at", None)
-    if written is None:
-        return FleetRecord(key=key, fields=None)
-    try:
-        age = max(0.0, (now - int(written)) / 1000.0)
-    except ValueError:
-        raise ReplyError(f"a record written at {written!r:.40}") from None
-    return FleetRecord(key=key, fields=fields, age=age)
+    records: list[MemberRecord] = []
+    for i in range(0, len(items), 2):
+        member, value = as_text(items[i]), as_text(items[i + 1])
+        written, _, text = value.partition(" ")
+        fields: object = None
+        age = 0.0
+        try:
+            fields = json.loads(text)
+            age = max(0.0, (now - int(written)) / 1000.0)
+        except (ValueError, RecursionError):
+            fields = None
+        if not isinstance(fields, dict) or not all(
+            isinstance(name, str) and isinstance(field, str) for name, field in fields.items()
+        ):
+            logger.debug(
+                "retrykit fleet store: record of %r for %r unreadable: %.80r", member, key, value
+            )
+            continue
+        records.append(MemberRecord(member=member, fields=fields, age=age, mine=member == me))
+    records.sort(key=lambda record: (record.age, record.member))
+    live = sorted({record.member for record in records if record.age <= live_for})
+    if published and me not in live:
+        live = sorted([*live, me])
+    rank = live.index(me) if me in live else len(live)
+    freshest = records[0] if records else None
+    return FleetRecord(
+        key=key,
+        fields=freshest.fields if freshest is not None else None,
+        age=freshest.age if freshest is not None else 0.0,
+        records=tuple(records),
+        members=len(live),
+        rank=rank,
+    )

@@ -4,7 +4,10 @@
   sit in one Redis Cluster slot and one script may touch them all: ``...:state`` (a
   hash), ``...:reporters`` and ``...:leases`` (sorted sets).
 - The budget's reserve is ``retrykit:{<namespace>}:reserve``; the index of open circuits,
-  ``retrykit:{<namespace>}:open``; a record of kind K, ``retrykit:{<namespace>|K|<key>}:record``.
+  ``retrykit:{<namespace>}:open``; the records of kind K for a key, a hash of every
+  member's record and a sorted set of their expiries under one hash tag,
+  ``retrykit:{<namespace>|K|<key>}:records`` and ``...:expiries``; the processes on the
+  records of kind K, ``retrykit:{<namespace>|K}:present`` and ``...:present-expiries``.
 
 A circuit key is used as it is when it is short printable ASCII with no braces, no
 ``@`` and no whitespace (the adapters' origins, ``https://host:443``, always are); any
@@ -80,6 +83,13 @@ def index_key(namespace: str) -> str:
     return f"{PREFIX}:{{{namespace}}}:open"
 
 
-def record_key(namespace: str, kind: str, key: str) -> str:
-    """Return the key of the record of ``kind`` for ``key``."""
-    return f"{PREFIX}:{{{namespace}|{kind}|{name_of(key)}}}:record"
+def presence_keys(namespace: str, kind: str) -> tuple[str, str]:
+    """Return the keys announcing the processes on the records of ``kind``, in one hash slot."""
+    base = f"{PREFIX}:{{{namespace}|{kind}}}"
+    return f"{base}:present", f"{base}:present-expiries"
+
+
+def record_keys(namespace: str, kind: str, key: str) -> tuple[str, str]:
+    """Return the records and expiries keys of ``kind`` for ``key``, in one hash slot."""
+    base = f"{PREFIX}:{{{namespace}|{kind}|{name_of(key)}}}"
+    return f"{base}:records", f"{base}:expiries"

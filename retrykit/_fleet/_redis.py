@@ -34,6 +34,8 @@ from redis.retry import Retry
 
 from retrykit._fleet import _keys
 from retrykit._fleet._channels import (
+    LIVE_ROUNDS,
+    MIN_LIVE,
     Batch,
     Channel,
     CircuitChannel,
@@ -179,13 +181,14 @@ class _Link:
 
 
 class RedisStore:
-    """Shares circuit breakers and retry budgets across processes through Redis.
+    """Shares circuit breakers, retry budgets and rate limiters across processes through Redis.
 
     ``client`` is a `redis.Redis`; the store builds its own small pool from its
     connection settings (so ``client`` is left as it is) with ``timeout`` seconds for
     connects and reads and no retries. ``namespace`` names the shared state (one API:
-    its circuits and its budget's reserve); every key lives under it. The syncer
-    exchanges with Redis every ``sync_interval`` seconds, sooner after a local failure.
+    its circuits, its budget's reserve, its rate limits); every key lives under it. The
+    syncer exchanges with Redis every ``sync_interval`` seconds, sooner after a local
+    failure or a rate limit's news (a ``Retry-After``, nothing left, a new window).
     ``min_reporters`` is how many processes must have reported failures before the
     fleet's circuit opens (each process's own circuit still opens on its own failures).
     After ``degrade_after`` failed exchanges in a row the store goes local-only and
@@ -194,7 +197,8 @@ class RedisStore:
     the fleet caused here, each also logged on the ``retrykit`` logger.
 
     Building a store does no I/O. Call `close` (or use it as a context manager) when
-    done: it hands back unused leases and shares, then stops the thread.
+    done: it hands back unused leases and shares, takes this process out of the rate
+    limits' counts, then stops the thread.
     """
 
     def __init__(
@@ -248,7 +252,7 @@ class RedisStore:
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError(
             "a RedisStore cannot be pickled (it holds connections and a thread): build one "
-            "in each process, and the breakers and budgets that use it there"
+            "in each process, and the breakers, budgets and limiters that use it there"
         )
 
     def __enter__(self) -> RedisStore:
@@ -297,8 +301,19 @@ class RedisStore:
         return self._add(ReserveChannel(member, namespace=self.namespace))
 
     def share_records(self, member: RecordMember) -> _Link:
-        """Share small records per key: the channel for other shared state (see `RecordMember`)."""
-        return self._add(RecordChannel(member, namespace=self.namespace))
+        """Share small records per key (called by `RateLimiter` when built with this store).
+
+        A process counts among a key's members while its record is younger than four
+        sync intervals (at least 1 s); see `RecordMember` and `FleetRecord`.
+        """
+        return self._add(
+            RecordChannel(
+                member,
+                namespace=self.namespace,
+                reporter=self._reporter,
+                live_for=max(LIVE_ROUNDS * self.sync_interval, MIN_LIVE),
+            )
+        )
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -356,7 +371,7 @@ class RedisStore:
         self._reporter = _reporter_id()
         self._reset_after_fork = True
         for channel in self._channels:
-            if isinstance(channel, CircuitChannel):
+            if isinstance(channel, (CircuitChannel, RecordChannel)):
                 channel.reporter = self._reporter
         running = self._thread is not None
         self._thread = None

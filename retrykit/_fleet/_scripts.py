@@ -280,16 +280,29 @@ RECORD: Final = Script(
     "record",
     _NOW
     + """
--- Publish a record (ARGV[2..]: field, value pairs) or only read it; last writer wins.
--- KEYS[1]: the record's hash, with '_at' the server time (ms) it was written.
-local key = KEYS[1]
+-- A member publishes its record for a key (ARGV[3]; '' only reads) and reads every
+-- member's record still alive. KEYS[1]: records (hash: member -> '<written ms> <record>'),
+-- KEYS[2]: expiries (zset: member -> ms). A record lives ARGV[1] ms after its writing.
+local records, expiries = KEYS[1], KEYS[2]
 local ttl = tonumber(ARGV[1])
-if #ARGV > 1 then
-  redis.call('DEL', key)
-  redis.call('HSET', key, '_at', now, (table.unpack or unpack)(ARGV, 2))
-  redis.call('PEXPIRE', key, ttl)
+local me, record = ARGV[2], ARGV[3]
+if record ~= '' then
+  redis.call('HSET', records, me, now .. ' ' .. record)
+  redis.call('ZADD', expiries, now + ttl, me)
+  for _, key in ipairs(KEYS) do
+    if redis.call('PTTL', key) < ttl then
+      redis.call('PEXPIRE', key, ttl)
+    end
+  end
 end
-return {now, redis.call('HGETALL', key)}
+local gone = redis.call('ZRANGEBYSCORE', expiries, '-inf', now)
+for _, member in ipairs(gone) do
+  redis.call('HDEL', records, member)
+end
+if #gone > 0 then
+  redis.call('ZREMRANGEBYSCORE', expiries, '-inf', now)
+end
+return {now, redis.call('HGETALL', records)}
 """,
 )
 

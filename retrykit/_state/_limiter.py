@@ -6,14 +6,31 @@ least recently used. A key is an origin (``scheme://host:port``) and, for the li
 the fingerprint of the request's credential, so two API keys on one host are paced
 apart. A request to an origin that never spoke of a rate limit costs one dict lookup.
 
-For a store shared by a fleet of processes, `RateLimiter.snapshot` gives a key's state
-with Unix times (a `KeySnapshot`: four numbers) and `RateLimiter.adopt` merges one in.
+Sharing. With ``store=`` (a `FleetStore`, such as `retrykit.redis.RedisStore`), the
+limiter's keys are shared with every process on the same store and namespace, through
+the store's record channel; requests still decide in memory. A request thread only
+notes the key it used (a dict store) and, when an answer is worth telling at once (a
+``Retry-After``, nothing remaining, a new window, a key new here), wakes the syncer.
+Each round the syncer thread collects a record per key in use (`_share_report`: used
+in the last `ACTIVE_FOR` seconds or waited on; its block, window count, quota and
+reset, as seconds from now), and adopts every other process's record (`_share_adopt`)
+through `KeyState.adopt`, under the same lock, along with the number of processes
+using the key and this one's rank: this process's share of a window's quota and of a
+configured rate (rule 8 of retrykit._core._ratelimit). A key not shared yet takes the
+number of processes the store announces (`_share_presence`), and so does a key's first
+count here, when larger: processes that started with this one are missing from it.
+When the store is lost, every key is this process's alone.
+`RateLimiter.snapshot` and `RateLimiter.adopt` do the same by hand, for a store of
+your own.
 """
 
 from __future__ import annotations
 
 import collections
+import heapq
+import logging
 import math
+import operator
 import random
 import threading
 import time
@@ -22,24 +39,51 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from retrykit._clock import Clock, monotonic_of, wall_of
 from retrykit._core._budget import WindowCounts
 from retrykit._core._ratelimit import (
+    LONGEST_WAIT,
     SHORTEST_WAIT,
     KeySnapshot,
     KeyState,
+    fleet_pace,
     gcra,
     is_refusal,
     read_server_limit,
+    record_of,
     reset_jitter,
+    snapshot_of,
     throttle_probability,
 )
 from retrykit._errors import RateLimitExceededError
+from retrykit._state._store import FleetStore, RecordMember, RecordReport
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
+
+    from retrykit._state._store import FleetRecord, StoreLink
 
 __all__ = ["AdaptiveThrottle", "RateLimiter"]
 
 Key: TypeAlias = "tuple[str, str | None]"
 """A limiter key: an origin and the fingerprint of the request's credential (or None)."""
+
+RECORD_KIND: Final = "ratelimit"
+"""The record channel the limiter shares its keys on."""
+
+MAX_SHARED: Final = 1000
+"""Keys shared per round at most (the most recently used)."""
+
+ACTIVE_FOR: Final = 1.0
+"""Seconds a key stays shared after its last use (a caller waiting on it uses it)."""
+
+RECORD_TTL: Final = 10.0
+"""Seconds a published record lives at least (longer while its block or window lasts)."""
+
+LEAVING_TTL: Final = 0.001
+"""The ttl of the records a closing store publishes: out of the fleet's count at once."""
+
+_logger = logging.getLogger("retrykit.ratelimit")
+
+_REMEMBERED: Final = 60.0
+# Keys published within this many seconds are left (tiny records) when the store closes.
 
 
 def _positive(name: str, value: object, *, allow_none: bool = False) -> None:
@@ -122,6 +166,16 @@ class RateLimiter:
     At most ``max_keys`` keys are held (the least recently used go first), and as many
     origins that never spoke of a rate limit. ``clock`` (monotonic seconds, or a
     `Clock`), ``wall_clock`` and ``rand`` are for tests.
+
+    ``store`` (a `FleetStore`, such as `retrykit.redis.RedisStore`) shares the keys with
+    every process on the same store and namespace, so they pace on the same numbers: a
+    ``Retry-After`` one of them hears blocks the key for all within a sync interval or
+    two, each takes its share of a window's quota (``remaining`` split between the
+    processes using the key: the shares add up to what the server allows), and a
+    configured ``rate`` is the fleet's: each process keeps ``rate / n`` of it (``burst``
+    shared out, at least 1 each) while ``n`` processes use the key, the whole rate
+    alone or while the store is local-only. Calls still decide in memory; see this
+    module's docstring, and README's "Running a fleet" for the trade-offs.
     """
 
     def __init__(
@@ -135,7 +189,13 @@ class RateLimiter:
         clock: Callable[[], float] | Clock = time.monotonic,
         wall_clock: Callable[[], float] | None = None,
         rand: Callable[[], float] = random.random,
+        store: FleetStore | None = None,
     ) -> None:
+        if store is not None and not isinstance(store, FleetStore):
+            raise TypeError(
+                f"store must be a FleetStore (such as retrykit.redis.RedisStore) or None, "
+                f"got {store!r}"
+            )
         _positive("rate", rate, allow_none=True)
         _positive("per", per)
         _count("burst", burst)
@@ -153,6 +213,9 @@ class RateLimiter:
             "wall_clock": wall_clock,
             "rand": rand,
         }
+        if store is not None:
+            # A store is kept only when there is one: it then has to pickle itself.
+            self._settings["store"] = store
         self.rate: float | None = rate
         self.per: float = float(per)
         self.burst: int = burst
@@ -172,6 +235,26 @@ class RateLimiter:
         # client of 100,000 healthy hosts holds neither 100,000 entries nor probes again.
         self._silent: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._seen_silent: SeenSilent | None = None
+        # Sharing (see the module docstring); all empty without a store.
+        self._store = store
+        self._link: StoreLink | None = None
+        self._active: dict[Key, float] = {}  # key -> until when a caller uses it
+        self._fleet = (1, 0)  # the processes announced on the store, and our rank
+        self._counted: set[Key] = set()  # active keys whose own count came at least once
+        self._names: dict[str, Key] = {}  # the last round's record keys
+        self._published: dict[Key, float] = {}  # key -> when last published
+        self._leaving = False
+        self._unreadable = 0  # records from the fleet that could not be read
+        if store is not None:
+            self._link = store.share_records(
+                RecordMember(
+                    kind=RECORD_KIND,
+                    report=self._share_report,
+                    adopt=self._share_adopt,
+                    lost=self._share_lost,
+                    presence=self._share_presence,
+                )
+            )
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickling keeps the settings only; the copy starts knowing nothing of any server.
@@ -214,13 +297,19 @@ class RateLimiter:
         if self.rate is None and self._is_silent(origin):
             return 0.0
         key = (origin, fingerprint())
+        link = self._link
         with self._lock:
             now = self._clock()
+            if link is not None:
+                if key not in self._keys:
+                    link.wake()  # a key new here: learn soon who else uses it
+                self._active[key] = now
             state = self._state(key, now)
             server = state.server_wait(now)
             pace = 0.0
             if self.rate is not None:
-                pace = gcra(state.tat, now, interval=self._interval, burst=self.burst)[0]
+                interval, burst = self._pace(state)
+                pace = gcra(state.tat, now, interval=interval, burst=burst)[0]
             if max(server, pace) > max_wait:
                 raise self._cooldown(origin, server, pace, max_wait)
             wait = max(server + reset_jitter(server, self._rand()) if server else 0.0, pace)
@@ -230,7 +319,10 @@ class RateLimiter:
                     self._take(state, now, fingerprint)
                     return 0.0
                 wait = probe
-            return max(min(wait, max_wait), SHORTEST_WAIT)
+            wait = max(min(wait, max_wait), SHORTEST_WAIT)
+            if link is not None:
+                self._active[key] = now + wait  # a caller waiting on the key still uses it
+            return wait
 
     def observe(
         self,
@@ -255,7 +347,15 @@ class RateLimiter:
                     return
                 else:
                     return
+            known = state.remaining is not None and now < state.reset_at
             state.learn(limit, now)
+            if self._link is not None and (
+                limit.blocked_for is not None
+                or limit.remaining == 0
+                or (not known and state.remaining is not None)
+            ):
+                # Worth telling the fleet at once: a block, nothing left, a new window.
+                self._link.wake()
             if limit.said:
                 self._silent.pop(origin, None)
             elif self.rate is None and state.idle(now):
@@ -291,7 +391,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             state = self._state(key, now, probe=False)
-            state.adopt(snapshot, self._wall() - now)
+            state.adopt(snapshot, self._wall() - now, now)
             if snapshot.remaining is not None or snapshot.blocked_until > -math.inf:
                 self._silent.pop(origin, None)
 
@@ -307,13 +407,23 @@ class RateLimiter:
         while len(self._keys) >= self.max_keys:
             self._forget(next(iter(self._keys)))
         state = self._keys[key] = KeyState(probe=probe)
+        if self._link is not None:
+            # Until the key's own count comes, every process announced may be using it.
+            state.members, state.rank = self._fleet
         self._held[origin] = self._held.get(origin, 0) + 1
         return state
 
     def _take(self, state: KeyState, now: float, caller: object) -> None:
         state.take(now, self.probe_wait, caller)
         if self.rate is not None:
-            state.tat = gcra(state.tat, now, interval=self._interval, burst=self.burst)[1]
+            interval, burst = self._pace(state)
+            state.tat = gcra(state.tat, now, interval=interval, burst=burst)[1]
+
+    def _pace(self, state: KeyState) -> tuple[float, int]:
+        """Return the GCRA interval and burst of this process's share of the configured rate."""
+        if state.members <= 1:
+            return self._interval, self.burst
+        return fleet_pace(self._interval, self.burst, state.members, state.rank)
 
     def _forget(self, key: Key) -> None:
         del self._keys[key]
@@ -341,6 +451,127 @@ class RateLimiter:
                 self._seen_silent = SeenSilent()
             self._seen_silent.add(oldest)
 
+    # -- sharing: the store's syncer ------------------------------------------------------
+
+    def _share_report(self, closing: bool) -> list[RecordReport]:
+        """Return a record per key in use (at most `MAX_SHARED`, the most recently used).
+
+        A key is in use while a caller asked for it within `ACTIVE_FOR` seconds, or
+        waits on it. Closing, return a record with a tiny ttl for every key published
+        lately instead, so this process leaves the fleet's count at once.
+        """
+        with self._lock:
+            now = self._clock()
+            wall = self._wall()
+            active = self._active
+            for key, until in list(active.items()):
+                if now - until > ACTIVE_FOR:
+                    del active[key]
+                    self._counted.discard(key)
+            asked = (
+                active
+                if len(active) <= MAX_SHARED
+                else dict(heapq.nlargest(MAX_SHARED, active.items(), key=operator.itemgetter(1)))
+            )
+            if closing:
+                self._leaving = True
+                self._names = {}
+                return [
+                    RecordReport(key=_record_key(key), fields={}, ttl=LEAVING_TTL)
+                    for key, at in self._published.items()
+                    if now - at < _REMEMBERED
+                ]
+            offset = wall - now
+            taken: list[tuple[Key, KeySnapshot, float]] = []
+            for key in list(asked):
+                state = self._keys.get(key)
+                if state is None:
+                    continue  # dropped since (max_keys)
+                self._published[key] = now
+                ttl = max(RECORD_TTL, state.blocked_until - now, state.reset_at - now)
+                taken.append((key, state.snapshot(offset), min(ttl, LONGEST_WAIT) + 1.0))
+            if len(self._published) > 2 * MAX_SHARED:
+                for key, at in list(self._published.items()):
+                    if now - at >= _REMEMBERED:
+                        del self._published[key]
+        # The records are written outside the lock: request threads wait for none of it.
+        self._names = {_record_key(key): key for key, _, _ in taken}
+        return [
+            RecordReport(key=_record_key(key), fields=record_of(snapshot, wall), ttl=ttl)
+            for key, snapshot, ttl in taken
+        ]
+
+    def _share_adopt(self, records: Sequence[FleetRecord]) -> None:
+        """Merge every other process's record into the key's state, and take its share."""
+        unreadable: list[tuple[str, str]] = []
+        wall = self._wall()
+        # The records are read outside the lock: request threads wait for none of it.
+        read: list[tuple[Key, FleetRecord, list[KeySnapshot]]] = []
+        for record in records:
+            key = self._names.get(record.key)
+            if key is None:
+                continue
+            snapshots = []
+            for member in record.records:
+                if member.mine:
+                    continue
+                try:
+                    snapshot = snapshot_of(member.fields, member.age, wall)
+                except Exception:  # noqa: BLE001 - a record from elsewhere must never break us
+                    snapshot = None
+                if snapshot is None:
+                    unreadable.append((record.key, member.member))
+                else:
+                    snapshots.append(snapshot)
+            read.append((key, record, snapshots))
+        with self._lock:
+            if self._leaving:
+                return
+            now = self._clock()
+            offset = wall - now
+            for key, record, snapshots in read:
+                state = self._keys.get(key)
+                if state is None:
+                    continue  # dropped since (max_keys)
+                members, rank = max(1, record.members), record.rank
+                if key not in self._counted:
+                    # The key's first count here misses the processes that started using
+                    # it in this same interval: until the next, the store's count bounds it.
+                    self._counted.add(key)
+                    if self._fleet[0] > members:
+                        members, rank = self._fleet
+                state.members = members
+                state.rank = rank if 0 <= rank < members else members - 1
+                for snapshot in snapshots:
+                    state.adopt(snapshot, offset, now)
+                    if snapshot.remaining is not None or snapshot.blocked_until > -math.inf:
+                        self._silent.pop(key[0], None)
+            first = self._unreadable == 0
+            self._unreadable += len(unreadable)
+        if unreadable:
+            level = logging.WARNING if first else logging.DEBUG
+            _logger.log(
+                level,
+                "retrykit rate limiter: ignored %d unreadable record(s) from the fleet "
+                "(first: %s from %s)",
+                len(unreadable),
+                *unreadable[0],
+            )
+
+    def _share_presence(self, members: int, rank: int) -> None:
+        """Note the processes announced on the store: the count for keys not shared yet."""
+        with self._lock:
+            if not self._leaving:
+                self._fleet = (max(1, members), rank if 0 <= rank < members else 0)
+
+    def _share_lost(self) -> None:
+        """Every key is this process's alone again: the store went local-only."""
+        with self._lock:
+            self._fleet = (1, 0)
+            self._counted.clear()
+            for state in self._keys.values():
+                state.members, state.rank = 1, 0
+
     def _cooldown(
         self, origin: str, server: float, pace: float, max_wait: float
     ) -> RateLimitExceededError:
@@ -355,6 +586,12 @@ class RateLimiter:
         return RateLimitExceededError.cooldown(
             wait, f"{what}, longer than this call may wait ({max_wait:.1f} s); nothing was sent"
         )
+
+
+def _record_key(key: Key) -> str:
+    """Return the name of a key's record: ``origin|fingerprint`` (never a credential)."""
+    origin, fingerprint = key
+    return f"{origin}|{fingerprint or ''}"
 
 
 class AdaptiveThrottle:

@@ -1,9 +1,9 @@
 """What a fleet store is to the holders: a local cache of a remote truth, synced in the background.
 
-`CircuitBreaker(store=...)` and `RetryBudget(store=...)` take any object that satisfies
-`FleetStore` (`retrykit.redis.RedisStore` is the one retrykit ships). This module holds
-that protocol and the small records the holders and a store exchange; it imports no
-client library, so ``import retrykit`` stays free of one.
+`CircuitBreaker(store=...)`, `RetryBudget(store=...)` and `RateLimiter(store=...)` take
+any object that satisfies `FleetStore` (`retrykit.redis.RedisStore` is the one retrykit
+ships). This module holds that protocol and the small records the holders and a store
+exchange; it imports no client library, so ``import retrykit`` stays free of one.
 
 The contract, which keeps every request in memory:
 
@@ -20,15 +20,17 @@ The contract, which keeps every request in memory:
   so the fleet may undercount during a Redis failure but never counts twice.
 
 The third channel, records, is the extension point for other shared state (the rate
-limiter's "remaining and reset per origin and credential fingerprint"): a member
-publishes a small record of string fields per key, and adopts the freshest record the
-fleet holds for each key it asks about, with its age on the store's clock. A limiter
-would join once with ``store.share_records(RecordMember(kind="ratelimit", ...))``; its
-``report`` would return, per ``origin|fingerprint`` it used since the last round, the
-fields it learned from a response (``{"remaining": "40", "reset": "30"}``, the reset as
-a delta in seconds, never a local clock reading) or a read-only `RecordReport`; its
-``adopt`` would take each `FleetRecord` and compute the time left as ``reset - age``.
-Keys hold the fingerprint only (`retrykit.key_fingerprint`), never a credential.
+limiter's "remaining and reset per origin and credential fingerprint"): each member
+publishes a small record of string fields per key, kept apart from the other members'
+records, and reads back every member's record still alive for that key, each with its
+age on the store's clock, along with how many processes published one lately (the
+key's *members*) and its own place among them (its *rank*): what a holder needs to
+take its share of something the fleet must split. `RateLimiter(store=...)` joins once
+with ``store.share_records(RecordMember(kind="ratelimit", ...))``; its ``report``
+returns, per ``origin|fingerprint`` it used since the last round, what it knows
+(``{"remaining": "40", "reset": "30"}``, times as seconds from now, never a local clock
+reading); its ``adopt`` takes each `FleetRecord` and reads a time left as ``reset -
+age``. Keys hold the fingerprint only (`retrykit.key_fingerprint`), never a credential.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "CircuitVerdict",
     "FleetRecord",
     "FleetStore",
+    "MemberRecord",
     "RecordMember",
     "RecordReport",
     "ReserveMember",
@@ -160,7 +163,10 @@ class ReserveMember:
 class RecordReport:
     """A record to publish for ``key`` (``fields``), or None to only read the fleet's.
 
-    ``ttl`` is how long, in seconds, the published record lives without a newer one.
+    ``ttl`` is how long, in seconds, the published record lives without a newer one
+    from the same process. An empty mapping publishes a record that says only "this
+    process uses the key" (it counts among the key's members); a tiny ``ttl`` takes
+    the process out of the count at once (say when it closes).
     """
 
     key: str
@@ -169,12 +175,38 @@ class RecordReport:
 
 
 @attrs.frozen
+class MemberRecord:
+    """One process's record for a key: who published it (``member``), when, and what.
+
+    ``age`` is in seconds on the store's clock; ``mine`` is True for this process's own.
+    """
+
+    member: str
+    fields: Mapping[str, str]
+    age: float = 0.0
+    mine: bool = False
+
+
+@attrs.frozen
 class FleetRecord:
-    """The fleet's freshest record for ``key``, ``age`` seconds old (None if there is none)."""
+    """What the fleet holds for ``key``: every member's record still alive, and who is active.
+
+    ``fields`` and ``age`` are the freshest record's (None if there is none): last
+    writer wins, for a holder that needs no more. ``records`` holds every record alive,
+    freshest first, this process's own included. ``members`` is how many processes
+    published a record within the store's liveness window (a few sync intervals; this
+    process included when it just published), and ``rank`` this process's place among
+    them in the order of their names (``0 .. members - 1``; ``members`` when it is not
+    one of them): every member computes the same ranks from the same records, so a
+    split by rank gives each its own part.
+    """
 
     key: str
     fields: Mapping[str, str] | None
     age: float = 0.0
+    records: tuple[MemberRecord, ...] = ()
+    members: int = 0
+    rank: int = 0
 
 
 @attrs.frozen
@@ -183,14 +215,19 @@ class RecordMember:
 
     ``kind`` names the channel (letters, digits, ``_`` and ``-``: one kind, one family
     of keys, such as ``"ratelimit"``). ``report(closing)`` returns the records to publish
-    or read; ``adopt`` receives the fleet's record for each of them; ``lost`` says the
-    store went local-only. Last writer wins, on the store's clock.
+    or read; ``adopt`` receives the fleet's `FleetRecord` for each of them (records it
+    cannot read are left out, with a DEBUG note on the ``retrykit`` logger); ``lost``
+    says the store went local-only. With ``presence``, the store also announces this
+    process on the kind's channel every round, from the moment it joins, and calls
+    ``presence(members, rank)`` with the processes announced there lately and this
+    one's rank among them: a count for keys the process has not shared yet.
     """
 
     kind: str
     report: Callable[[bool], list[RecordReport]]
     adopt: Callable[[Sequence[FleetRecord]], None]
     lost: Callable[[], None]
+    presence: Callable[[int, int], None] | None = None
 
 
 @runtime_checkable
