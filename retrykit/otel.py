@@ -252,6 +252,16 @@ class OpenTelemetryMetrics:
         if event.fallback and event.origin is not None:
             self._fallback_calls.add(1, {**attributes, "retrykit.fallback.origin": event.origin})
 
+    def first_success(self, method: str, endpoint: str, status: int, duration: float) -> None:
+        """Record a call that succeeded on its first attempt, as its `CallFinished` would.
+
+        The driver calls this instead of building the call's events when every hook
+        offers it (see `retrykit.FirstSuccess`).
+        """
+        attributes = self._attributes(method, endpoint)
+        self._attempts.record(1, attributes)
+        self._call_duration.record(duration, attributes)
+
     def _retry_scheduled(self, event: RetryScheduled) -> None:
         attributes = self._attributes(event.method, event.endpoint)
         cause = dict(attributes, **{"retrykit.reason": str(event.reason)})

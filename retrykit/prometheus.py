@@ -194,20 +194,36 @@ class PrometheusMetrics:
 
     def _attempt_finished(self, event: AttemptFinished) -> None:
         labels = (*self._labels(event.method, event.endpoint), _status(event.status, event.failure))
+        self._count_attempt(labels, event.duration)
+
+    def _count_attempt(self, labels: tuple[str, str, str], duration: float) -> None:
         self._attempts.labels(*labels).inc()
-        self._attempt_duration.labels(*labels).observe(event.duration)
+        self._attempt_duration.labels(*labels).observe(duration)
 
     def _call_finished(self, event: CallFinished) -> None:
         short = self._labels(event.method, event.endpoint)
         labels = (*short, _status(event.status, event.failure))
-        self._requests.labels(*labels).inc()
-        self._request_duration.labels(*labels).observe(event.total_time)
+        self._count_call(labels, event.total_time)
         if not event.succeeded:
             self._give_ups.labels(*short, event.reason).inc()
             if event.reason in _REFUSALS:
                 self._rate_limit_refusals.labels(*short, event.reason).inc()
         if event.fallback:
             self._fallback_calls.labels(*short).inc()
+
+    def _count_call(self, labels: tuple[str, str, str], total_time: float) -> None:
+        self._requests.labels(*labels).inc()
+        self._request_duration.labels(*labels).observe(total_time)
+
+    def first_success(self, method: str, endpoint: str, status: int, duration: float) -> None:
+        """Record a call that succeeded on its first attempt: its two events in one step.
+
+        The driver calls this instead of building them when every hook offers it (see
+        `retrykit.FirstSuccess`).
+        """
+        labels = (*self._labels(method, endpoint), _status(status, None))
+        self._count_attempt(labels, duration)
+        self._count_call(labels, duration)
 
     def _retry_scheduled(self, event: RetryScheduled) -> None:
         short = self._labels(event.method, event.endpoint)

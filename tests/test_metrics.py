@@ -323,3 +323,66 @@ def test_other_events_are_ignored() -> None:
     metrics = Metrics()
     metrics(object())  # type: ignore[arg-type]
     assert metrics.snapshot()["endpoints"] == {}
+
+
+def test_first_success_records_what_its_two_events_would() -> None:
+    by_events, by_method = Metrics(), Metrics()
+    _call(by_events, [200], duration=0.25)
+    by_method.first_success("GET", EP, 200, 0.25)
+    assert by_method.snapshot() == by_events.snapshot()
+
+
+def _served(hooks: tuple[object, ...], caplog: pytest.LogCaptureFixture | None = None) -> None:
+    import httpx
+
+    from retrykit.httpx import RetryTransport
+
+    def ok(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"ok", request=request)
+
+    transport = RetryTransport(httpx.MockTransport(ok), hooks=hooks)  # type: ignore[arg-type]
+    with httpx.Client(transport=transport) as client:
+        for _ in range(3):
+            assert client.get("https://api.example.com/v1/users/7").status_code == 200
+
+
+def test_a_first_success_reaches_metrics_as_through_events() -> None:
+    alone, beside = Metrics(), Metrics()
+    events: list[object] = []
+    _served((alone,))
+    _served((beside, events.append))  # a hook without first_success: events for all
+    assert [type(event) for event in events] == [AttemptFinished, CallFinished] * 3
+
+    def counts(metrics: Metrics) -> dict[str, object]:
+        figures = dict(metrics.snapshot()["endpoints"][EP])
+        del figures["attempt_latency"], figures["call_latency"]  # timings differ
+        return figures
+
+    assert counts(alone) == counts(beside)
+    assert counts(alone)["requests"] == counts(alone)["successes"] == 3
+    assert counts(alone)["final_statuses"] == {200: 3}
+
+
+def test_a_first_success_is_logged_at_debug_through_events(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    metrics = Metrics()
+    with caplog.at_level("DEBUG", logger="retrykit"):
+        _served((metrics,))
+    assert any(getattr(r, "retrykit_event", None) == "CallFinished" for r in caplog.records)
+    assert metrics.snapshot()["endpoints"][EP]["requests"] == 3
+
+
+def test_a_first_success_hook_that_raises_is_logged_and_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(Metrics):
+        def first_success(self, method: str, endpoint: str, status: int, duration: float) -> None:
+            raise RuntimeError("broken hook")
+
+    with caplog.at_level("ERROR", logger="retrykit"):
+        _served((Broken(),))
+    # Every call still got its 200 (in _served); the first went the general loop, whose
+    # events __call__ took, and each later one's first_success failure is logged.
+    failures = [r for r in caplog.records if "failed on CallFinished" in r.getMessage()]
+    assert len(failures) == 2

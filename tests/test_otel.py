@@ -319,3 +319,23 @@ def test_import_retrykit_does_not_import_opentelemetry() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_first_success_records_what_its_call_finished_would() -> None:
+    by_events = _points([CallFinished("GET", EP, True, "success", 1, 0.25, 200)])
+    reader = InMemoryMetricReader()
+    OpenTelemetryMetrics(MeterProvider(metric_readers=[reader])).first_success("GET", EP, 200, 0.25)
+    data = reader.get_metrics_data()
+    assert data is not None
+    by_method: dict[str, list[Any]] = {
+        metric.name: list(metric.data.data_points)
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+    assert by_method.keys() == by_events.keys()
+    for name, points in by_events.items():
+        assert [p.attributes for p in by_method[name]] == [p.attributes for p in points]
+        assert [getattr(p, "sum", None) for p in by_method[name]] == [
+            getattr(p, "sum", None) for p in points
+        ]

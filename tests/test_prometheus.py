@@ -231,3 +231,20 @@ def test_missing_dependency_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delitem(sys.modules, "retrykit.prometheus")
     with pytest.raises(ImportError, match=r"pip install 'retrykit-http\[prometheus\]'"):
         importlib.import_module("retrykit.prometheus")
+
+
+def test_first_success_records_what_its_two_events_would() -> None:
+    by_events = _feed(
+        [
+            AttemptFinished("GET", EP, 1, 200, None, 0.25, "r", None),
+            CallFinished("GET", EP, True, "success", 1, 0.25, 200),
+        ]
+    )
+    by_method = CollectorRegistry()
+    PrometheusMetrics(by_method).first_success("GET", EP, 200, 0.25)
+
+    def samples(registry: CollectorRegistry) -> list[bytes]:
+        lines = generate_latest(registry).splitlines()
+        return [line for line in lines if b"_created" not in line]  # when each was made
+
+    assert samples(by_method) == samples(by_events)

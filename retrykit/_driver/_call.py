@@ -17,7 +17,7 @@ import logging
 import threading
 import uuid
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from retrykit._core._bodies import drain_end, read_end
 from retrykit._core._breaker import BreakerState, Ticket
@@ -55,6 +55,7 @@ from retrykit._observe._events import (
     CircuitStateChanged,
     Event,
     FallbackUsed,
+    FirstSuccess,
     Hook,
     RateLimitWaited,
     RetryScheduled,
@@ -152,6 +153,16 @@ class RetryRunner:
         self.fallbacks = dict(fallbacks or {})
         self.reconcile = reconcile
         self.tracer = tracer
+        # Every hook's `first_success`, when each has one (`Metrics` does): a call that
+        # succeeds on its first attempt then tells them without building its events.
+        firsts: list[FirstSuccess] = [
+            first
+            for hook in self.hooks
+            if callable(first := cast("FirstSuccess | None", getattr(hook, "first_success", None)))
+        ]
+        self.first_success: tuple[FirstSuccess, ...] | None = (
+            tuple(firsts) if firsts and len(firsts) == len(self.hooks) else None
+        )
         self.latencies = _Latencies()
         # The class an open circuit's rejection raises: the adapter's own subclass.
         self.circuit_error: type[CircuitOpenError] = CircuitOpenError

@@ -26,6 +26,7 @@ from retrykit._driver._loop import run, run_async
 from retrykit._errors import CircuitOpenError
 from retrykit._fingerprint import key_fingerprint
 from retrykit._observe._events import AttemptFinished, CallFinished
+from retrykit._observe._logging import log_hook_failure, logger
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -104,6 +105,17 @@ def _tell_success(
     method, url, headers, endpoint = request
     method = method.upper()
     endpoint = endpoint or runner.endpoint(method, str(url))
+    firsts = runner.first_success
+    if firsts is not None and not logger.isEnabledFor(logging.DEBUG):
+        for first in firsts:
+            try:
+                first(method, endpoint, answer[0], history.total_time)
+            except Exception:  # noqa: BLE001, PERF203 - a hook must never break the request
+                event = CallFinished(
+                    method, endpoint, True, _SUCCESS, 1, history.total_time, answer[0]
+                )
+                log_hook_failure(first, event)
+        return
     fingerprint = key_fingerprint(headers)
     status = answer[0]
     rid = request_id(answer[1])

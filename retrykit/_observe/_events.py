@@ -180,3 +180,13 @@ Event: TypeAlias = (
     | StorageRecovered
 )
 Hook: TypeAlias = Callable[[Event], None]
+FirstSuccess: TypeAlias = Callable[[str, str, int, float], None]
+"""A hook's optional ``first_success(method, endpoint, status, duration)`` method.
+
+A call that succeeds on its first attempt produces an `AttemptFinished` and a
+`CallFinished` that differ only in their type. When every hook has this method (as
+`retrykit.Metrics` does) and no log handler takes DEBUG records, the driver calls it
+instead of building the two events: one call with the four values they would carry
+(the fingerprint and request id are not passed). A hook offering it must record the
+same as its ``__call__`` would for the two events.
+"""

@@ -161,6 +161,24 @@ def _sorted_statuses(statuses: dict[int | str, int]) -> dict[int | str, int]:
     return dict(sorted(statuses.items(), key=lambda item: str(item[0])))
 
 
+def _count_attempt(stats: _EndpointStats, status: int | str, bucket: int, duration: float) -> None:
+    stats.attempts += 1
+    stats.statuses[status] = stats.statuses.get(status, 0) + 1
+    stats.attempt_latency.add(bucket, duration)
+
+
+def _count_call(
+    stats: _EndpointStats, succeeded: bool, status: int | str, bucket: int, total_time: float
+) -> None:
+    stats.requests += 1
+    if succeeded:
+        stats.successes += 1
+    else:
+        stats.give_ups += 1
+    stats.final_statuses[status] = stats.final_statuses.get(status, 0) + 1
+    stats.call_latency.add(bucket, total_time)
+
+
 @attrs.define(eq=False)
 class Metrics:
     """A hook keeping per-endpoint figures in memory; pass it in ``hooks=``.
@@ -237,8 +255,7 @@ class Metrics:
         failure = event.failure.value if event.failure is not None else None
         with self._lock:
             stats = self._stats(event.endpoint)
-            stats.attempts += 1
-            stats.statuses[status] = stats.statuses.get(status, 0) + 1
+            _count_attempt(stats, status, bucket, duration)
             if failure is not None:
                 stats.failures[failure] = stats.failures.get(failure, 0) + 1
             code = event.error_code
@@ -247,21 +264,26 @@ class Metrics:
                 if code not in codes and len(codes) >= _MAX_ERROR_CODES:
                     code = OTHER
                 codes[code] = codes.get(code, 0) + 1
-            stats.attempt_latency.add(bucket, duration)
 
     def _call_finished(self, event: CallFinished) -> None:
         total_time = _clamp(event.total_time)
         bucket = _bucket(total_time)
         status: int | str = event.status if event.status is not None else "error"
         with self._lock:
-            stats = self._stats(event.endpoint)
-            stats.requests += 1
-            if event.succeeded:
-                stats.successes += 1
-            else:
-                stats.give_ups += 1
-            stats.final_statuses[status] = stats.final_statuses.get(status, 0) + 1
-            stats.call_latency.add(bucket, total_time)
+            _count_call(self._stats(event.endpoint), event.succeeded, status, bucket, total_time)
+
+    def first_success(self, method: str, endpoint: str, status: int, duration: float) -> None:
+        """Record a call that succeeded on its first attempt: its two events in one step.
+
+        What ``__call__`` records for its `AttemptFinished` and `CallFinished`, under one
+        lock; the driver calls it instead of building them (see `FirstSuccess`).
+        """
+        duration = _clamp(duration)
+        bucket = _bucket(duration)
+        with self._lock:
+            stats = self._stats(endpoint)
+            _count_attempt(stats, status, bucket, duration)
+            _count_call(stats, True, status, bucket, duration)
 
     def _retry_scheduled(self, event: RetryScheduled) -> None:
         with self._lock:
