@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Final
 
 from retrykit._core._endpoint import credential_of, fingerprint_of
+from retrykit._core._memo import remember
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,7 +53,7 @@ _key: bytes = _initial_key()
 _REMEMBERED: Final = 256
 # Fingerprints by credential: a process uses few credentials, and an HMAC costs more than
 # the rest of a call's events. Replaced whole with the key.
-_fingerprints: dict[str, str] = {}
+_fingerprints: OrderedDict[str, str] = OrderedDict()
 
 
 def set_fingerprint_key(key: bytes | str | None) -> None:
@@ -64,7 +66,7 @@ def set_fingerprint_key(key: bytes | str | None) -> None:
     """
     global _key, _fingerprints  # noqa: PLW0603 - the one key of the process, replaced whole
     _key = secrets.token_bytes(32) if key is None else _as_key(key, "key")
-    _fingerprints = {}
+    _fingerprints = OrderedDict()
 
 
 def key_fingerprint(headers: Mapping[str, str]) -> str | None:
@@ -75,7 +77,7 @@ def key_fingerprint(headers: Mapping[str, str]) -> str | None:
     fingerprints = _fingerprints
     fingerprint = fingerprints.get(credential)
     if fingerprint is None:
-        if len(fingerprints) >= _REMEMBERED:
-            fingerprints.clear()
-        fingerprint = fingerprints[credential] = fingerprint_of(credential, _key)
+        fingerprint = remember(
+            fingerprints, credential, fingerprint_of(credential, _key), _REMEMBERED
+        )
     return fingerprint

@@ -99,6 +99,30 @@ def test_origin_key(url: str, key: str) -> None:
     assert origin_key(url) == key
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://API.example.com/v1/x?q=1",
+        "http://example.com",
+        "HTTP://example.com:80/",
+        "https://user:pw@example.com:8443/a",
+        "http://[::1]/a",
+        "http://[::1]:9000/a",
+        "http://Bücher.example/x",
+        "http://h:0/",
+    ],
+)
+def test_origin_of_an_httpx_url_s_parts_is_its_origin_key(url: str) -> None:
+    """The httpx transport keys by the URL's parts, without making its text: same keys."""
+    import httpx
+
+    from retrykit._core._origin import origin_of
+
+    parsed = httpx.URL(url)
+    scheme, _, host, port = parsed._uri_reference[:4]
+    assert origin_of(scheme, host, port) == origin_key(str(parsed))
+
+
 def test_retry_then_success_records_history() -> None:
     """A 503 then a 200 gives one retry, the backoff wait, and a history of both attempts."""
     call = make_runner().start("GET", URL, {})
@@ -342,3 +366,14 @@ def test_one_opening_emits_one_event_for_many_clients_sharing_a_breaker() -> Non
     changes = [e for e in events if isinstance(e, CircuitStateChanged)]
     assert len(changes) == 1
     assert breaker._listeners == ()
+
+
+def test_memories_drop_their_oldest_entry_and_stay_full() -> None:
+    """A bounded memory keeps its newest entries: full, never emptied whole."""
+    from collections import OrderedDict
+
+    from retrykit._core._memo import remember
+
+    memo: OrderedDict[int, int] = OrderedDict()
+    assert [remember(memo, key, key * key, 4) for key in range(10)] == [k * k for k in range(10)]
+    assert list(memo.items()) == [(6, 36), (7, 49), (8, 64), (9, 81)]

@@ -22,6 +22,7 @@ onto the core (`FAILURES`, most specific first):
 
 from __future__ import annotations
 
+import collections
 import importlib
 import random
 import threading
@@ -34,7 +35,8 @@ import attrs
 import retrykit._errors
 from retrykit._adapters._headers import HttpxHeaders
 from retrykit._core._endpoint import route_endpoint
-from retrykit._core._origin import origin_key
+from retrykit._core._memo import remember
+from retrykit._core._origin import origin_key, origin_of
 from retrykit._core._policy import FailureKind, RetryPolicy
 from retrykit._core._ratelimit import mentions_rate_limit
 from retrykit._driver._endings import ErrorClasses, applied_error, rejection_error
@@ -168,12 +170,12 @@ class _Settings:
         self.read_body = _check_read_body(read_body)
         self.single_attempt = attrs.evolve(runner.policy, max_attempts=1)
         # Origin keys by the parts of a URL they depend on, when keys are origin keys.
-        self._origins: dict[tuple[object, ...], str] | None = (
-            {} if runner.keyed and runner.key_func is origin_key else None
+        self._origins: collections.OrderedDict[tuple[object, ...], str] | None = (
+            collections.OrderedDict() if runner.keyed and runner.key_func is origin_key else None
         )
 
     def origin(self, url: httpx.URL) -> str | None:
-        """Return ``origin_key(str(url))`` from a memory of the URL's origin parts, or None.
+        """Return ``origin_key(str(url))`` from the URL's parts (remembered), or None.
 
         None when keys are not origin keys (a custom ``key_func``), or none is needed.
         Making the URL's text costs more than the rest of a call's bookkeeping.
@@ -187,9 +189,9 @@ class _Settings:
             return None
         key = origins.get(parts)
         if key is None:
-            if len(origins) >= _ORIGINS_REMEMBERED:
-                origins.clear()
-            key = origins[parts] = origin_key(str(url))
+            key = remember(
+                origins, parts, origin_of(parts[0], parts[2], parts[3]), _ORIGINS_REMEMBERED
+            )
         return key
 
     def options(self, request: httpx.Request) -> tuple[RetryPolicy, bool, str | None]:

@@ -34,6 +34,7 @@ from retrykit._core._decide import (
 )
 from retrykit._core._envelope import parse_error
 from retrykit._core._headers import get_header, request_id, unreadable_wait_headers
+from retrykit._core._memo import remember
 from retrykit._core._origin import url_without_secrets
 from retrykit._core._policy import FailureKind
 from retrykit._core._routing import (
@@ -167,7 +168,7 @@ class RetryRunner:
         # The class an open circuit's rejection raises: the adapter's own subclass.
         self.circuit_error: type[CircuitOpenError] = CircuitOpenError
         # Endpoint names by method and URL: a client calls few URLs over and over.
-        self._endpoints: dict[tuple[str, str], str] = {}
+        self._endpoints: collections.OrderedDict[tuple[str, str], str] = collections.OrderedDict()
         # Whether a call needs its origin's key at all (per-origin state is kept).
         self.keyed = breaker is not None or limiter is not None or throttle is not None
         # Whether a call may take the short first attempt of `retrykit._driver._first`:
@@ -213,16 +214,15 @@ class RetryRunner:
     def endpoint(self, method: str, url: str) -> str:
         """Return the endpoint name of ``method`` on ``url``, remembered for the next call.
 
-        At most `ENDPOINTS_REMEMBERED` are kept; past that, the memory starts afresh
-        (URLs with ids in them would otherwise fill it).
+        At most `ENDPOINTS_REMEMBERED` are kept, the oldest dropped first (URLs with
+        ids in them would otherwise fill it).
         """
         key = (method, url)
         name = self._endpoints.get(key)
         if name is None:
-            name = self.endpoint_func(method, url)
-            if len(self._endpoints) >= ENDPOINTS_REMEMBERED:
-                self._endpoints.clear()
-            self._endpoints[key] = name
+            name = remember(
+                self._endpoints, key, self.endpoint_func(method, url), ENDPOINTS_REMEMBERED
+            )
         return name
 
     def emit(self, event: Event) -> None:

@@ -143,9 +143,14 @@ class SeenSilent:
     def __contains__(self, origin: object) -> bool:
         if not isinstance(origin, str):
             return False
+        # Unrolled: this runs on every request to an origin past the exact ones.
+        first, second, third = self._positions(origin)
         bits = self._bits
-        return all(
-            bits[position >> 3] >> (position & 7) & 1 for position in self._positions(origin)
+        return bool(
+            (bits[first >> 3] >> (first & 7))
+            & (bits[second >> 3] >> (second & 7))
+            & (bits[third >> 3] >> (third & 7))
+            & 1
         )
 
 
