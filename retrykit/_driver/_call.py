@@ -344,6 +344,7 @@ class RetryCall:
         "current",
         "has_idempotency_key",
         "idempotency_key",
+        "key",
         "method",
         "pace",
         "policy",
@@ -382,6 +383,8 @@ class RetryCall:
         self._trace: CallTrace | None = None
         # A ticket the short first attempt already took for this call's first attempt.
         self._issued: Ticket | None = None
+        # The key of the call's own URL, when the adapter knew it (None: ask key_func).
+        self.key: str | None = None
         self.attempt = 0
         self.current: Attempt | None = None
         self.started = runner.clock() if started is None else started
@@ -529,7 +532,9 @@ class RetryCall:
         runner = self.runner
         origins = self._origins
         if origins is None:
-            key = runner.key_func(self.url) if runner.keyed else ""
+            key = self.key
+            if key is None:
+                key = runner.key_func(self.url) if runner.keyed else ""
             return Attempt(
                 0,
                 url=self.url,

@@ -198,6 +198,7 @@ def call_first(
         )
         if isinstance(ticket, CircuitOpenError):
             raise exchange.rejected(call.refuse(ticket))
+        call.key = key
         if runner.breaker is not None:
             call.take_ticket(ticket)
         return run(call, exchange)
@@ -275,6 +276,7 @@ async def call_first_async(
         )
         if isinstance(ticket, CircuitOpenError):
             raise exchange.rejected(call.refuse(ticket))
+        call.key = key
         if runner.breaker is not None:
             call.take_ticket(ticket)
         return await run_async(call, exchange)
