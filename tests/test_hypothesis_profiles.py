@@ -6,9 +6,9 @@ from hypothesis import settings
 
 
 def test_ci_profile_runs_more_examples_than_the_default() -> None:
-    """HYPOTHESIS_PROFILE=ci tries ten times the examples of a developer's run."""
+    """HYPOTHESIS_PROFILE=ci tries five times the examples of a developer's run."""
     assert (
-        settings.get_profile("ci").max_examples == 10 * settings.get_profile("default").max_examples
+        settings.get_profile("ci").max_examples == 5 * settings.get_profile("default").max_examples
     )
 
 
