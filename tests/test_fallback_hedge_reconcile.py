@@ -7,7 +7,6 @@ under asyncio and httpx under trio (see tests/clients.py).
 from __future__ import annotations
 
 import socket
-import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -25,7 +24,7 @@ from retrykit import (
     WriteAppliedError,
     origin_key,
 )
-from retrykit.testing import FlakyServer, Reply, Reset
+from retrykit.testing import FakeClock, FlakyServer, Reply, Reset
 from tests.clients import KINDS, Call, send
 
 if TYPE_CHECKING:
@@ -103,7 +102,8 @@ def test_an_open_primary_circuit_sends_calls_to_the_fallback_until_it_closes(
 ) -> None:
     """While the primary's circuit is open calls go to the fallback; once closed, back."""
     primary.script("/a", [Reply(503), Reply(200, body=b"primary")])
-    breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=0.5)
+    clock = FakeClock()  # the break passes on this clock: no real wait
+    breaker = CircuitBreaker(failure_threshold=1, recovery_timeout=0.5, clock=clock)
     settings: dict[str, Any] = {
         "policy": RetryPolicy(max_attempts=1),
         "breaker": breaker,
@@ -113,7 +113,7 @@ def test_an_open_primary_circuit_sends_calls_to_the_fallback_until_it_closes(
     during = send(kind, Call(primary.url("/a")), **settings)
     assert during.status == 200
     assert fallback.hits("/a") == 1
-    time.sleep(0.6)
+    clock.advance(0.6)
     after = send(kind, Call(primary.url("/a")), **settings)
     assert (after.status, after.body) == (200, b"primary")
     assert primary.hits("/a") == 2

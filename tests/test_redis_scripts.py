@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+import fakeredis  # a dev dependency: these tests never skip for want of it
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,8 +37,6 @@ from retrykit._state._store import (
     ReserveMember,
     ReserveReport,
 )
-
-fakeredis = pytest.importorskip("fakeredis")
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -14,7 +14,7 @@ it had made it: the rules are the same, only the bookkeeping is lighter.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from retrykit._core._bodies import read_end
 from retrykit._core._breaker import NO_CIRCUIT, Ticket
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from retrykit._core._policy import RetryPolicy
     from retrykit._driver._call import RetryCall, RetryRunner
-    from retrykit._driver._loop import AsyncExchange, SyncExchange
+    from retrykit._driver._loop import AsyncExchange, SyncExchange, _Exchange
 
 ResponseT = TypeVar("ResponseT")
 
@@ -150,6 +150,88 @@ def _call(
     )
 
 
+def _begin(
+    runner: RetryRunner,
+    exchange: _Exchange[Any],
+    method: str,
+    url: object,
+    headers: Mapping[str, str],
+    *,
+    policy: RetryPolicy,
+    replayable: bool,
+    endpoint: str | None,
+    key: str | None,
+) -> RetryCall | tuple[str, Ticket, float]:
+    """Start a call: a `RetryCall` for the general loop, or (key, ticket, started) to go short.
+
+    Raises the rejection of an open circuit.
+    """
+    if not _short_way(runner, policy, method):
+        call = _call(
+            runner, method, url, headers, policy=policy, replayable=replayable, endpoint=endpoint
+        )
+        if call.idempotency_key is not None:
+            exchange.stamp(policy.idempotency_header, call.idempotency_key)
+        return call
+    started = runner.clock()
+    if runner.budget is not None:
+        runner.budget.deposit()
+    if not runner.keyed:
+        key = ""
+    elif key is None:
+        key = runner.key_func(str(url))
+    ticket, go = _admit(runner, key)
+    if isinstance(ticket, CircuitOpenError) and not runner.observed(logging.INFO):
+        raise exchange.rejected(_unobserved_refusal(runner, ticket, started))
+    if isinstance(ticket, CircuitOpenError) or not go:
+        call = _call(
+            runner,
+            method,
+            url,
+            headers,
+            policy=policy,
+            replayable=replayable,
+            deposited=True,
+            started=started,
+            endpoint=endpoint,
+        )
+        if isinstance(ticket, CircuitOpenError):
+            raise exchange.rejected(call.refuse(ticket))
+        call.key = key
+        if runner.breaker is not None:
+            call.take_ticket(ticket)
+        return call
+    return key, ticket, started
+
+
+def _handed_over(
+    runner: RetryRunner,
+    method: str,
+    url: object,
+    headers: Mapping[str, str],
+    *,
+    policy: RetryPolicy,
+    replayable: bool,
+    endpoint: str | None,
+    first: tuple[str, Ticket, float],
+) -> RetryCall:
+    """Return the call whose first attempt the short way sent, for the general loop to judge."""
+    key, ticket, started = first
+    call = _call(
+        runner,
+        method,
+        url,
+        headers,
+        policy=policy,
+        replayable=replayable,
+        deposited=True,
+        started=started,
+        endpoint=endpoint,
+    )
+    call.adopt_first(key, ticket, started)
+    return call
+
+
 def call_first(
     runner: RetryRunner,
     exchange: SyncExchange[ResponseT],
@@ -167,41 +249,20 @@ def call_first(
     ``url`` is the request's URL, or an object whose ``str()`` is (made only when needed);
     ``key`` its ``key_func`` key when the adapter knows it already.
     """
-    if not _short_way(runner, policy, method):
-        call = _call(
-            runner, method, url, headers, policy=policy, replayable=replayable, endpoint=endpoint
-        )
-        if call.idempotency_key is not None:
-            exchange.stamp(policy.idempotency_header, call.idempotency_key)
-        return run(call, exchange)
-    started = runner.clock()
-    if runner.budget is not None:
-        runner.budget.deposit()
-    if not runner.keyed:
-        key = ""
-    elif key is None:
-        key = runner.key_func(str(url))
-    ticket, go = _admit(runner, key)
-    if isinstance(ticket, CircuitOpenError) and not runner.observed(logging.INFO):
-        raise exchange.rejected(_unobserved_refusal(runner, ticket, started))
-    if isinstance(ticket, CircuitOpenError) or not go:
-        call = _call(
-            runner,
-            method,
-            url,
-            headers,
-            policy=policy,
-            replayable=replayable,
-            deposited=True,
-            started=started,
-            endpoint=endpoint,
-        )
-        if isinstance(ticket, CircuitOpenError):
-            raise exchange.rejected(call.refuse(ticket))
-        call.key = key
-        if runner.breaker is not None:
-            call.take_ticket(ticket)
-        return run(call, exchange)
+    begun = _begin(
+        runner,
+        exchange,
+        method,
+        url,
+        headers,
+        policy=policy,
+        replayable=replayable,
+        endpoint=endpoint,
+        key=key,
+    )
+    if not isinstance(begun, tuple):
+        return run(begun, exchange)
+    key, ticket, started = begun
     response: ResponseT | None = None
     try:
         response = exchange.send(policy.deadline, FIRST)
@@ -217,18 +278,16 @@ def call_first(
         response = None
     else:
         error = None
-    call = _call(
+    call = _handed_over(
         runner,
         method,
         url,
         headers,
         policy=policy,
         replayable=replayable,
-        deposited=True,
-        started=started,
         endpoint=endpoint,
+        first=begun,
     )
-    call.adopt_first(key, ticket, started)
     return run(call, exchange, (response, error))
 
 
@@ -245,41 +304,20 @@ async def call_first_async(
     key: str | None = None,
 ) -> ResponseT:
     """Make a call as `call_first` does, for an async client."""
-    if not _short_way(runner, policy, method):
-        call = _call(
-            runner, method, url, headers, policy=policy, replayable=replayable, endpoint=endpoint
-        )
-        if call.idempotency_key is not None:
-            exchange.stamp(policy.idempotency_header, call.idempotency_key)
-        return await run_async(call, exchange)
-    started = runner.clock()
-    if runner.budget is not None:
-        runner.budget.deposit()
-    if not runner.keyed:
-        key = ""
-    elif key is None:
-        key = runner.key_func(str(url))
-    ticket, go = _admit(runner, key)
-    if isinstance(ticket, CircuitOpenError) and not runner.observed(logging.INFO):
-        raise exchange.rejected(_unobserved_refusal(runner, ticket, started))
-    if isinstance(ticket, CircuitOpenError) or not go:
-        call = _call(
-            runner,
-            method,
-            url,
-            headers,
-            policy=policy,
-            replayable=replayable,
-            deposited=True,
-            started=started,
-            endpoint=endpoint,
-        )
-        if isinstance(ticket, CircuitOpenError):
-            raise exchange.rejected(call.refuse(ticket))
-        call.key = key
-        if runner.breaker is not None:
-            call.take_ticket(ticket)
-        return await run_async(call, exchange)
+    begun = _begin(
+        runner,
+        exchange,
+        method,
+        url,
+        headers,
+        policy=policy,
+        replayable=replayable,
+        endpoint=endpoint,
+        key=key,
+    )
+    if not isinstance(begun, tuple):
+        return await run_async(begun, exchange)
+    key, ticket, started = begun
     response: ResponseT | None = None
     try:
         response = await exchange.send(policy.deadline, FIRST)
@@ -295,16 +333,14 @@ async def call_first_async(
         response = None
     else:
         error = None
-    call = _call(
+    call = _handed_over(
         runner,
         method,
         url,
         headers,
         policy=policy,
         replayable=replayable,
-        deposited=True,
-        started=started,
         endpoint=endpoint,
+        first=begun,
     )
-    call.adopt_first(key, ticket, started)
     return await run_async(call, exchange, (response, error))
