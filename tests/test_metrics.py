@@ -26,6 +26,7 @@ from retrykit import (
     key_fingerprint,
 )
 from retrykit._observe._metrics import _bucket, _bucket_midpoint, _Histogram
+from tests.clients import KINDS, Call, send_all
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -386,3 +387,19 @@ def test_a_first_success_hook_that_raises_is_logged_and_skipped(
     # events __call__ took, and each later one's first_success failure is logged.
     failures = [r for r in caplog.records if "failed on CallFinished" in r.getMessage()]
     assert len(failures) == 2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_first_successes_reach_metrics_on_every_client_kind(kind: str) -> None:
+    """Over a real socket, on each client, a first-time success is counted once, as a 200."""
+    from retrykit.testing import FlakyServer, Reply
+
+    metrics = Metrics()
+    with FlakyServer() as server:
+        server.script("/v1/users/7", [Reply(200)] * 3)
+        calls = [Call(server.url("/v1/users/7"))] * 3
+        outcomes = send_all(kind, calls, hooks=(metrics,), limiter=None)
+        assert [outcome.status for outcome in outcomes] == [200, 200, 200]
+        [figures] = metrics.snapshot()["endpoints"].values()
+    assert (figures["requests"], figures["successes"], figures["attempts"]) == (3, 3, 3)
+    assert figures["final_statuses"] == {200: 3}
