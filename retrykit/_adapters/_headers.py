@@ -14,6 +14,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 
+def header_names(headers: Any) -> list[bytes] | list[str]:
+    """Return the lower-case name of each of an ``httpx.Headers``' headers (bytes or str)."""
+    pairs = getattr(headers, "_list", None)  # httpx keeps (raw, lower, value)
+    if pairs is None:
+        return [name.lower() for name in headers]
+    return [name for _, name, _ in pairs]
+
+
 class HttpxHeaders(Mapping[str, str]):
     """A view of an ``httpx.Headers``: indexed by lower-case name on the first lookup.
 
@@ -50,10 +58,7 @@ class HttpxHeaders(Mapping[str, str]):
 
     def names(self) -> list[bytes] | list[str]:
         """Return each header's lower-case name (bytes or str), without building the index."""
-        pairs = getattr(self._headers, "_list", None)
-        if pairs is None:
-            return [name.lower() for name in self._headers]
-        return [name for _, name, _ in pairs]
+        return header_names(self._headers)
 
     def get(self, key: str, default: Any = None) -> Any:
         index = self._index

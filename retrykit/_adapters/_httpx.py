@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 import retrykit._errors
-from retrykit._adapters._headers import HttpxHeaders
+from retrykit._adapters._headers import HttpxHeaders, header_names
 from retrykit._core._endpoint import route_endpoint
 from retrykit._core._memo import remember
 from retrykit._core._origin import origin_key, origin_of
@@ -46,7 +46,15 @@ from retrykit._driver._reconcile import reconcile_async, reconcile_in_thread
 from retrykit._driver._settings import DEFAULT, UseDefault, build_runner, resolve_sleep
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+    from collections.abc import (
+        AsyncIterator,
+        Awaitable,
+        Callable,
+        Hashable,
+        Iterator,
+        Mapping,
+        Sequence,
+    )
 
     import httpx
 
@@ -90,6 +98,8 @@ HISTORY_EXTENSION: Final = "retry_history"
 _TIMEOUT_EXTENSION: Final = "timeout"
 _ORIGINS_REMEMBERED: Final = 1024
 _TIMEOUT_PARTS: Final = ("connect", "read", "write", "pool")
+# The extensions `_Settings.options` reads: a request with none of them has the defaults.
+_EXTENSIONS: Final = frozenset((POLICY_EXTENSION, READ_BODY_EXTENSION, ENDPOINT_EXTENSION))
 
 
 class CircuitOpenError(retrykit._errors.CircuitOpenError, httpx.TransportError):
@@ -201,11 +211,7 @@ class _Settings:
         from the URL when an event needs it).
         """
         extensions = request.extensions
-        if not extensions or (
-            POLICY_EXTENSION not in extensions
-            and READ_BODY_EXTENSION not in extensions
-            and ENDPOINT_EXTENSION not in extensions
-        ):
+        if _EXTENSIONS.isdisjoint(extensions):
             return self.runner.policy, self.read_body, None
         policy = extensions.get(POLICY_EXTENSION, self.runner.policy)
         if policy is None:
@@ -336,14 +342,32 @@ def _already_read(response: httpx.Response) -> bytes | None:
 class _Exchange:
     """The steps of one call that both transports share (see `retrykit._driver._loop`)."""
 
-    __slots__ = ("read_body", "reconcile_func", "request")
+    __slots__ = ("_sleep", "reads_body", "reconcile_func", "request", "transport")
 
     def __init__(
-        self, request: httpx.Request, read_body: bool, reconcile: Callable[..., Any] | None
+        self,
+        request: httpx.Request,
+        reads_body: bool,
+        reconcile: Callable[..., Any] | None,
+        transport: Any,
+        sleep: Callable[[float], Any],
     ) -> None:
         self.request = request
-        self.read_body = read_body
+        self.reads_body = reads_body
         self.reconcile_func = reconcile
+        self.transport = transport
+        self._sleep = sleep
+
+    def request_headers(self) -> Mapping[str, str]:
+        return HttpxHeaders(self.request.headers)
+
+    def url_key(self) -> Hashable:
+        # Its parsed parts: making the URL's text costs more than the rest of an event.
+        return getattr(self.request.url, "_uri_reference", None) or str(self.request.url)
+
+    @staticmethod
+    def status(response: httpx.Response) -> int:
+        return response.status_code
 
     @staticmethod
     def head(response: httpx.Response) -> tuple[int, Mapping[str, str]]:
@@ -380,26 +404,20 @@ class _Exchange:
         self.request.headers[name] = value
 
     @staticmethod
-    def speaks_of_limits(headers: Mapping[str, str]) -> bool:
-        if isinstance(headers, HttpxHeaders):
-            return mentions_rate_limit(headers.names())
-        return mentions_rate_limit(name.lower() for name in headers)
+    def speaks_of_limits(response: httpx.Response) -> bool:
+        return mentions_rate_limit(header_names(response.headers))
 
 
 class _SyncExchange(_Exchange):
-    __slots__ = ("_sleep", "transport")
+    __slots__ = ()
 
-    def __init__(
-        self,
-        request: httpx.Request,
-        read_body: bool,
-        reconcile: Callable[..., Any] | None,
-        transport: httpx.BaseTransport,
-        sleep: Callable[[float], object],
-    ) -> None:
-        super().__init__(request, read_body, reconcile)
-        self.transport = transport
-        self._sleep = sleep
+    transport: httpx.BaseTransport
+    _sleep: Callable[[float], object]
+
+    def send_first(self, time_left: float | None) -> httpx.Response:
+        request = self.request
+        _capped_timeouts(request, time_left)
+        return self.transport.handle_request(request)
 
     def send(self, time_left: float | None, attempt: Attempt) -> httpx.Response:
         request = _request_for(self.request, attempt)
@@ -422,7 +440,7 @@ class _SyncExchange(_Exchange):
     def read(
         self, response: httpx.Response, until: float | None, clock: Callable[[], float]
     ) -> bytes | None:
-        if not self.read_body:
+        if not self.reads_body:
             return None
         content = _already_read(response)
         if content is not None:
@@ -457,25 +475,21 @@ class _SyncExchange(_Exchange):
 
 
 class _AsyncExchange(_Exchange):
-    __slots__ = ("_sleep", "transport")
+    __slots__ = ()
 
-    def __init__(
-        self,
-        request: httpx.Request,
-        read_body: bool,
-        reconcile: Callable[..., Any] | None,
-        transport: httpx.AsyncBaseTransport,
-        sleep: Callable[[float], Awaitable[object]],
-    ) -> None:
-        super().__init__(request, read_body, reconcile)
-        self.transport = transport
-        self._sleep = sleep
+    transport: httpx.AsyncBaseTransport
+    _sleep: Callable[[float], Awaitable[object]]
 
     async def sleep(self, seconds: float) -> None:
         await self._sleep(seconds)
 
     async def reconcile(self, time_left: float | None) -> bool | None:
         return await reconcile_async(self.reconcile_func, self.request, time_left)
+
+    async def send_first(self, time_left: float | None) -> httpx.Response:
+        request = self.request
+        _capped_timeouts(request, time_left)
+        return await self.transport.handle_async_request(request)
 
     async def send(self, time_left: float | None, attempt: Attempt) -> httpx.Response:
         request = _request_for(self.request, attempt)
@@ -485,7 +499,7 @@ class _AsyncExchange(_Exchange):
     async def read(
         self, response: httpx.Response, until: float | None, clock: Callable[[], float]
     ) -> bytes | None:
-        if not self.read_body:
+        if not self.reads_body:
             return None
         content = _already_read(response)
         if content is not None:
@@ -619,13 +633,15 @@ class RetryTransport(httpx.BaseTransport):
         """Send ``request``, retrying as the policy allows; return the final response."""
         settings = self._settings
         runner = settings.runner
-        policy, read_body, endpoint = settings.options(request)
+        if _EXTENSIONS.isdisjoint(request.extensions):
+            policy, read_body, endpoint = runner.policy, settings.read_body, None
+        else:
+            policy, read_body, endpoint = settings.options(request)
         return call_first(
             runner,
             _SyncExchange(request, read_body, runner.reconcile, self._transport, self._sleep),
             request.method,
             request.url,
-            HttpxHeaders(request.headers),
             policy=policy,
             # Bytes content (content=, json=, data=) replays exactly; an iterator is spent.
             replayable=isinstance(request.stream, httpx.ByteStream),
@@ -703,13 +719,15 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
             request.stream = _ReplayableBytes(b"".join(request.stream))
         settings = self._settings
         runner = settings.runner
-        policy, read_body, endpoint = settings.options(request)
+        if _EXTENSIONS.isdisjoint(request.extensions):
+            policy, read_body, endpoint = runner.policy, settings.read_body, None
+        else:
+            policy, read_body, endpoint = settings.options(request)
         return await call_first_async(
             runner,
             _AsyncExchange(request, read_body, runner.reconcile, self._transport, self._sleep),
             request.method,
             request.url,
-            HttpxHeaders(request.headers),
             policy=policy,
             replayable=isinstance(request.stream, httpx.ByteStream),
             endpoint=endpoint,

@@ -39,7 +39,7 @@ from retrykit._driver._reconcile import reconcile_in_thread
 from retrykit._driver._settings import DEFAULT, UseDefault, build_runner, resolve_sleep
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 
     from requests import PreparedRequest, Response
 
@@ -266,7 +266,7 @@ def _check_head(response: Response) -> None:
 class _Exchange:
     """The steps of one call through `RetryAdapter` (see `retrykit._driver._loop`)."""
 
-    __slots__ = ("adapter", "options", "request", "rewind_to", "stream")
+    __slots__ = ("adapter", "options", "reads_body", "request", "rewind_to")
 
     def __init__(
         self,
@@ -278,19 +278,35 @@ class _Exchange:
     ) -> None:
         self.adapter = adapter
         self.request = request
-        self.stream = stream
+        self.reads_body = not stream
         self.options = options
         self.rewind_to = rewind_to
 
+    def request_headers(self) -> Mapping[str, str]:
+        return RequestsHeaders(self.request.headers)
+
+    def url_key(self) -> Hashable:
+        return self.request.url
+
+    @staticmethod
+    def status(response: Response) -> int:
+        return response.status_code
+
+    def send_first(self, time_left: float | None) -> Response:
+        return self._sent(self.request, time_left)
+
     def send(self, time_left: float | None, attempt: Attempt) -> Response:
-        options = self.options
-        timeout = _capped_timeout(options["timeout"], time_left)
         request = self.request
         if attempt.target is not None or attempt.hedge:
             # A fallback origin or a hedge beside the first attempt: a copy of its own.
             request = request.copy()
             request.url = attempt.url
             request.headers.pop("Host", None)
+        return self._sent(request, time_left)
+
+    def _sent(self, request: PreparedRequest, time_left: float | None) -> Response:
+        options = self.options
+        timeout = _capped_timeout(options["timeout"], time_left)
         # Always streamed here: the loop reads a body only when it knows what is needed.
         inner = self.adapter.inner
         if inner is None:
@@ -322,7 +338,7 @@ class _Exchange:
     def read(
         self, response: Response, until: float | None, clock: Callable[[], float]
     ) -> bytes | None:
-        if self.stream:
+        if not self.reads_body:
             return None
         try:
             return _read_by(response, until, clock)
@@ -375,10 +391,8 @@ class _Exchange:
         self.request.headers[name] = value
 
     @staticmethod
-    def speaks_of_limits(headers: Mapping[str, str]) -> bool:
-        if isinstance(headers, RequestsHeaders):
-            return mentions_rate_limit(headers.names())
-        return mentions_rate_limit(name.lower() for name in headers)
+    def speaks_of_limits(response: Response) -> bool:
+        return mentions_rate_limit(RequestsHeaders(response.headers).names())
 
     def rewind(self) -> None:
         if self.rewind_to is not None:
@@ -612,7 +626,6 @@ class RetryAdapter(HTTPAdapter):
             _Exchange(self, request, stream, options, rewind_to),
             request.method or "GET",
             request.url or "",
-            RequestsHeaders(request.headers),
             policy=runner.policy,
             replayable=replayable,
         )

@@ -23,11 +23,14 @@ event is forgotten between ``0.9 * ttl`` and ``ttl`` after it was counted.
 from __future__ import annotations
 
 import math
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from retrykit._core._validators import non_negative, positive
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 WINDOW_BUCKETS: Final = 10
 
@@ -121,24 +124,22 @@ class BudgetConfig:
 class BudgetLedger:
     """The deposits and withdrawals of one retry budget, over a sliding ``ttl`` window."""
 
-    __slots__ = ("_counts", "config")
+    __slots__ = ("_counts", "config", "deposit_if_current")
 
     def __init__(self, config: BudgetConfig) -> None:
         self.config = config
         self._counts = WindowCounts(config.ttl)
+        # deposit_if_current(now) -> bool: count one request without the holder's lock
+        # when it can (see `WindowCounts.add_first_if_current`). False, counting nothing,
+        # when the request's bucket must first be started: the holder then deposits
+        # under its lock. A lost deposit only lowers the balance, so the budget's bound
+        # (``reserve + ratio * requests`` retries per ``ttl``) holds. The counts' own
+        # method, not a wrapper: it is the one step of every request.
+        self.deposit_if_current: Callable[[float], bool] = self._counts.add_first_if_current
 
     def deposit(self, now: float) -> None:
         """Count one request at ``now``: it earns ``ratio`` of a retry for ``ttl`` seconds."""
         self._counts.add(now, 1, 0)
-
-    def deposit_if_current(self, now: float) -> bool:
-        """Count one request without the holder's lock when it can (see `WindowCounts`).
-
-        Returns False, counting nothing, when the request's bucket must first be started:
-        the holder then deposits under its lock. A lost deposit only lowers the balance,
-        so the budget's bound (``reserve + ratio * requests`` retries per ``ttl``) holds.
-        """
-        return self._counts.add_first_if_current(now)
 
     def balance(self, now: float) -> float:
         """Return reserve + ratio * deposits - withdrawals; negative after deposits expire."""

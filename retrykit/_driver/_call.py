@@ -70,7 +70,7 @@ from retrykit._observe._logging import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Hashable, Mapping, Sequence
 
     from retrykit._core._policy import RetryPolicy
     from retrykit._driver._trace import AttemptTrace, CallTrace, Tracer
@@ -168,7 +168,9 @@ class RetryRunner:
         # The class an open circuit's rejection raises: the adapter's own subclass.
         self.circuit_error: type[CircuitOpenError] = CircuitOpenError
         # Endpoint names by method and URL: a client calls few URLs over and over.
-        self._endpoints: collections.OrderedDict[tuple[str, str], str] = collections.OrderedDict()
+        self._endpoints: collections.OrderedDict[tuple[str, object], str] = (
+            collections.OrderedDict()
+        )
         # Whether a call needs its origin's key at all (per-origin state is kept).
         self.keyed = breaker is not None or limiter is not None or throttle is not None
         # Whether a call may take the short first attempt of `retrykit._driver._first`:
@@ -211,17 +213,19 @@ class RetryRunner:
             endpoint=endpoint,
         )
 
-    def endpoint(self, method: str, url: str) -> str:
+    def endpoint(self, method: str, url: object, url_key: Hashable = None) -> str:
         """Return the endpoint name of ``method`` on ``url``, remembered for the next call.
 
-        At most `ENDPOINTS_REMEMBERED` are kept, the oldest dropped first (URLs with
-        ids in them would otherwise fill it).
+        ``url`` is the URL or an object whose ``str()`` is, made only on the first call;
+        ``url_key`` stands for it in the memory when given (an adapter's cheaper key).
+        At most `ENDPOINTS_REMEMBERED` are kept, the oldest dropped first (URLs with ids
+        in them would otherwise fill it).
         """
-        key = (method, url)
+        key = (method, url if url_key is None else url_key)
         name = self._endpoints.get(key)
         if name is None:
             name = remember(
-                self._endpoints, key, self.endpoint_func(method, url), ENDPOINTS_REMEMBERED
+                self._endpoints, key, self.endpoint_func(method, str(url)), ENDPOINTS_REMEMBERED
             )
         return name
 

@@ -20,7 +20,7 @@ from retrykit._core._bodies import read_end
 from retrykit._core._breaker import NO_CIRCUIT, Ticket
 from retrykit._core._decide import Reason
 from retrykit._core._headers import request_id
-from retrykit._driver._call import Attempt, Rejection
+from retrykit._driver._call import Rejection
 from retrykit._driver._history import RetryHistory, one_success
 from retrykit._driver._loop import run, run_async
 from retrykit._errors import CircuitOpenError
@@ -29,48 +29,16 @@ from retrykit._observe._events import AttemptFinished, CallFinished
 from retrykit._observe._logging import log_hook_failure, logger
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from retrykit._core._policy import RetryPolicy
     from retrykit._driver._call import RetryCall, RetryRunner
     from retrykit._driver._loop import AsyncExchange, SyncExchange, _Exchange
 
 ResponseT = TypeVar("ResponseT")
 
-# The first attempt to the request's own URL: what `send` needs to know of it.
-FIRST: Final = Attempt(
-    1, url="", key="", origin=None, target=None, started=0.0, wait_before=0.0, hedge=False
-)
 _SUCCESS: Final = Reason.SUCCESS
-
-
-def _short_way(runner: RetryRunner, policy: RetryPolicy, method: str) -> bool:
-    """Return True if this call's first attempt may take the short way."""
-    return (
-        runner.plain
-        and policy is runner.policy
-        and not (policy.auto_idempotency_key and method not in policy.idempotent_methods)
-    )
-
-
-def _admit(runner: RetryRunner, key: str) -> tuple[Ticket | CircuitOpenError, bool]:
-    """Return the circuit's ticket (or its refusal) and whether the attempt may simply go.
-
-    Not simply (a probe permit, or a rate limiter with something to say): the general
-    loop makes the attempt, with its events, and the ticket goes with it
-    (`RetryCall.take_ticket`).
-    """
-    breaker = runner.breaker
-    ticket = NO_CIRCUIT
-    if breaker is not None:
-        try:
-            ticket = breaker.allow(key, error=runner.circuit_error)
-        except CircuitOpenError as exc:
-            return exc, False
-        if ticket.permit:
-            return ticket, False
-    limiter = runner.limiter
-    return ticket, limiter is None or limiter.quiet(key)
+_DEBUG: Final = logging.DEBUG
+_INFO: Final = logging.INFO
+_new: Final = tuple.__new__
 
 
 def _unobserved_refusal(runner: RetryRunner, error: CircuitOpenError, started: float) -> Rejection:
@@ -78,48 +46,38 @@ def _unobserved_refusal(runner: RetryRunner, error: CircuitOpenError, started: f
 
     What `RetryCall.refuse` returns then, without a call's bookkeeping.
     """
-    history = RetryHistory((), Reason.CIRCUIT_OPEN, runner.clock() - started)
+    history = _new(RetryHistory, ((), Reason.CIRCUIT_OPEN, runner.clock() - started))
     return Rejection(error, history)
-
-
-def _succeeded(
-    runner: RetryRunner, key: str, ticket: Ticket, status: int, started: float
-) -> RetryHistory:
-    """Record the success with the circuit; return the one-attempt history."""
-    if runner.breaker is not None:
-        runner.breaker.record_success(key, ticket)
-    return one_success(status, runner.clock() - started)
 
 
 def _tell_success(
     runner: RetryRunner,
-    request: tuple[str, object, Mapping[str, str], str | None],
-    answer: tuple[int, Mapping[str, str]],
+    exchange: _Exchange[Any],
+    request: tuple[str, object, str | None],
+    answer: tuple[int, object],
     history: RetryHistory,
 ) -> None:
     """Emit the events of a first attempt that succeeded, as the general loop would.
 
-    ``request`` is the call's method, URL, headers and endpoint name (None: from the
-    URL), ``answer`` the response's status and headers.
+    ``request`` is the call's method, URL and endpoint name (None: from the URL),
+    ``answer`` the response's status and the response.
     """
-    method, url, headers, endpoint = request
+    method, url, endpoint = request
     method = method.upper()
-    endpoint = endpoint or runner.endpoint(method, str(url))
+    endpoint = endpoint or runner.endpoint(method, url, exchange.url_key())
+    status, response = answer
+    duration = history.total_time
     firsts = runner.first_success
-    if firsts is not None and not logger.isEnabledFor(logging.DEBUG):
+    if firsts is not None and not logger.isEnabledFor(_DEBUG):
         for first in firsts:
             try:
-                first(method, endpoint, answer[0], history.total_time)
+                first(method, endpoint, status, duration)
             except Exception:  # noqa: BLE001, PERF203 - a hook must never break the request
-                event = CallFinished(
-                    method, endpoint, True, _SUCCESS, 1, history.total_time, answer[0]
-                )
+                event = CallFinished(method, endpoint, True, _SUCCESS, 1, duration, status)
                 log_hook_failure(first, event)
         return
-    fingerprint = key_fingerprint(headers)
-    status = answer[0]
-    rid = request_id(answer[1])
-    duration = history.total_time
+    fingerprint = key_fingerprint(exchange.request_headers())
+    rid = request_id(exchange.head(response)[1])
     runner.emit(AttemptFinished(method, endpoint, 1, status, None, duration, rid, fingerprint))
     runner.emit(
         CallFinished(method, endpoint, True, _SUCCESS, 1, duration, status, None, rid, fingerprint)
@@ -128,47 +86,61 @@ def _tell_success(
 
 def _call(
     runner: RetryRunner,
+    exchange: _Exchange[Any],
     method: str,
     url: object,
-    headers: Mapping[str, str],
     *,
     policy: RetryPolicy,
     replayable: bool,
-    deposited: bool = False,
-    started: float | None = None,
-    endpoint: str | None = None,
+    endpoint: str | None,
+    started: float | None,
 ) -> RetryCall:
+    """Return the call for the general loop (counted in the budget already if ``started``)."""
     return runner.start(
         method,
         str(url),
-        headers,
+        exchange.request_headers(),
         policy=policy,
         replayable=replayable,
-        deposited=deposited,
+        deposited=started is not None,
         started=started,
         endpoint=endpoint,
     )
 
 
-def _begin(
+def _begin(  # noqa: PLR0917 - every call's first step: positional arguments cost less
     runner: RetryRunner,
     exchange: _Exchange[Any],
     method: str,
     url: object,
-    headers: Mapping[str, str],
-    *,
     policy: RetryPolicy,
     replayable: bool,
     endpoint: str | None,
     key: str | None,
-) -> RetryCall | tuple[str, Ticket, float]:
+) -> RetryCall | tuple[str, Ticket, float] | BaseException:
     """Start a call: a `RetryCall` for the general loop, or (key, ticket, started) to go short.
 
-    Raises the rejection of an open circuit.
+    The short way is for the transport's own policy, when nothing configured must see the
+    attempt (`RetryRunner.plain`) and no idempotency key is to be added. It counts the
+    call in the budget and asks the circuit and the rate limiter (a dict lookup each on a
+    healthy origin). A probe permit, or a rate limiter with something to say, goes the
+    general way with its ticket (`RetryCall.take_ticket`). An open circuit's refusal
+    comes back as the exception to raise.
     """
-    if not _short_way(runner, policy, method):
+    if not (
+        runner.plain
+        and policy is runner.policy
+        and (not policy.auto_idempotency_key or method in policy.idempotent_methods)
+    ):
         call = _call(
-            runner, method, url, headers, policy=policy, replayable=replayable, endpoint=endpoint
+            runner,
+            exchange,
+            method,
+            url,
+            policy=policy,
+            replayable=replayable,
+            endpoint=endpoint,
+            started=None,
         )
         if call.idempotency_key is not None:
             exchange.stamp(policy.idempotency_header, call.idempotency_key)
@@ -180,25 +152,39 @@ def _begin(
         key = ""
     elif key is None:
         key = runner.key_func(str(url))
-    ticket, go = _admit(runner, key)
-    if isinstance(ticket, CircuitOpenError) and not runner.observed(logging.INFO):
-        raise exchange.rejected(_unobserved_refusal(runner, ticket, started))
-    if isinstance(ticket, CircuitOpenError) or not go:
+    breaker = runner.breaker
+    ticket = NO_CIRCUIT
+    if breaker is not None:
+        admitted = breaker.admit(key, error=runner.circuit_error)
+        if isinstance(admitted, CircuitOpenError):
+            if not (runner.hooks or logger.isEnabledFor(_INFO)):
+                return exchange.rejected(_unobserved_refusal(runner, admitted, started))
+            call = _call(
+                runner,
+                exchange,
+                method,
+                url,
+                policy=policy,
+                replayable=replayable,
+                endpoint=endpoint,
+                started=started,
+            )
+            return exchange.rejected(call.refuse(admitted))
+        ticket = admitted
+    limiter = runner.limiter
+    if ticket.permit or not (limiter is None or limiter.quiet(key)):
         call = _call(
             runner,
+            exchange,
             method,
             url,
-            headers,
             policy=policy,
             replayable=replayable,
-            deposited=True,
-            started=started,
             endpoint=endpoint,
+            started=started,
         )
-        if isinstance(ticket, CircuitOpenError):
-            raise exchange.rejected(call.refuse(ticket))
         call.key = key
-        if runner.breaker is not None:
+        if breaker is not None:
             call.take_ticket(ticket)
         return call
     return key, ticket, started
@@ -206,9 +192,9 @@ def _begin(
 
 def _handed_over(
     runner: RetryRunner,
+    exchange: _Exchange[Any],
     method: str,
     url: object,
-    headers: Mapping[str, str],
     *,
     policy: RetryPolicy,
     replayable: bool,
@@ -219,14 +205,13 @@ def _handed_over(
     key, ticket, started = first
     call = _call(
         runner,
+        exchange,
         method,
         url,
-        headers,
         policy=policy,
         replayable=replayable,
-        deposited=True,
-        started=started,
         endpoint=endpoint,
+        started=started,
     )
     call.adopt_first(key, ticket, started)
     return call
@@ -237,7 +222,6 @@ def call_first(
     exchange: SyncExchange[ResponseT],
     method: str,
     url: object,
-    headers: Mapping[str, str],
     *,
     policy: RetryPolicy,
     replayable: bool,
@@ -249,29 +233,27 @@ def call_first(
     ``url`` is the request's URL, or an object whose ``str()`` is (made only when needed);
     ``key`` its ``key_func`` key when the adapter knows it already.
     """
-    begun = _begin(
-        runner,
-        exchange,
-        method,
-        url,
-        headers,
-        policy=policy,
-        replayable=replayable,
-        endpoint=endpoint,
-        key=key,
-    )
+    begun = _begin(runner, exchange, method, url, policy, replayable, endpoint, key)
     if not isinstance(begun, tuple):
+        if isinstance(begun, BaseException):
+            raise begun
         return run(begun, exchange)
     key, ticket, started = begun
     response: ResponseT | None = None
     try:
-        response = exchange.send(policy.deadline, FIRST)
-        status, answer = exchange.head(response)
-        if status < 400 and not (runner.limiter is not None and exchange.speaks_of_limits(answer)):
-            body = exchange.read(response, read_end(started, policy.deadline), runner.clock)
-            history = _succeeded(runner, key, ticket, status, started)
-            if runner.observed(logging.DEBUG):
-                _tell_success(runner, (method, url, headers, endpoint), (status, answer), history)
+        response = exchange.send_first(policy.deadline)
+        status = exchange.status(response)
+        if status < 400 and (runner.limiter is None or not exchange.speaks_of_limits(response)):
+            body = None
+            if exchange.reads_body:
+                body = exchange.read(response, read_end(started, policy.deadline), runner.clock)
+            if runner.breaker is not None:
+                runner.breaker.record_success(key, ticket)
+            history = one_success(status, runner.clock() - started)
+            if runner.hooks or logger.isEnabledFor(_DEBUG):
+                _tell_success(
+                    runner, exchange, (method, url, endpoint), (status, response), history
+                )
             return exchange.deliver(response, body, history)
     except BaseException as exc:  # noqa: BLE001 - the general loop judges it
         error: BaseException | None = exc
@@ -280,9 +262,9 @@ def call_first(
         error = None
     call = _handed_over(
         runner,
+        exchange,
         method,
         url,
-        headers,
         policy=policy,
         replayable=replayable,
         endpoint=endpoint,
@@ -296,7 +278,6 @@ async def call_first_async(
     exchange: AsyncExchange[ResponseT],
     method: str,
     url: object,
-    headers: Mapping[str, str],
     *,
     policy: RetryPolicy,
     replayable: bool,
@@ -304,29 +285,29 @@ async def call_first_async(
     key: str | None = None,
 ) -> ResponseT:
     """Make a call as `call_first` does, for an async client."""
-    begun = _begin(
-        runner,
-        exchange,
-        method,
-        url,
-        headers,
-        policy=policy,
-        replayable=replayable,
-        endpoint=endpoint,
-        key=key,
-    )
+    begun = _begin(runner, exchange, method, url, policy, replayable, endpoint, key)
     if not isinstance(begun, tuple):
+        if isinstance(begun, BaseException):
+            raise begun
         return await run_async(begun, exchange)
     key, ticket, started = begun
     response: ResponseT | None = None
     try:
-        response = await exchange.send(policy.deadline, FIRST)
-        status, answer = exchange.head(response)
-        if status < 400 and not (runner.limiter is not None and exchange.speaks_of_limits(answer)):
-            body = await exchange.read(response, read_end(started, policy.deadline), runner.clock)
-            history = _succeeded(runner, key, ticket, status, started)
-            if runner.observed(logging.DEBUG):
-                _tell_success(runner, (method, url, headers, endpoint), (status, answer), history)
+        response = await exchange.send_first(policy.deadline)
+        status = exchange.status(response)
+        if status < 400 and (runner.limiter is None or not exchange.speaks_of_limits(response)):
+            body = None
+            if exchange.reads_body:
+                body = await exchange.read(
+                    response, read_end(started, policy.deadline), runner.clock
+                )
+            if runner.breaker is not None:
+                runner.breaker.record_success(key, ticket)
+            history = one_success(status, runner.clock() - started)
+            if runner.hooks or logger.isEnabledFor(_DEBUG):
+                _tell_success(
+                    runner, exchange, (method, url, endpoint), (status, response), history
+                )
             return exchange.deliver(response, body, history)
     except BaseException as exc:  # noqa: BLE001 - the general loop judges it
         error: BaseException | None = exc
@@ -335,9 +316,9 @@ async def call_first_async(
         error = None
     call = _handed_over(
         runner,
+        exchange,
         method,
         url,
-        headers,
         policy=policy,
         replayable=replayable,
         endpoint=endpoint,

@@ -24,7 +24,7 @@ from retrykit._core._decide import Decision, Reason
 from retrykit._core._headers import get_header
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping
 
     from anyio.streams.memory import MemoryObjectReceiveStream
 
@@ -70,13 +70,34 @@ class _Exchange(Protocol[ResponseT]):
         """Set header ``name`` of the request (the call's idempotency key)."""
         ...  # pragma: no cover - a protocol
 
-    def speaks_of_limits(self, headers: Mapping[str, str]) -> bool:
+    @property
+    def reads_body(self) -> bool:
+        """Whether the final response's body is read inside the loop (`read` returns it)."""
+        ...  # pragma: no cover - a protocol
+
+    def url_key(self) -> Hashable:
+        """Return a hashable standing for the request's URL, cheaper than its text."""
+        ...  # pragma: no cover - a protocol
+
+    def request_headers(self) -> Mapping[str, str]:
+        """Return the request's headers, for the call's fingerprint and idempotency rules."""
+        ...  # pragma: no cover - a protocol
+
+    def status(self, response: ResponseT) -> int:
+        """Return the response's status code (`head` without the headers)."""
+        ...  # pragma: no cover - a protocol
+
+    def speaks_of_limits(self, response: ResponseT) -> bool:
         """Return True if the response's headers speak of a rate limit (one cheap pass)."""
         ...  # pragma: no cover - a protocol
 
 
 class SyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
     """One call's steps for a blocking client."""
+
+    def send_first(self, time_left: float | None) -> ResponseT:
+        """Send the request itself as the first attempt, as `send` would; return it unread."""
+        ...  # pragma: no cover - a protocol
 
     def send(self, time_left: float | None, attempt: Attempt) -> ResponseT:
         """Send ``attempt`` (to its origin), timeouts cut to ``time_left``; return it unread.
@@ -121,6 +142,10 @@ class SyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
 
 class AsyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
     """One call's steps for an async client."""
+
+    async def send_first(self, time_left: float | None) -> ResponseT:
+        """Send the request itself as the first attempt, as `send` would; return it unread."""
+        ...  # pragma: no cover - a protocol
 
     async def send(self, time_left: float | None, attempt: Attempt) -> ResponseT:
         """Send ``attempt`` (to its origin), timeouts cut to ``time_left``; return it unread."""

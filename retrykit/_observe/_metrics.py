@@ -82,8 +82,11 @@ class _Histogram:
         self.counts[bucket] = self.counts.get(bucket, 0) + 1
         self.count += 1
         self.total += value
-        self.min = min(self.min, value)
-        self.max = max(self.max, value)
+        # Comparisons, not min() and max(): this runs for every request of every call.
+        if value < self.min:  # noqa: PLR1730
+            self.min = value
+        if value > self.max:  # noqa: PLR1730
+            self.max = value
 
     def quantiles(self, qs: Iterable[float]) -> list[float | None]:
         """Return the nearest-rank quantile for each q in ``qs`` (ascending), None if empty."""

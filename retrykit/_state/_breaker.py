@@ -353,6 +353,19 @@ class CircuitBreaker:
         error's ``retry_after`` is the rest of the break (OPEN), or a short wait of at
         most 1 s while the probes' outcome is pending (HALF_OPEN).
         """
+        outcome = self.admit(key, error=error)
+        if isinstance(outcome, CircuitOpenError):
+            raise outcome
+        return outcome
+
+    def admit(
+        self, key: str, *, error: type[CircuitOpenError] = CircuitOpenError
+    ) -> Ticket | CircuitOpenError:
+        """Return what `allow` would: its `Ticket`, or the `CircuitOpenError` it would raise.
+
+        Not raised: an adapter that must raise its own error anyway raises it once, from
+        fewer frames.
+        """
         touched = self._touched
         if touched is not None and key not in touched:
             touched[key] = None
@@ -367,7 +380,7 @@ class CircuitBreaker:
             now = self._clock()
             if circuit.forced or now < circuit.opened_at + circuit.break_seconds:
                 circuit.last_used = next(self._uses)
-                raise self._rejection(key, circuit, circuit.retry_after(now), now, error)
+                return self._rejection(key, circuit, circuit.retry_after(now), now, error)
         with self._lock:
             circuit = self._circuits.get(key)
             if circuit is None:
@@ -385,7 +398,7 @@ class CircuitBreaker:
         if isinstance(outcome, CircuitOpenError):
             if wants_lease and self._link is not None:
                 self._link.wake()
-            raise outcome
+            return outcome
         if outcome.moved:
             self._deliver()
         return outcome
