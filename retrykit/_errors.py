@@ -56,6 +56,11 @@ class CircuitOpenError(RetrykitError):
     are also the client's own transport error.
     """
 
+    key: str
+    retry_after: float
+    opened_by: int | str | None
+    opened_at: float | None
+
     def __init__(
         self,
         key: str,
@@ -64,10 +69,7 @@ class CircuitOpenError(RetrykitError):
         opened_by: object = None,
         opened_at: float | None = None,
     ) -> None:
-        self.key = key
-        self.retry_after = retry_after
-        self.opened_by: int | str | None = _cause_name(opened_by)
-        self.opened_at = opened_at
+        set_circuit_fields(self, key, retry_after, opened_by, opened_at)
         # The message is made when shown: a rejection is the fail-fast path.
         super().__init__(key)
 
@@ -82,6 +84,24 @@ class CircuitOpenError(RetrykitError):
             _rebuild_circuit_error,
             (type(self), self.key, self.retry_after, self.opened_by, self.opened_at),
         )
+
+
+def set_circuit_fields(
+    error: CircuitOpenError,
+    key: str,
+    retry_after: float,
+    opened_by: object,
+    opened_at: float | None,
+) -> None:
+    """Set the four fields of a `CircuitOpenError` (for an adapter's own ``__init__``)."""
+    error.key = key
+    error.retry_after = retry_after
+    error.opened_by = (
+        opened_by
+        if opened_by is None or isinstance(opened_by, (int, str))
+        else _cause_name(opened_by)
+    )
+    error.opened_at = opened_at
 
 
 def _cause_name(cause: object) -> int | str | None:

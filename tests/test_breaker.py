@@ -107,6 +107,23 @@ def test_open_rejects_with_time_to_next_probe() -> None:
     assert error.retry_after == pytest.approx(6.0)
 
 
+def test_admit_returns_what_allow_raises_and_hands_out_the_same_tickets() -> None:
+    """`admit` is `allow` without the raise: the refusal comes back, the probe permit too."""
+    clock = FakeClock()
+    breaker = open_circuit(clock)
+    refusal = breaker.admit("k")
+    assert isinstance(refusal, CircuitOpenError)
+    assert refusal.retry_after == rejection(breaker, "k").retry_after
+    assert isinstance(breaker.admit("healthy"), tuple)  # a Ticket: no circuit, no refusal
+    clock.advance(10.0)
+    probe = breaker.admit("k")
+    assert not isinstance(probe, CircuitOpenError)
+    assert probe.is_probe
+    assert isinstance(breaker.admit("k"), CircuitOpenError)  # the one permit is out
+    breaker.record_success("k", probe)
+    assert breaker.state("k") is BreakerState.CLOSED
+
+
 def test_circuit_open_error_is_a_picklable_retrykit_error() -> None:
     """CircuitOpenError can be caught as RetrykitError and survives pickling."""
     error = CircuitOpenError("https://api.example:443", 2.5)

@@ -405,6 +405,19 @@ def test_circuit_open_error_pickles() -> None:
     assert (error.key, error.retry_after) == ("http://a:80", 2.5)
 
 
+def test_circuit_open_error_is_an_httpx_transport_error_in_full() -> None:
+    """Built without httpx's __init__ chain, it still behaves as httpx's own errors do."""
+    request = httpx.Request("GET", "http://a/")
+    bare = CircuitOpenError("http://a:80", 1.5, opened_by=503)
+    assert isinstance(bare, httpx.TransportError)
+    assert bare.args == ("http://a:80",)
+    assert (bare.key, bare.retry_after, bare.opened_by) == ("http://a:80", 1.5, 503)
+    with pytest.raises(RuntimeError, match="has not been set"):
+        _ = bare.request  # as httpx.TransportError("...").request raises
+    assert CircuitOpenError("http://a:80", 1.5, request=request).request is request
+    assert set(vars(httpx.TransportError("x"))) <= set(vars(bare))
+
+
 def test_budget_stops_retries(server: FlakyServer) -> None:
     """An empty retry budget lets the first attempt through and no retry."""
     server.script("/b", [Reply(503), Reply(200)])

@@ -10,16 +10,23 @@ lookups are case-insensitive, as the clients' own are.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 
-def header_names(headers: Any) -> list[bytes] | list[str]:
-    """Return the lower-case name of each of an ``httpx.Headers``' headers (bytes or str)."""
-    pairs = getattr(headers, "_list", None)  # httpx keeps (raw, lower, value)
-    if pairs is None:
-        return [name.lower() for name in headers]
-    return [name for _, name, _ in pairs]
+def header_names(headers: Any) -> Iterable[bytes] | Iterable[str]:
+    """Return the lower-case name of each header (bytes or str), reading the clients' own.
+
+    httpx's ``Headers`` keeps (raw, lower, value) triples, requests' ``CaseInsensitiveDict``
+    a dict by lower-case name; any other mapping's names are lowered here.
+    """
+    pairs = getattr(headers, "_list", None)
+    if pairs is not None:
+        return [name for _, name, _ in pairs]
+    store = getattr(headers, "_store", None)
+    if isinstance(store, dict):
+        return store.keys()
+    return [name.lower() for name in headers]
 
 
 class HttpxHeaders(Mapping[str, str]):
@@ -55,10 +62,6 @@ class HttpxHeaders(Mapping[str, str]):
     def _decoded(self, value: bytes) -> str:
         encoding = getattr(self._headers, "encoding", "latin-1")
         return value.decode(encoding if isinstance(encoding, str) else "latin-1")
-
-    def names(self) -> list[bytes] | list[str]:
-        """Return each header's lower-case name (bytes or str), without building the index."""
-        return header_names(self._headers)
 
     def get(self, key: str, default: Any = None) -> Any:
         index = self._index
@@ -99,10 +102,6 @@ class RequestsHeaders(Mapping[str, str]):
         if not isinstance(store, dict):
             store = {str(name).lower(): (name, value) for name, value in headers.items()}
         self._store: dict[str, tuple[str, str]] = store
-
-    def names(self) -> Iterator[str]:
-        """Yield each header's lower-case name."""
-        return iter(self._store)
 
     def get(self, key: str, default: Any = None) -> Any:
         item = self._store.get(key.lower())

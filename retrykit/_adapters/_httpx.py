@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import importlib
+import operator
 import random
 import threading
 import time
@@ -98,6 +99,7 @@ HISTORY_EXTENSION: Final = "retry_history"
 _TIMEOUT_EXTENSION: Final = "timeout"
 _ORIGINS_REMEMBERED: Final = 1024
 _TIMEOUT_PARTS: Final = ("connect", "read", "write", "pool")
+_LOWER_NAME: Final = operator.itemgetter(1)
 # The extensions `_Settings.options` reads: a request with none of them has the defaults.
 _EXTENSIONS: Final = frozenset((POLICY_EXTENSION, READ_BODY_EXTENSION, ENDPOINT_EXTENSION))
 
@@ -121,10 +123,12 @@ class CircuitOpenError(retrykit._errors.CircuitOpenError, httpx.TransportError):
         opened_at: float | None = None,
         request: httpx.Request | None = None,
     ) -> None:
-        # The base class passes its message along the MRO to httpx's RequestError.
-        super().__init__(key, retry_after, opened_by=opened_by, opened_at=opened_at)
-        if request is not None:
-            self.request = request
+        # What the chain of __init__ up the MRO does, without its three calls (a
+        # rejection is the fail-fast path): httpx's RequestError keeps the message and
+        # the request (None reads as "not set", as in httpx), nothing more.
+        retrykit._errors.set_circuit_fields(self, key, retry_after, opened_by, opened_at)
+        Exception.__init__(self, key)
+        self.request = request  # type: ignore[assignment]
 
 
 class RateLimitExceededError(retrykit._errors.RateLimitExceededError, httpx.TransportError):
@@ -331,6 +335,15 @@ class _ReplayableBytes(httpx.ByteStream):
         return _OnceAsync(b"".join(self))
 
 
+def _speaks_of_limits(response: httpx.Response) -> bool:
+    headers = response.headers
+    pairs = getattr(headers, "_list", None)  # httpx keeps (raw, lower, value)
+    if pairs is None:  # pragma: no cover - an httpx without it
+        return mentions_rate_limit(header_names(headers))
+    # In C, no frame per name: this runs on every successful answer.
+    return mentions_rate_limit(map(_LOWER_NAME, pairs))
+
+
 def _already_read(response: httpx.Response) -> bytes | None:
     """Return the body of a response its transport has read already (MockTransport...)."""
     try:
@@ -366,10 +379,6 @@ class _Exchange:
         return getattr(self.request.url, "_uri_reference", None) or str(self.request.url)
 
     @staticmethod
-    def status(response: httpx.Response) -> int:
-        return response.status_code
-
-    @staticmethod
     def head(response: httpx.Response) -> tuple[int, Mapping[str, str]]:
         return response.status_code, HttpxHeaders(response.headers)
 
@@ -403,10 +412,6 @@ class _Exchange:
     def stamp(self, name: str, value: str) -> None:
         self.request.headers[name] = value
 
-    @staticmethod
-    def speaks_of_limits(response: httpx.Response) -> bool:
-        return mentions_rate_limit(header_names(response.headers))
-
 
 class _SyncExchange(_Exchange):
     __slots__ = ()
@@ -414,10 +419,11 @@ class _SyncExchange(_Exchange):
     transport: httpx.BaseTransport
     _sleep: Callable[[float], object]
 
-    def send_first(self, time_left: float | None) -> httpx.Response:
+    def send_first(self, time_left: float | None, limits: bool) -> tuple[httpx.Response, int, bool]:
         request = self.request
         _capped_timeouts(request, time_left)
-        return self.transport.handle_request(request)
+        response = self.transport.handle_request(request)
+        return response, response.status_code, limits and _speaks_of_limits(response)
 
     def send(self, time_left: float | None, attempt: Attempt) -> httpx.Response:
         request = _request_for(self.request, attempt)
@@ -486,10 +492,13 @@ class _AsyncExchange(_Exchange):
     async def reconcile(self, time_left: float | None) -> bool | None:
         return await reconcile_async(self.reconcile_func, self.request, time_left)
 
-    async def send_first(self, time_left: float | None) -> httpx.Response:
+    async def send_first(
+        self, time_left: float | None, limits: bool
+    ) -> tuple[httpx.Response, int, bool]:
         request = self.request
         _capped_timeouts(request, time_left)
-        return await self.transport.handle_async_request(request)
+        response = await self.transport.handle_async_request(request)
+        return response, response.status_code, limits and _speaks_of_limits(response)
 
     async def send(self, time_left: float | None, attempt: Attempt) -> httpx.Response:
         request = _request_for(self.request, attempt)

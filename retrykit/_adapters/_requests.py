@@ -28,7 +28,7 @@ from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, BaseAdapter, 
 from urllib3.exceptions import NewConnectionError
 
 import retrykit._errors
-from retrykit._adapters._headers import RequestsHeaders
+from retrykit._adapters._headers import RequestsHeaders, header_names
 from retrykit._core._bodies import DRAIN_CHUNK
 from retrykit._core._policy import FailureKind, RetryPolicy
 from retrykit._core._ratelimit import mentions_rate_limit
@@ -288,12 +288,10 @@ class _Exchange:
     def url_key(self) -> Hashable:
         return self.request.url
 
-    @staticmethod
-    def status(response: Response) -> int:
-        return response.status_code
-
-    def send_first(self, time_left: float | None) -> Response:
-        return self._sent(self.request, time_left)
+    def send_first(self, time_left: float | None, limits: bool) -> tuple[Response, int, bool]:
+        response = self._sent(self.request, time_left)
+        speaks = limits and mentions_rate_limit(header_names(response.headers))
+        return response, response.status_code, speaks
 
     def send(self, time_left: float | None, attempt: Attempt) -> Response:
         request = self.request
@@ -389,10 +387,6 @@ class _Exchange:
 
     def stamp(self, name: str, value: str) -> None:
         self.request.headers[name] = value
-
-    @staticmethod
-    def speaks_of_limits(response: Response) -> bool:
-        return mentions_rate_limit(RequestsHeaders(response.headers).names())
 
     def rewind(self) -> None:
         if self.rewind_to is not None:

@@ -241,9 +241,8 @@ def call_first(
     key, ticket, started = begun
     response: ResponseT | None = None
     try:
-        response = exchange.send_first(policy.deadline)
-        status = exchange.status(response)
-        if status < 400 and (runner.limiter is None or not exchange.speaks_of_limits(response)):
+        response, status, speaks = exchange.send_first(policy.deadline, runner.limiter is not None)
+        if status < 400 and not speaks:
             body = None
             if exchange.reads_body:
                 body = exchange.read(response, read_end(started, policy.deadline), runner.clock)
@@ -293,9 +292,10 @@ async def call_first_async(
     key, ticket, started = begun
     response: ResponseT | None = None
     try:
-        response = await exchange.send_first(policy.deadline)
-        status = exchange.status(response)
-        if status < 400 and (runner.limiter is None or not exchange.speaks_of_limits(response)):
+        response, status, speaks = await exchange.send_first(
+            policy.deadline, runner.limiter is not None
+        )
+        if status < 400 and not speaks:
             body = None
             if exchange.reads_body:
                 body = await exchange.read(

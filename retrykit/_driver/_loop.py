@@ -83,20 +83,16 @@ class _Exchange(Protocol[ResponseT]):
         """Return the request's headers, for the call's fingerprint and idempotency rules."""
         ...  # pragma: no cover - a protocol
 
-    def status(self, response: ResponseT) -> int:
-        """Return the response's status code (`head` without the headers)."""
-        ...  # pragma: no cover - a protocol
-
-    def speaks_of_limits(self, response: ResponseT) -> bool:
-        """Return True if the response's headers speak of a rate limit (one cheap pass)."""
-        ...  # pragma: no cover - a protocol
-
 
 class SyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
     """One call's steps for a blocking client."""
 
-    def send_first(self, time_left: float | None) -> ResponseT:
-        """Send the request itself as the first attempt, as `send` would; return it unread."""
+    def send_first(self, time_left: float | None, limits: bool) -> tuple[ResponseT, int, bool]:
+        """Send the request itself as the first attempt, as `send` would.
+
+        Return the response unread, its status, and (when ``limits``, else False) whether
+        its headers speak of a rate limit (`retrykit._core._ratelimit.mentions_rate_limit`).
+        """
         ...  # pragma: no cover - a protocol
 
     def send(self, time_left: float | None, attempt: Attempt) -> ResponseT:
@@ -143,8 +139,10 @@ class SyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
 class AsyncExchange(_Exchange[ResponseT], Protocol[ResponseT]):
     """One call's steps for an async client."""
 
-    async def send_first(self, time_left: float | None) -> ResponseT:
-        """Send the request itself as the first attempt, as `send` would; return it unread."""
+    async def send_first(
+        self, time_left: float | None, limits: bool
+    ) -> tuple[ResponseT, int, bool]:
+        """Send the request itself as the first attempt, as `SyncExchange.send_first` does."""
         ...  # pragma: no cover - a protocol
 
     async def send(self, time_left: float | None, attempt: Attempt) -> ResponseT:

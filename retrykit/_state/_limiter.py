@@ -143,8 +143,11 @@ class SeenSilent:
     def __contains__(self, origin: object) -> bool:
         if not isinstance(origin, str):
             return False
-        # Unrolled: this runs on every request to an origin past the exact ones.
-        first, second, third = self._positions(origin)
+        # `_positions` unrolled: this runs on every request to an origin past the exact ones.
+        mixed = hash(origin) & 0xFFFF_FFFF_FFFF_FFFF
+        first = mixed & self._MASK
+        second = (mixed >> 21) & self._MASK
+        third = (mixed >> 42) & self._MASK
         bits = self._bits
         return bool(
             (bits[first >> 3] >> (first & 7))
@@ -283,7 +286,10 @@ class RateLimiter:
         That is an origin whose answers never spoke of a rate limit, with no configured
         rate: a dict lookup, for the adapters' short first attempt.
         """
-        return self.rate is None and self._is_silent(origin)
+        if self.rate is not None:
+            return False
+        # The exact set first, as `_is_silent` asks it: the one lookup of a healthy origin.
+        return origin in self._silent or self._is_silent(origin)
 
     def acquire(
         self, origin: str, fingerprint: Callable[[], str | None], *, max_wait: float
