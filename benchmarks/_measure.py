@@ -11,6 +11,7 @@ the rounds disagreed: a difference smaller than that spread is not a difference.
 from __future__ import annotations
 
 import asyncio
+import gc
 import statistics
 import subprocess
 import sys
@@ -149,13 +150,16 @@ def interleave(
 ) -> Timings:
     """Time each ``blocks[i]()`` (``per_block`` operations) once per round, interleaved.
 
-    One untimed warm-up round runs first (connections, caches, imports).
+    One untimed warm-up round runs first (connections, caches, imports). Each block
+    starts from a collected heap, so that one contender's garbage is not collected on
+    the next one's clock; its own still is, as it would be in use.
     """
     for block in blocks:
         block()
     values: list[list[float]] = [[] for _ in blocks]
     for order in _rotations(len(blocks), rounds):
         for index in order:
+            gc.collect()
             started = time.perf_counter()
             blocks[index]()
             values[index].append((time.perf_counter() - started) / per_block * 1e6)
@@ -175,6 +179,7 @@ async def interleave_async(
     values: list[list[float]] = [[] for _ in blocks]
     for order in _rotations(len(blocks), rounds):
         for index in order:
+            gc.collect()
             started = time.perf_counter()
             await blocks[index]()
             values[index].append((time.perf_counter() - started) / per_block * 1e6)

@@ -236,7 +236,10 @@ def call_first(
     begun = _begin(runner, exchange, method, url, policy, replayable, endpoint, key)
     if not isinstance(begun, tuple):
         if isinstance(begun, BaseException):
-            raise begun
+            try:
+                raise begun
+            finally:
+                del begun  # else its traceback holds this frame, which holds it: a cycle
         return run(begun, exchange)
     key, ticket, started = begun
     response: ResponseT | None = None
@@ -287,7 +290,10 @@ async def call_first_async(
     begun = _begin(runner, exchange, method, url, policy, replayable, endpoint, key)
     if not isinstance(begun, tuple):
         if isinstance(begun, BaseException):
-            raise begun
+            try:
+                raise begun
+            finally:
+                del begun  # else its traceback holds this frame, which holds it: a cycle
         return await run_async(begun, exchange)
     key, ticket, started = begun
     response: ResponseT | None = None

@@ -115,24 +115,30 @@ its `SeenSilent`."""
 class SeenSilent:
     """A Bloom filter of silent origins: 256 KiB, whatever their number.
 
-    Three bits per origin, from its hash. An origin never added may test as present, by
-    chance (about 1 in 400 with 100,000 added): its first request then goes without
-    holding the others for its answer, as a silent origin's would. One added always
-    tests present.
+    Three bits per origin, from its hash, all in one 64-byte block (one cache line: a
+    lookup reads one line of memory, not three). An origin never added may test as
+    present, by chance (about 1 in 370 with 100,000 added): its first request then goes
+    without holding the others for its answer, as a silent origin's would. One added
+    always tests present.
     """
 
     __slots__ = ("_bits",)
 
     _SIZE_BITS: Final = 1 << 21
-    _MASK: Final = _SIZE_BITS - 1
+    _BLOCK_MASK: Final = (_SIZE_BITS >> 9) - 1  # blocks of 512 bits
+    _IN_BLOCK: Final = 511
 
     def __init__(self) -> None:
         self._bits = bytearray(self._SIZE_BITS >> 3)
 
     def _positions(self, origin: str) -> tuple[int, int, int]:
         mixed = hash(origin) & 0xFFFF_FFFF_FFFF_FFFF
-        mask = self._MASK
-        return mixed & mask, (mixed >> 21) & mask, (mixed >> 42) & mask
+        block = (mixed & self._BLOCK_MASK) << 9
+        within = self._IN_BLOCK
+        first = block | (mixed >> 20) & within
+        second = block | (mixed >> 29) & within
+        third = block | (mixed >> 38) & within
+        return first, second, third
 
     def add(self, origin: str) -> None:
         """Remember ``origin`` as silent."""
@@ -145,9 +151,10 @@ class SeenSilent:
             return False
         # `_positions` unrolled: this runs on every request to an origin past the exact ones.
         mixed = hash(origin) & 0xFFFF_FFFF_FFFF_FFFF
-        first = mixed & self._MASK
-        second = (mixed >> 21) & self._MASK
-        third = (mixed >> 42) & self._MASK
+        block = (mixed & self._BLOCK_MASK) << 9
+        first = block | (mixed >> 20) & self._IN_BLOCK
+        second = block | (mixed >> 29) & self._IN_BLOCK
+        third = block | (mixed >> 38) & self._IN_BLOCK
         bits = self._bits
         return bool(
             (bits[first >> 3] >> (first & 7))
