@@ -147,8 +147,10 @@ class SeenSilent:
             bits[position >> 3] |= 1 << (position & 7)
 
     def __contains__(self, origin: object) -> bool:
-        if not isinstance(origin, str):
-            return False
+        return isinstance(origin, str) and self.has(origin)
+
+    def has(self, origin: str) -> bool:
+        """Return True if ``origin`` was added (or, rarely, by chance: see the class)."""
         # `_positions` unrolled: this runs on every request to an origin past the exact ones.
         mixed = hash(origin) & 0xFFFF_FFFF_FFFF_FFFF
         block = (mixed & self._BLOCK_MASK) << 9
@@ -458,7 +460,7 @@ class RateLimiter:
             return True
         seen = self._seen_silent
         # An origin that spoke since holds keys: the filter cannot forget it, the keys tell.
-        return seen is not None and origin in seen and not self._held.get(origin)
+        return seen is not None and seen.has(origin) and not self._held.get(origin)
 
     def _mark_silent(self, origin: str) -> None:
         self._silent[origin] = None
