@@ -141,6 +141,16 @@ def _session_call(session: requests.Session) -> SyncCall:
     return call
 
 
+def requests_with_timeout(timeout: float, *, in_process: bool, pool_maxsize: int) -> Contender:
+    """Return bare requests sending each GET with ``timeout`` (blocking reads otherwise)."""
+    session = _session(HTTPAdapter(pool_maxsize=pool_maxsize), in_process=in_process)
+
+    def call(url: str) -> int:
+        return session.get(url, timeout=timeout).status_code
+
+    return Contender(f"requests, timeout={timeout:g}", call, session.close)
+
+
 def _requests_raising(session: requests.Session) -> Callable[[str], int]:
     """GET, raising `RetryableStatusError` for a retried status (for tenacity and stamina)."""
 

@@ -14,7 +14,7 @@ it had made it: the rules are the same, only the bookkeeping is lighter.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from retrykit._core._bodies import read_end
 from retrykit._core._breaker import NO_CIRCUIT, Ticket
@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 ResponseT = TypeVar("ResponseT")
 
+# A call as the adapter describes it: method, URL (or an object whose str() is), policy,
+# whether its body replays, and its endpoint name (None: from the URL when needed).
+_Order: TypeAlias = "tuple[str, object, RetryPolicy, bool, str | None]"
+
 _SUCCESS: Final = Reason.SUCCESS
 _DEBUG: Final = logging.DEBUG
 _INFO: Final = logging.INFO
@@ -53,16 +57,15 @@ def _unobserved_refusal(runner: RetryRunner, error: CircuitOpenError, started: f
 def _tell_success(
     runner: RetryRunner,
     exchange: _Exchange[Any],
-    request: tuple[str, object, str | None],
+    order: _Order,
     answer: tuple[int, object],
     history: RetryHistory,
 ) -> None:
     """Emit the events of a first attempt that succeeded, as the general loop would.
 
-    ``request`` is the call's method, URL and endpoint name (None: from the URL),
-    ``answer`` the response's status and the response.
+    ``answer`` is the response's status and the response.
     """
-    method, url, endpoint = request
+    method, url, _, _, endpoint = order
     method = method.upper()
     endpoint = endpoint or runner.endpoint(method, url, exchange.url_key())
     status, response = answer
@@ -85,17 +88,10 @@ def _tell_success(
 
 
 def _call(
-    runner: RetryRunner,
-    exchange: _Exchange[Any],
-    method: str,
-    url: object,
-    *,
-    policy: RetryPolicy,
-    replayable: bool,
-    endpoint: str | None,
-    started: float | None,
+    runner: RetryRunner, exchange: _Exchange[Any], order: _Order, started: float | None
 ) -> RetryCall:
     """Return the call for the general loop (counted in the budget already if ``started``)."""
+    method, url, policy, replayable, endpoint = order
     return runner.start(
         method,
         str(url),
@@ -108,15 +104,8 @@ def _call(
     )
 
 
-def _begin(  # noqa: PLR0917 - every call's first step: positional arguments cost less
-    runner: RetryRunner,
-    exchange: _Exchange[Any],
-    method: str,
-    url: object,
-    policy: RetryPolicy,
-    replayable: bool,
-    endpoint: str | None,
-    key: str | None,
+def _begin(
+    runner: RetryRunner, exchange: _Exchange[Any], order: _Order, key: str | None
 ) -> RetryCall | tuple[str, Ticket, float] | BaseException:
     """Start a call: a `RetryCall` for the general loop, or (key, ticket, started) to go short.
 
@@ -127,21 +116,13 @@ def _begin(  # noqa: PLR0917 - every call's first step: positional arguments cos
     general way with its ticket (`RetryCall.take_ticket`). An open circuit's refusal
     comes back as the exception to raise.
     """
+    method, url, policy, _, _ = order
     if not (
         runner.plain
         and policy is runner.policy
         and (not policy.auto_idempotency_key or method in policy.idempotent_methods)
     ):
-        call = _call(
-            runner,
-            exchange,
-            method,
-            url,
-            policy=policy,
-            replayable=replayable,
-            endpoint=endpoint,
-            started=None,
-        )
+        call = _call(runner, exchange, order, None)
         if call.idempotency_key is not None:
             exchange.stamp(policy.idempotency_header, call.idempotency_key)
         return call
@@ -154,65 +135,33 @@ def _begin(  # noqa: PLR0917 - every call's first step: positional arguments cos
         key = runner.key_func(str(url))
     breaker = runner.breaker
     ticket = NO_CIRCUIT
+    refused = None
     if breaker is not None:
         admitted = breaker.admit(key, error=runner.circuit_error)
-        if isinstance(admitted, CircuitOpenError):
-            if not (runner.hooks or logger.isEnabledFor(_INFO)):
-                return exchange.rejected(_unobserved_refusal(runner, admitted, started))
-            call = _call(
-                runner,
-                exchange,
-                method,
-                url,
-                policy=policy,
-                replayable=replayable,
-                endpoint=endpoint,
-                started=started,
-            )
-            return exchange.rejected(call.refuse(admitted))
-        ticket = admitted
+        if not isinstance(admitted, CircuitOpenError):
+            ticket = admitted
+        elif not (runner.hooks or logger.isEnabledFor(_INFO)):
+            return exchange.rejected(_unobserved_refusal(runner, admitted, started))
+        else:
+            refused = admitted
     limiter = runner.limiter
-    if ticket.permit or not (limiter is None or limiter.quiet(key)):
-        call = _call(
-            runner,
-            exchange,
-            method,
-            url,
-            policy=policy,
-            replayable=replayable,
-            endpoint=endpoint,
-            started=started,
-        )
-        call.key = key
-        if breaker is not None:
-            call.take_ticket(ticket)
-        return call
-    return key, ticket, started
+    if refused is None and not ticket.permit and (limiter is None or limiter.quiet(key)):
+        return key, ticket, started
+    call = _call(runner, exchange, order, started)
+    if refused is not None:
+        return exchange.rejected(call.refuse(refused))
+    call.key = key
+    if breaker is not None:
+        call.take_ticket(ticket)
+    return call
 
 
 def _handed_over(
-    runner: RetryRunner,
-    exchange: _Exchange[Any],
-    method: str,
-    url: object,
-    *,
-    policy: RetryPolicy,
-    replayable: bool,
-    endpoint: str | None,
-    first: tuple[str, Ticket, float],
+    runner: RetryRunner, exchange: _Exchange[Any], order: _Order, first: tuple[str, Ticket, float]
 ) -> RetryCall:
     """Return the call whose first attempt the short way sent, for the general loop to judge."""
     key, ticket, started = first
-    call = _call(
-        runner,
-        exchange,
-        method,
-        url,
-        policy=policy,
-        replayable=replayable,
-        endpoint=endpoint,
-        started=started,
-    )
+    call = _call(runner, exchange, order, started)
     call.adopt_first(key, ticket, started)
     return call
 
@@ -233,7 +182,8 @@ def call_first(
     ``url`` is the request's URL, or an object whose ``str()`` is (made only when needed);
     ``key`` its ``key_func`` key when the adapter knows it already.
     """
-    begun = _begin(runner, exchange, method, url, policy, replayable, endpoint, key)
+    order = (method, url, policy, replayable, endpoint)
+    begun = _begin(runner, exchange, order, key)
     if not isinstance(begun, tuple):
         if isinstance(begun, BaseException):
             try:
@@ -253,25 +203,14 @@ def call_first(
                 runner.breaker.record_success(key, ticket)
             history = one_success(status, runner.clock() - started)
             if runner.hooks or logger.isEnabledFor(_DEBUG):
-                _tell_success(
-                    runner, exchange, (method, url, endpoint), (status, response), history
-                )
+                _tell_success(runner, exchange, order, (status, response), history)
             return exchange.deliver(response, body, history)
     except BaseException as exc:  # noqa: BLE001 - the general loop judges it
         error: BaseException | None = exc
         response = None
     else:
         error = None
-    call = _handed_over(
-        runner,
-        exchange,
-        method,
-        url,
-        policy=policy,
-        replayable=replayable,
-        endpoint=endpoint,
-        first=begun,
-    )
+    call = _handed_over(runner, exchange, order, begun)
     return run(call, exchange, (response, error))
 
 
@@ -287,7 +226,8 @@ async def call_first_async(
     key: str | None = None,
 ) -> ResponseT:
     """Make a call as `call_first` does, for an async client."""
-    begun = _begin(runner, exchange, method, url, policy, replayable, endpoint, key)
+    order = (method, url, policy, replayable, endpoint)
+    begun = _begin(runner, exchange, order, key)
     if not isinstance(begun, tuple):
         if isinstance(begun, BaseException):
             try:
@@ -311,23 +251,12 @@ async def call_first_async(
                 runner.breaker.record_success(key, ticket)
             history = one_success(status, runner.clock() - started)
             if runner.hooks or logger.isEnabledFor(_DEBUG):
-                _tell_success(
-                    runner, exchange, (method, url, endpoint), (status, response), history
-                )
+                _tell_success(runner, exchange, order, (status, response), history)
             return exchange.deliver(response, body, history)
     except BaseException as exc:  # noqa: BLE001 - the general loop judges it
         error: BaseException | None = exc
         response = None
     else:
         error = None
-    call = _handed_over(
-        runner,
-        exchange,
-        method,
-        url,
-        policy=policy,
-        replayable=replayable,
-        endpoint=endpoint,
-        first=begun,
-    )
+    call = _handed_over(runner, exchange, order, begun)
     return await run_async(call, exchange, (response, error))
