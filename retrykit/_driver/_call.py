@@ -447,12 +447,12 @@ class RetryCall:
         self.current = attempt
         breaker = runner.breaker
         if breaker is not None:
-            try:
-                ticket = self._issued
-                if ticket is None:
-                    ticket = breaker.allow(attempt.key, error=runner.circuit_error)
-            except CircuitOpenError as exc:
-                return self.refuse(exc)
+            ticket = self._issued
+            if ticket is None:
+                admitted = breaker.admit(attempt.key, error=runner.circuit_error)
+                if isinstance(admitted, CircuitOpenError):
+                    return self.refuse(admitted)
+                ticket = admitted
             self._issued = None
             attempt.ticket = ticket
             attempt.settled = False
@@ -634,10 +634,10 @@ class RetryCall:
         attempt.wait_before = 0.0
         breaker = runner.breaker
         if breaker is not None:
-            try:
-                attempt.ticket = breaker.allow(attempt.key)
-            except CircuitOpenError:
+            admitted = breaker.admit(attempt.key)
+            if isinstance(admitted, CircuitOpenError):
                 return None
+            attempt.ticket = admitted
             attempt.settled = False
         refused = runner.throttle is not None and not runner.throttle.admit(attempt.key)
         if not refused and runner.limiter is not None:
