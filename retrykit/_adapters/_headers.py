@@ -10,19 +10,23 @@ lookups are case-insensitive, as the clients' own are.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Final
+
+_LOWER_NAME: Final = operator.itemgetter(1)
 
 
 def header_names(headers: Any) -> Iterable[bytes] | Iterable[str]:
     """Return the lower-case name of each header (bytes or str), reading the clients' own.
 
     httpx's ``Headers`` keeps (raw, lower, value) triples, requests' ``CaseInsensitiveDict``
-    a dict by lower-case name; any other mapping's names are lowered here.
+    a dict by lower-case name; any other mapping's names are lowered here. Read in C, with
+    no frame per name: this runs on every successful answer.
     """
     pairs = getattr(headers, "_list", None)
     if pairs is not None:
-        return [name for _, name, _ in pairs]
+        return map(_LOWER_NAME, pairs)
     store = getattr(headers, "_store", None)
     if isinstance(store, dict):
         return store.keys()

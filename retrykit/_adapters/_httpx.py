@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import collections
 import importlib
-import operator
 import random
 import threading
 import time
@@ -99,7 +98,6 @@ HISTORY_EXTENSION: Final = "retry_history"
 _TIMEOUT_EXTENSION: Final = "timeout"
 _ORIGINS_REMEMBERED: Final = 1024
 _TIMEOUT_PARTS: Final = ("connect", "read", "write", "pool")
-_LOWER_NAME: Final = operator.itemgetter(1)
 # The extensions `_Settings.options` reads: a request with none of them has the defaults.
 _EXTENSIONS: Final = frozenset((POLICY_EXTENSION, READ_BODY_EXTENSION, ENDPOINT_EXTENSION))
 
@@ -335,15 +333,6 @@ class _ReplayableBytes(httpx.ByteStream):
         return _OnceAsync(b"".join(self))
 
 
-def _speaks_of_limits(response: httpx.Response) -> bool:
-    headers = response.headers
-    pairs = getattr(headers, "_list", None)  # httpx keeps (raw, lower, value)
-    if pairs is None:  # pragma: no cover - an httpx without it
-        return mentions_rate_limit(header_names(headers))
-    # In C, no frame per name: this runs on every successful answer.
-    return mentions_rate_limit(map(_LOWER_NAME, pairs))
-
-
 def _already_read(response: httpx.Response) -> bytes | None:
     """Return the body of a response its transport has read already (MockTransport...)."""
     try:
@@ -423,7 +412,11 @@ class _SyncExchange(_Exchange):
         request = self.request
         _capped_timeouts(request, time_left)
         response = self.transport.handle_request(request)
-        return response, response.status_code, limits and _speaks_of_limits(response)
+        return (
+            response,
+            response.status_code,
+            limits and mentions_rate_limit(header_names(response.headers)),
+        )
 
     def send(self, time_left: float | None, attempt: Attempt) -> httpx.Response:
         request = _request_for(self.request, attempt)
@@ -498,7 +491,11 @@ class _AsyncExchange(_Exchange):
         request = self.request
         _capped_timeouts(request, time_left)
         response = await self.transport.handle_async_request(request)
-        return response, response.status_code, limits and _speaks_of_limits(response)
+        return (
+            response,
+            response.status_code,
+            limits and mentions_rate_limit(header_names(response.headers)),
+        )
 
     async def send(self, time_left: float | None, attempt: Attempt) -> httpx.Response:
         request = _request_for(self.request, attempt)

@@ -213,7 +213,7 @@ class RetryRunner:
             endpoint=endpoint,
         )
 
-    def endpoint(self, method: str, url: object, url_key: Hashable = None) -> str:
+    def endpoint(self, method: str, url: object, url_key: Hashable | None = None) -> str:
         """Return the endpoint name of ``method`` on ``url``, remembered for the next call.
 
         ``url`` is the URL or an object whose ``str()`` is, made only on the first call;

@@ -151,12 +151,7 @@ class SeenSilent:
 
     def has(self, origin: str) -> bool:
         """Return True if ``origin`` was added (or, rarely, by chance: see the class)."""
-        # `_positions` unrolled: this runs on every request to an origin past the exact ones.
-        mixed = hash(origin) & 0xFFFF_FFFF_FFFF_FFFF
-        block = (mixed & self._BLOCK_MASK) << 9
-        first = block | (mixed >> 20) & self._IN_BLOCK
-        second = block | (mixed >> 29) & self._IN_BLOCK
-        third = block | (mixed >> 38) & self._IN_BLOCK
+        first, second, third = self._positions(origin)
         bits = self._bits
         return bool(
             (bits[first >> 3] >> (first & 7))
