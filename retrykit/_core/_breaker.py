@@ -229,7 +229,7 @@ class Circuit:
         moved = state is _OPEN
         if moved:
             if not self._break_over(now):
-                return self._retry_after(now), None
+                return self.retry_after(now), None
             self._change(_HALF_OPEN)
         probes = self.probes
         lapsed = [p for p, issued in probes.items() if now - issued >= config.recovery_timeout]
@@ -318,7 +318,7 @@ class Circuit:
             state=state,
             failures=failures,
             calls=calls,
-            retry_after=self._retry_after(now) if state is _OPEN and not self.forced else None,
+            retry_after=self.retry_after(now) if state is _OPEN and not self.forced else None,
             openings=self.openings,
             opened_by=self.opened_by,
             opened_at=self.opened_at,
@@ -328,9 +328,6 @@ class Circuit:
 
     def retry_after(self, now: float) -> float:
         """Return the seconds a rejected call should wait (OPEN: the rest of the break)."""
-        return self._retry_after(now)
-
-    def _retry_after(self, now: float) -> float:
         if self.forced or self.opened_at is None:
             return self.config.recovery_timeout
         return max(0.0, self.opened_at + self.break_seconds - now)

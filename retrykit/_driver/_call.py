@@ -17,7 +17,7 @@ import logging
 import threading
 import uuid
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, cast
 
 from retrykit._core._bodies import drain_end, read_end
 from retrykit._core._breaker import BreakerState, Ticket
@@ -245,7 +245,7 @@ class RetryRunner:
         return bool(self.hooks) or logger.isEnabledFor(level)
 
 
-class Rejection:
+class Rejection(NamedTuple):
     """Why an attempt may not go out: the call ends before it is sent.
 
     ``error`` is the `CircuitOpenError` of an open circuit or the
@@ -253,13 +253,8 @@ class Rejection:
     passed), ``history`` the call's history up to here.
     """
 
-    __slots__ = ("error", "history")
-
-    def __init__(
-        self, error: CircuitOpenError | RateLimitExceededError | None, history: RetryHistory
-    ) -> None:
-        self.error = error
-        self.history = history
+    error: CircuitOpenError | RateLimitExceededError | None
+    history: RetryHistory
 
 
 class Attempt:

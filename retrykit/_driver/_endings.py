@@ -31,20 +31,20 @@ class ErrorClasses(NamedTuple):
 
 def rejection_error(rejection: Rejection, request: object, classes: ErrorClasses) -> BaseException:
     """Return the exception for a call that ended before an attempt could go out."""
-    cause = rejection.error
+    cause, history = rejection
     error: CircuitOpenError | RateLimitExceededError | DeadlineExceededError
-    if cause is None:
+    if isinstance(cause, classes.circuit_open):
+        error = cause  # raised as the adapter's own class already: one exception, not two
+    elif cause is None:
         error = classes.deadline("the call's deadline passed before it could end")
     elif isinstance(cause, RateLimitExceededError):
         error = classes.rate_limited(cause.info)
-    elif isinstance(cause, classes.circuit_open):
-        error = cause  # raised as the adapter's own class already: one exception, not two
     else:
         error = classes.circuit_open(
             cause.key, cause.retry_after, opened_by=cause.opened_by, opened_at=cause.opened_at
         )
     error.request = request  # type: ignore[union-attr]
-    attach_history(error, rejection.history)
+    error.retry_history = history  # type: ignore[union-attr]
     return error
 
 

@@ -40,6 +40,7 @@ ResponseT = TypeVar("ResponseT")
 _Order: TypeAlias = "tuple[str, object, RetryPolicy, bool, str | None]"
 
 _SUCCESS: Final = Reason.SUCCESS
+_CIRCUIT_OPEN: Final = Reason.CIRCUIT_OPEN
 _DEBUG: Final = logging.DEBUG
 _INFO: Final = logging.INFO
 _new: Final = tuple.__new__
@@ -50,8 +51,8 @@ def _unobserved_refusal(runner: RetryRunner, error: CircuitOpenError, started: f
 
     What `RetryCall.refuse` returns then, without a call's bookkeeping.
     """
-    history = _new(RetryHistory, ((), Reason.CIRCUIT_OPEN, runner.clock() - started))
-    return Rejection(error, history)
+    history = _new(RetryHistory, ((), _CIRCUIT_OPEN, runner.clock() - started))
+    return _new(Rejection, (error, history))
 
 
 def _tell_success(
